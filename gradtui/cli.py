@@ -1,0 +1,122 @@
+"""The ``gradtui`` command: parse the arguments, check them, pick a driver.
+
+Everything the user can get wrong is checked here before a thread starts or torch is
+imported: usage, the script file, the output path. Each problem is one line on stderr
+and exit status 2. Options come before SCRIPT; everything after it is the script's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import NoReturn
+
+from gradtui import __version__
+
+USAGE_ERROR = 2
+
+DESCRIPTION = """\
+Step through a PyTorch script one operation at a time and watch autograd work:
+the grad_fn graph, each leaf's .grad across backward calls, zero_grad() and step().
+"""
+
+EPILOG = """\
+exit status: 0 when the script finished, 1 when it raised, the script's own code when
+it called sys.exit(), 130 when interrupted (Ctrl-C), 2 for bad usage.
+
+examples:
+  gradtui --trace scenarios/accumulation.py
+  gradtui --record run.json train.py --epochs 3
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"gradtui: {message} (see 'gradtui --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="gradtui",
+        usage="gradtui [OPTIONS] SCRIPT [ARGS...]",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = p.add_argument_group("what to do (default: open the debugger)")
+    mode.add_argument("--record", metavar="OUT.json",
+                      help="run SCRIPT to the end without a screen and write its timeline to OUT.json")
+    mode.add_argument("--trace", action="store_true",
+                      help="run SCRIPT to the end, printing one line per event as it happens")
+    p.add_argument("--max-values", metavar="N", type=_non_negative, default=64,
+                   help="keep the values of tensors with up to N elements; larger ones keep "
+                        "shape and statistics (default: 64)")
+    p.add_argument("--version", action="version", version=f"gradtui {__version__}")
+    p.add_argument("script", metavar="SCRIPT", nargs="?", help="the Python script to run")
+    p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="arguments passed to SCRIPT")
+    return p
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more")
+    return value
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"gradtui: {message}\n")
+    return USAGE_ERROR
+
+
+def check_writable(path: str) -> str | None:
+    """Why ``path`` cannot receive a timeline, or None. Nothing is left behind."""
+    if os.path.isdir(path):
+        return f"{path}: is a directory; give a file name for the timeline"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"{path}: the folder {folder} does not exist"
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".gradtui-check-"):
+            pass
+    except OSError as exc:
+        return f"{path}: cannot write there ({exc.strerror})"
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return f"{path}: the file is not writable"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.script is None:
+        return _fail("no SCRIPT given (see 'gradtui --help')")
+    if args.record is not None:
+        problem = check_writable(args.record)
+        if problem:
+            return _fail(problem)
+
+    from gradtui.engine.script import ScriptError, load_script
+
+    try:
+        script = load_script(args.script)
+    except ScriptError as exc:
+        return _fail(str(exc))
+
+    if args.record is None and not args.trace:
+        return _fail("the interactive debugger is not part of this version yet; "
+                     "use --trace to follow the script or --record OUT.json to save its timeline")
+
+    from gradtui import headless
+
+    return headless.run(script, list(args.args), record=args.record, trace=args.trace,
+                        max_values=args.max_values)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Turning live tensors into ``TensorSummary`` values cheaply, with bounded memory.
+
+Three measured facts shape this module (see the engine notes): a tensor's ``_version``
+bumps on every in-place write, optimizer update and gradient accumulation, so an
+unchanged tensor can reuse its last summary (copy-on-write); a clone is 10-25x cheaper
+than summary statistics, so large tensors are cloned now and their statistics computed
+when first asked for; and a long run must not keep every clone, so clones awaiting
+statistics are held within a byte budget, the oldest materialised first.
+
+Callers run with torch functions disabled (``torch._C.DisableTorchFunction``) so that
+the work done here is never seen as the script's own.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+import torch
+
+from gradtui.model.tensors import TensorStats, TensorSummary
+
+DEFAULT_MAX_VALUES = 64
+#: Clones waiting for their statistics are kept within this many bytes.
+DEFAULT_BUDGET_BYTES = 128 * 1024 * 1024
+#: A tensor larger than this share of the budget is summarised at once, never cloned.
+_DIRECT_SHARE = 4
+
+
+def grad_fn_name(t: torch.Tensor) -> str | None:
+    fn = t.grad_fn
+    # type(fn).__name__, not repr(fn): the repr carries a memory address.
+    return None if fn is None else type(fn).__name__
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def compute_stats(t: torch.Tensor) -> TensorStats | None:
+    """Statistics over the finite elements, counted NaN and inf, in float64 for accuracy."""
+    try:
+        if t.is_sparse:
+            t = t.coalesce().values()
+        x = t.detach()
+        if x.is_complex():
+            x = x.abs()
+        n = x.numel()
+        x = x.to(torch.float64) if n <= 1 << 24 else x.to(torch.float32)
+        nan_mask = torch.isnan(x)
+        inf_mask = torch.isinf(x)
+        nan = int(nan_mask.sum())
+        inf = int(inf_mask.sum())
+        finite = x[~(nan_mask | inf_mask)] if (nan or inf) else x.reshape(-1)
+        if finite.numel() == 0:
+            return TensorStats(numel=n, min=None, max=None, mean=None, std=None, norm=None, nan=nan, inf=inf)
+        lo, hi = torch.aminmax(finite)
+        return TensorStats(
+            numel=n,
+            min=float(lo),
+            max=float(hi),
+            mean=float(finite.mean()),
+            std=float(finite.std()) if finite.numel() > 1 else None,
+            norm=float(torch.linalg.vector_norm(finite)),
+            nan=nan,
+            inf=inf,
+        )
+    except (RuntimeError, TypeError, NotImplementedError):
+        # Tensors without plain storage (meta, fake, some layouts) have no values to read.
+        return None
+
+
+class _Deferred:
+    """The statistics of one clone, computed once, from whichever thread asks first."""
+
+    __slots__ = ("clone", "nbytes", "store", "lock", "result")
+
+    def __init__(self, clone: torch.Tensor, nbytes: int, store: TensorCapture) -> None:
+        self.clone: torch.Tensor | None = clone
+        self.nbytes = nbytes
+        self.store = store
+        self.lock = threading.Lock()
+        self.result: TensorStats | None = None
+
+    def __call__(self) -> TensorStats | None:
+        with self.lock:
+            clone = self.clone
+            if clone is not None:
+                with torch._C.DisableTorchFunction():
+                    self.result = compute_stats(clone)
+                self.clone = None
+                self.store._released(self)
+            return self.result
+
+
+def _plain_values(t: torch.Tensor) -> Any:
+    values = t.detach().cpu().tolist()
+    return values
+
+
+class TensorCapture:
+    """Summaries of tensors, reused while a tensor is unchanged, within a memory budget."""
+
+    def __init__(self, max_values: int = DEFAULT_MAX_VALUES, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        self.max_values = max_values
+        self.budget_bytes = budget_bytes
+        # id(tensor) -> (weakref, version, data_ptr, requires_grad, summary). The weakref
+        # guards against a new tensor reusing a dead one's id and memory.
+        self._cache: dict[int, tuple[weakref.ref[torch.Tensor], int, int, bool, TensorSummary]] = {}
+        self._pending: OrderedDict[int, _Deferred] = OrderedDict()
+        self._pending_bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    def summarize(self, t: object) -> TensorSummary | None:
+        """The summary of ``t`` as it is now; ``None`` for ``None`` or a non-tensor."""
+        if not isinstance(t, torch.Tensor):
+            return None
+        key = id(t)
+        version = t._version
+        try:
+            ptr = t.data_ptr()
+        except RuntimeError:
+            ptr = -1
+        requires_grad = t.requires_grad
+        hit = self._cache.get(key)
+        if hit is not None and hit[0]() is t and hit[1] == version and hit[2] == ptr and hit[3] == requires_grad:
+            return hit[4]
+        summary = self._summarize_now(t)
+        try:
+            ref = weakref.ref(t, self._forget_callback(key))
+        except TypeError:  # pragma: no cover - every tensor supports weak references today
+            return summary
+        self._cache[key] = (ref, version, ptr, requires_grad, summary)
+        return summary
+
+    def _forget_callback(self, key: int) -> Any:
+        cache = self._cache
+
+        def forget(ref: weakref.ref[torch.Tensor]) -> None:
+            entry = cache.get(key)
+            if entry is not None and entry[0] is ref:
+                del cache[key]
+
+        return forget
+
+    def _summarize_now(self, t: torch.Tensor) -> TensorSummary:
+        shape = tuple(t.shape)
+        dtype = dtype_name(t.dtype)
+        fn = grad_fn_name(t)
+        base = dict(shape=shape, dtype=dtype, requires_grad=t.requires_grad, grad_fn=fn)
+        n = t.numel()
+        plain = t.layout == torch.strided and t.device.type != "meta" and not t.is_complex()
+        if plain and n <= self.max_values:
+            try:
+                return TensorSummary(**base, values=_plain_values(t))
+            except (RuntimeError, TypeError, NotImplementedError):
+                return TensorSummary(**base)
+        nbytes = n * t.element_size()
+        if not plain or nbytes * _DIRECT_SHARE > self.budget_bytes:
+            return TensorSummary(**base, stats=compute_stats(t))
+        try:
+            clone = t.detach().clone()
+        except (RuntimeError, TypeError, NotImplementedError):
+            return TensorSummary(**base)
+        deferred = _Deferred(clone, nbytes, self)
+        with self._lock:
+            self._pending[id(deferred)] = deferred
+            self._pending_bytes += nbytes
+        self._enforce_budget()
+        return TensorSummary(**base, stats_source=deferred)
+
+    def _enforce_budget(self) -> None:
+        while self._pending_bytes > self.budget_bytes:
+            with self._lock:
+                if not self._pending:
+                    return
+                _, oldest = next(iter(self._pending.items()))
+            oldest()  # computes the statistics and releases the clone
+
+    def _released(self, deferred: _Deferred) -> None:
+        with self._lock:
+            if self._pending.pop(id(deferred), None) is not None:
+                self._pending_bytes -= deferred.nbytes
+
+    def materialize_all(self) -> None:
+        """Compute every deferred statistic (before saving), freeing all clones."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                _, oldest = next(iter(self._pending.items()))
+            oldest()

@@ -1,0 +1,65 @@
+"""Seeing every torch operation the script calls: a ``TorchFunctionMode``.
+
+The mode sees torch functions, tensor methods and operators, but also attribute access
+(``.grad`` as ``__get__``), printing and ``no_grad`` bookkeeping; only calls that return
+tensors are operations worth an event. It also sees operations made inside torch's
+Python code on the script's behalf, so each call is attributed by walking the stack to
+the script's own frame (see ``Session.user_op_frame``). ``backward`` is intercepted
+here too, because the mode is the one place that sees it called with its arguments.
+
+The mode stack is thread-local: the session enters it in the script's thread.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+if TYPE_CHECKING:
+    from gradtui.engine.session import Session
+
+#: Calls that never become op events: attribute access and conversions to Python values.
+_IGNORED = frozenset({
+    "__get__", "__set__", "__delete__", "__repr__", "__format__", "__str__", "__hash__",
+    "_set_grad_enabled", "__reduce_ex__", "__deepcopy__", "__setstate__", "__getstate__",
+    "size", "dim", "numel", "item", "tolist", "__len__", "__bool__", "data_ptr", "stride",
+})
+
+_BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
+
+
+def op_name(func: Any) -> str:
+    name = getattr(func, "__name__", None)
+    if name is None:
+        name = type(func).__name__
+    return str(name)
+
+
+class OpRecorder(TorchFunctionMode):
+    """Records the script's tensor operations as events of ``session``."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+        self._names: dict[Any, str] = {}
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if kwargs is None:
+            kwargs = {}
+        name = self._names.get(func)
+        if name is None:
+            name = self._names[func] = op_name(func)
+        if name in _IGNORED:
+            return func(*args, **kwargs)
+        if func in _BACKWARDS:
+            return self._session.run_backward(func, args, kwargs, sys._getframe(1))
+        frame = self._session.user_op_frame(sys._getframe(1))
+        if frame is None:
+            return func(*args, **kwargs)
+        grad_enabled = torch.is_grad_enabled()
+        out = func(*args, **kwargs)
+        self._session.record_op(frame, name, args, kwargs, out, grad_enabled)
+        return out

@@ -1,0 +1,115 @@
+"""The places torch offers no hook, patched for the duration of one run and put back after.
+
+* ``optimizer.step()``: torch has global pre/post hooks; they are registered here.
+* ``zero_grad()``: no hook exists. ``Optimizer.zero_grad`` and ``Module.zero_grad`` are
+  wrapped, as is every subclass that overrides it, including classes the script
+  defines while it runs (through ``__init_subclass__``).
+* ``Function.apply``: torch's function mode does not see a user-defined autograd
+  Function being applied, only the operations inside its ``forward``.
+
+Every patch checks that it is called from the script's thread and does nothing
+otherwise. ``Patches.remove()`` restores everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.optim.optimizer import (
+    Optimizer,
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
+
+if TYPE_CHECKING:
+    from gradtui.engine.session import Session
+
+_WRAPPED = "__gradtui_wrapped__"
+
+
+class Patches:
+    """Installs the step hooks and the zero_grad / Function.apply wrappers for a session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._undo: list[Callable[[], None]] = []
+
+    def install(self) -> None:
+        s = self._session
+        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: s.before_step(opt))
+        post = register_optimizer_step_post_hook(lambda opt, args, kwargs: s.after_step(opt))
+        self._undo += [pre.remove, post.remove]
+        for root in (Optimizer, torch.nn.Module):
+            for cls in [root, *_all_subclasses(root)]:
+                self._wrap_zero_grad(cls)
+            self._watch_new_subclasses(root)
+        self._wrap_function_apply()
+
+    def remove(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _set(self, cls: type, name: str, value: Any) -> None:
+        had = name in cls.__dict__
+        old = cls.__dict__.get(name)
+        setattr(cls, name, value)
+
+        def undo() -> None:
+            if had:
+                setattr(cls, name, old)
+            else:
+                delattr(cls, name)
+
+        self._undo.append(undo)
+
+    def _wrap_zero_grad(self, cls: type) -> None:
+        original = cls.__dict__.get("zero_grad")
+        if original is None or getattr(original, _WRAPPED, False):
+            return
+        session = self._session
+        session.note_quiet_code(original)
+
+        @functools.wraps(original)
+        def zero_grad(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            return session.run_zero_grad(original, obj, args, kwargs)
+
+        setattr(zero_grad, _WRAPPED, True)
+        self._set(cls, "zero_grad", zero_grad)
+
+    def _watch_new_subclasses(self, root: type) -> None:
+        patches = self
+        previous = root.__dict__.get("__init_subclass__")
+
+        def init_subclass(cls: type, **kwargs: Any) -> None:
+            if previous is not None:
+                previous.__get__(None, cls)(**kwargs)
+            else:
+                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+            patches._wrap_zero_grad(cls)
+
+        self._set(root, "__init_subclass__", classmethod(init_subclass))
+
+    def _wrap_function_apply(self) -> None:
+        Function = torch.autograd.Function
+        raw = Function.__dict__.get("apply")
+        if not isinstance(raw, classmethod):  # pragma: no cover - torch layout changed
+            return
+        original = raw.__func__
+        session = self._session
+
+        def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
+            return session.run_function_apply(original, cls, args, kwargs)
+
+        self._set(Function, "apply", classmethod(apply))
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    out, todo = [], list(cls.__subclasses__())
+    while todo:
+        sub = todo.pop()
+        out.append(sub)
+        todo.extend(sub.__subclasses__())
+    return out

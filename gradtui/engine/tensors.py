@@ -1,0 +1,82 @@
+"""Small helpers that pull tensors and plain values out of what torch hands the engine.
+
+Kept apart from the session so that the rules for "what counts as a value" (a 1-element
+tensor learning rate is a number, a list of LBFGS history tensors is a count) live in
+one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+
+from gradtui.model.formatting import format_number
+from gradtui.model.tensors import TensorSummary
+
+
+def first_tensor(out: Any) -> torch.Tensor | None:
+    """The tensor an operation returned, or the first of a tuple of them (``max(dim=...)``)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        for item in out:
+            if isinstance(item, torch.Tensor):
+                return item
+    return None
+
+
+def describe_args(args: Any, kwargs: Mapping[str, Any], name: Callable[[torch.Tensor], str]) -> tuple[str, ...]:
+    """An operation's arguments as the script wrote them: tensors by name, numbers by value."""
+
+    def one(value: Any) -> str:
+        if isinstance(value, torch.Tensor):
+            return name(value)
+        if isinstance(value, (bool, int, float, complex)) or value is None:
+            return format_number(value)
+        if isinstance(value, (tuple, list)) and len(value) <= 8:
+            inner = ", ".join(one(v) for v in value)
+            return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+        if isinstance(value, (str, torch.dtype, torch.device)):
+            return repr(value) if isinstance(value, str) else str(value)
+        return type(value).__name__
+
+    return (*(one(a) for a in args), *(f"{k}={one(v)}" for k, v in kwargs.items()))
+
+
+def optimizer_params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+    seen: set[int] = set()
+    params = []
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
+
+
+def plain_value(v: Any) -> Any:
+    """A hyperparameter or scalar as JSON-friendly Python: numbers, flags, strings, tuples."""
+    if isinstance(v, torch.Tensor):
+        return plain_value(v.detach().reshape(-1)[0].item()) if v.numel() == 1 else str(list(v.shape))
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return v
+    if isinstance(v, (tuple, list)):
+        return tuple(plain_value(x) for x in v)
+    return str(v)
+
+
+def state_entry(
+    entry: Mapping[str, Any], summarize: Callable[[torch.Tensor], TensorSummary | None]
+) -> dict[str, Any]:
+    """One parameter's optimizer state: tensors summarised, numbers kept, lists counted."""
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if isinstance(value, torch.Tensor):
+            out[str(key)] = summarize(value)
+        elif isinstance(value, (bool, int, float)) or value is None:
+            out[str(key)] = value
+        elif isinstance(value, (list, tuple)):
+            out[f"len({key})"] = len(value)
+    return out

@@ -1,0 +1,101 @@
+"""The drivers without a screen: ``--record`` writes the timeline, ``--trace`` prints it live.
+
+Both simply let the engine run to the end (``Continue`` with no breakpoints). The main
+thread only waits, in short slices, so that Ctrl-C reaches it at once: it then stops the
+script, still writes the timeline (status ``interrupted``) and exits with 130, as Python
+does. The script's own output reaches the terminal as it is printed; with ``--trace`` it
+appears in place as ``output`` lines, so the log reads in the order things happened.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from typing import TextIO
+
+from gradtui.engine.script import Script
+from gradtui.engine.session import Session
+from gradtui.model import codec
+from gradtui.model.events import ErrorRaised, Event, LineReached
+from gradtui.model.formatting import trace_line
+
+EXIT_INTERRUPTED = 130
+_STOP_GRACE_SECONDS = 2.0
+
+
+def exit_status(status: str, exit_code: int | None) -> int:
+    if status == "finished":
+        return 0
+    if status == "error":
+        return 1
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    return exit_code if exit_code is not None else 0
+
+
+class TracePrinter:
+    """Prints one line per event to ``out``; stops the run if ``out`` goes away (``| head``)."""
+
+    def __init__(self, script: Script, out: TextIO) -> None:
+        self._out = out
+        self._main = os.path.basename(script.path)
+        self._folder = script.folder
+        self.session: Session | None = None
+        self.broken = False
+
+    def __call__(self, event: Event) -> None:
+        if self.broken:
+            return
+        source = None
+        if isinstance(event, LineReached):
+            source = linecache.getline(os.path.join(self._folder, event.file), event.line)
+        try:
+            self._out.write(trace_line(event, self._main, source) + "\n")
+            self._out.flush()
+        except (BrokenPipeError, ValueError):
+            self.broken = True
+            if self.session is not None:
+                self.session.stop()
+
+
+def run(
+    script: Script,
+    args: list[str],
+    *,
+    record: str | None = None,
+    trace: bool = False,
+    max_values: int = 64,
+) -> int:
+    """Run ``script`` to the end headless; return the exit status for the process."""
+    out, err = sys.stdout, sys.stderr
+    printer = TracePrinter(script, out) if trace else None
+    session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values)
+    if printer is not None:
+        printer.session = session
+    session.start()
+    try:
+        while not session.join(0.1):
+            pass
+    except KeyboardInterrupt:
+        session.stop()
+        try:
+            if not session.join(_STOP_GRACE_SECONDS):
+                session.mark_interrupted()  # stuck in one long C operation: keep what we have
+        except KeyboardInterrupt:
+            session.mark_interrupted()
+    timeline = session.timeline
+    for event in timeline.events:
+        if isinstance(event, ErrorRaised) and event.traceback:
+            err.write(event.traceback)
+            err.flush()
+    if printer is not None and printer.broken:
+        # Python's advice for a closed pipe: point stdout at devnull so exit stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if record is not None:
+        try:
+            codec.save(timeline, record)
+        except OSError as exc:
+            err.write(f"gradtui: cannot write the timeline to {record}: {exc.strerror}\n")
+            return 2
+    return exit_status(timeline.status, timeline.exit_code)

@@ -1,0 +1,137 @@
+"""The events of a timeline: one immutable record per thing the script did.
+
+The engine creates them in the script's thread and hands them to whoever drives it (the
+TUI posts them across threads, ``--trace`` prints them), so they are frozen and hold
+only model values: names, numbers and ``TensorSummary`` objects, never live tensors.
+Field names are those of the JSON format (docs/timeline-format.md); ``kind`` is the
+JSON ``kind``. This module must not import torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Union
+
+from gradtui.model.tensors import TensorSummary
+
+#: A value in optimizer state or hyperparameters: a tensor, a number, or for
+#: hyperparameters also a flag, a tuple (Adam's betas) or None.
+StateValue = Union[TensorSummary, float, int, bool, None]
+HyperValue = Union[float, int, bool, str, None, tuple[object, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A tensor before and after an event; ``None`` where it was ``None`` (never zero)."""
+
+    before: TensorSummary | None
+    after: TensorSummary | None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The object an event happened to: its name in the script and its class."""
+
+    name: str
+    cls: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Common fields: position in the timeline and the script line that caused it."""
+
+    kind: ClassVar[str] = "event"
+    #: Kinds that change gradients or parameters: what ``e`` / "next event" stops on.
+    is_milestone: ClassVar[bool] = False
+
+    seq: int
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineReached(Event):
+    """The script is about to run ``line`` of its own code (in ``function``)."""
+
+    kind: ClassVar[str] = "line"
+
+    function: str = "<module>"
+
+
+@dataclass(frozen=True, slots=True)
+class OpCalled(Event):
+    """One tensor operation called from the script's own code, and what it returned."""
+
+    kind: ClassVar[str] = "op"
+
+    op: str = ""
+    grad_fn: str | None = None
+    grad_enabled: bool = True
+    #: The arguments as the script wrote them: tensors by name, numbers by value.
+    args: tuple[str, ...] = ()
+    output: TensorSummary | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackwardDone(Event):
+    """``backward()`` ran from ``root``; every leaf it reached, with ``.grad`` before/after."""
+
+    kind: ClassVar[str] = "backward"
+    is_milestone: ClassVar[bool] = True
+
+    root: str = ""
+    loss: float | None = None
+    grads: Mapping[str, Change] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class GradsZeroed(Event):
+    """``zero_grad()`` of an optimizer or module: each parameter's ``.grad`` before/after."""
+
+    kind: ClassVar[str] = "zero_grad"
+    is_milestone: ClassVar[bool] = True
+
+    optimizer: Owner = Owner("", "")
+    grads: Mapping[str, Change] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class StepTaken(Event):
+    """``optimizer.step()``: hyperparameters, each parameter before/after, state after."""
+
+    kind: ClassVar[str] = "step"
+    is_milestone: ClassVar[bool] = True
+
+    optimizer: Owner = Owner("", "")
+    hyperparams: tuple[Mapping[str, HyperValue], ...] = ()
+    params: Mapping[str, Change] = None  # type: ignore[assignment]
+    state: Mapping[str, Mapping[str, StateValue]] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputWritten(Event):
+    """Text the script wrote to ``stdout`` or ``stderr`` (a line, or what preceded an event)."""
+
+    kind: ClassVar[str] = "output"
+
+    stream: str = "stdout"
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRaised(Event):
+    """An exception left the script; ``line`` is where it was raised in the script's code."""
+
+    kind: ClassVar[str] = "error"
+
+    type: str = ""
+    message: str = ""
+    #: The traceback as Python prints it, with only the script's (and libraries') frames.
+    traceback: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, OutputWritten, ErrorRaised)
+}

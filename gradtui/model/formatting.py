@@ -1,0 +1,157 @@
+"""How numbers, tensors and events read as text, the same in ``--trace`` and in the app.
+
+Output the user reads is the product: one function decides how a gradient of 2 is
+spelled (``2``, not ``2.0000`` or ``tensor([2.])``), so a value looks the same in every
+panel and every log. Pure functions of model values; no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from gradtui.model.events import (
+    BackwardDone,
+    Change,
+    ErrorRaised,
+    Event,
+    GradsZeroed,
+    LineReached,
+    OpCalled,
+    OutputWritten,
+    StepTaken,
+)
+from gradtui.model.tensors import TensorStats, TensorSummary
+
+ARROW = "→"
+#: Tensors with at most this many elements are written out in full in one-line text.
+INLINE_ELEMENTS = 8
+
+
+def format_number(x: object) -> str:
+    """Six significant digits, no trailing zeros: 2, 0.6, 3.65616e-05, nan, -inf."""
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        text = format(x, ".6g")
+        return "0" if text == "-0" else text
+    if isinstance(x, complex):
+        return f"({format_number(x.real)}{'+' if x.imag >= 0 else '-'}{format_number(abs(x.imag))}j)"
+    return str(x)
+
+
+def format_values(values: Any) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(format_values(v) for v in values) + "]"
+    return format_number(values)
+
+
+def stats_from_values(t: TensorSummary) -> TensorStats | None:
+    """Statistics of a tensor that kept its values (the engine only stores them for large ones)."""
+    flat = t.flat_values()
+    if flat is None:
+        return t.stats
+    nums = [float(v) for v in flat if isinstance(v, (int, float))]
+    finite = [v for v in nums if math.isfinite(v)]
+    n = len(finite)
+    mean = sum(finite) / n if n else None
+    std = None
+    if n > 1 and mean is not None:
+        std = math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1))
+    return TensorStats(
+        numel=len(flat),
+        min=min(finite) if finite else None,
+        max=max(finite) if finite else None,
+        mean=mean,
+        std=std,
+        norm=math.sqrt(sum(v * v for v in finite)) if finite else None,
+        nan=sum(1 for v in nums if math.isnan(v)),
+        inf=sum(1 for v in nums if math.isinf(v)),
+    )
+
+
+def format_shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape) if shape else "scalar"
+
+
+def format_stats(stats: TensorStats | None) -> str:
+    if stats is None:
+        return "no values kept"
+    parts = [f"{name}={format_number(getattr(stats, name))}" for name in ("mean", "min", "max", "norm")
+             if getattr(stats, name) is not None]
+    if stats.nan:
+        parts.append(f"nan×{stats.nan}")
+    if stats.inf:
+        parts.append(f"inf×{stats.inf}")
+    return " ".join(parts)
+
+
+def format_tensor(t: TensorSummary | None, inline: int = INLINE_ELEMENTS) -> str:
+    """A tensor on one line: ``None``, ``2``, ``[0.6, -0.6]``, or shape and statistics."""
+    if t is None:
+        return "None"
+    if t.values is not None and t.numel <= inline:
+        scalar = t.scalar()
+        return format_number(scalar) if scalar is not None else format_values(t.values)
+    stats = t.stats if t.values is None else stats_from_values(t)
+    return f"<{t.dtype} {format_shape(t.shape)} {format_stats(stats)}>"
+
+
+def format_change(name: str, change: Change) -> str:
+    return f"{name} {format_tensor(change.before)} {ARROW} {format_tensor(change.after)}"
+
+
+def _changes(changes: Mapping[str, Change], suffix: str = "") -> str:
+    return "  ".join(format_change(name + suffix, c) for name, c in changes.items())
+
+
+def location(event: Event, main_file: str) -> str:
+    """``L13`` in the main script, ``helpers.py:L3`` elsewhere."""
+    if event.file == main_file or not event.file:
+        return f"L{event.line}"
+    return f"{event.file.rsplit('/', 1)[-1]}:L{event.line}"
+
+
+def summary(event: Event, source: str | None = None) -> str:
+    """What an event did, without its location: ``backward  loss=1  theta.grad 2 → 4``."""
+    if isinstance(event, LineReached):
+        return f"line      {source.strip() if source else ''}".rstrip()
+    if isinstance(event, OpCalled):
+        args = ", ".join(event.args)
+        text = f"op        {event.op}({args}) = {format_tensor(event.output)}"
+        if event.grad_fn:
+            text += f"  grad_fn={event.grad_fn}"
+        if not event.grad_enabled:
+            text += "  [no_grad]"
+        return text
+    if isinstance(event, BackwardDone):
+        loss = f"{event.root}={format_number(event.loss)}" if event.loss is not None else f"root={event.root}"
+        return f"backward  {loss}  {_changes(event.grads, '.grad')}".rstrip()
+    if isinstance(event, GradsZeroed):
+        owner = f"{event.optimizer.name}({event.optimizer.cls})"
+        return f"zero_grad {owner}  {_changes(event.grads, '.grad')}".rstrip()
+    if isinstance(event, StepTaken):
+        hyper = ""
+        if event.hyperparams:
+            lr = event.hyperparams[0].get("lr")
+            if lr is not None:
+                hyper = f" lr={format_number(lr)}"
+        owner = f"{event.optimizer.name}({event.optimizer.cls}){hyper}"
+        return f"step      {owner}  {_changes(event.params)}".rstrip()
+    if isinstance(event, OutputWritten):
+        label = "output" if event.stream == "stdout" else "stderr"
+        return f"{label:<9} {event.text.rstrip(chr(10))!r}"
+    if isinstance(event, ErrorRaised):
+        return f"error     {event.type}: {event.message}"
+    return event.kind
+
+
+def trace_line(event: Event, main_file: str, source: str | None = None) -> str:
+    return f"{location(event, main_file):<5} {summary(event, source)}"

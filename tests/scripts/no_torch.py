@@ -1,0 +1,3 @@
+"""Plain Python, no torch: a loop of 3 prints."""
+for i in range(3):
+    print("step", i)
