@@ -33,6 +33,7 @@ from gradtui.engine.ops import OpRecorder
 from gradtui.engine.patches import Patches
 from gradtui.engine.script import Script
 from gradtui.engine.streams import StreamRouter
+from gradtui.engine.warning_location import WarningRelocator
 from gradtui.engine.tensors import describe_args, first_tensor, optimizer_params, plain_value, state_entry
 from gradtui.model.events import (
     BackwardDone,
@@ -185,7 +186,9 @@ class Session:
         status, code, error, error_event = "finished", 0, None, None
         try:
             patches = Patches(self)
+            relocator = WarningRelocator(self._in_script_thread, self._is_engine_file, self.user_frame)
             patches.install()
+            relocator.install()
             try:
                 with OpRecorder(self):
                     sys.settrace(self._trace_call)
@@ -194,6 +197,7 @@ class Session:
                     finally:
                         sys.settrace(None)
             finally:
+                relocator.remove()
                 patches.remove()
         except StopScript:
             status, code = "interrupted", 130

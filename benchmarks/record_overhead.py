@@ -1,0 +1,241 @@
+"""How much does ``gradtui --record`` cost compared with running the script plainly?
+
+For each workload in ``benchmarks/workloads`` this runs, in one process and interleaved
+(plain, gradtui, plain, gradtui, ...) so that machine noise hits both sides alike:
+
+    python WORKLOAD                                  (plain)
+    python -m gradtui --record TMP.json WORKLOAD     (gradtui)
+
+with the same interpreter (``sys.executable``). Per run it measures the wall time
+(``time.perf_counter`` around start and reaping of the child), the child's peak RSS
+(``os.wait4`` returns that child's own rusage; ``ru_maxrss`` is in KiB on Linux) and the
+``LOOP_SECONDS=`` line the workload prints (its training loop alone, without ``import
+torch``). It prints medians, the gradtui/plain ratios, the number of events recorded and
+the timeline's size, and PASS/MISS against the targets. A miss never fails the exit status.
+
+Usage:  .venv/bin/python benchmarks/record_overhead.py [--repeat N] [--json] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORKLOADS = HERE / "workloads"
+
+#: (workload, metric) -> the largest acceptable gradtui/plain ratio.
+TARGETS: dict[tuple[str, str], float] = {
+    ("small_mlp", "loop"): 1.5,
+    ("big_model", "peak_rss"): 2.0,
+}
+
+_LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
+_LOSS_RE = re.compile(r"^final loss (.+)$", re.MULTILINE)
+
+
+@dataclass
+class Run:
+    wall: float
+    loop: float | None
+    peak_rss_kib: int
+    exit_code: int
+    loss: str | None
+
+
+@dataclass
+class Side:
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, attr: str) -> float | None:
+        values = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
+        return statistics.median(values) if values else None
+
+
+def run_child(cmd: list[str]) -> tuple[Run, str, str]:
+    """Run ``cmd`` to the end; its output goes to temporary files so no pipe can fill up."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    loop = _LOOP_RE.search(stdout)
+    loss = _LOSS_RE.search(stdout)
+    run = Run(
+        wall=wall,
+        loop=float(loop.group(1)) if loop else None,
+        peak_rss_kib=usage.ru_maxrss,
+        exit_code=proc.returncode,
+        loss=loss.group(1).strip() if loss else None,
+    )
+    return run, stdout, stderr
+
+
+def timeline_facts(path: Path) -> tuple[int | None, int | None, dict[str, int]]:
+    """(event count, file size in bytes, events per kind) of a recorded timeline."""
+    try:
+        size = path.stat().st_size
+        with path.open() as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None, None, {}
+    events = doc.get("events", [])
+    kinds: dict[str, int] = {}
+    for e in events:
+        kinds[e.get("kind", "?")] = kinds.get(e.get("kind", "?"), 0) + 1
+    return len(events), size, dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
+def bench_workload(script: Path, repeat: int, log) -> dict:
+    name = script.stem
+    plain, traced = Side(), Side()
+    with tempfile.TemporaryDirectory(prefix="gradtui-bench-") as tmp:
+        record = Path(tmp) / "timeline.json"
+        plain_cmd = [sys.executable, str(script)]
+        traced_cmd = [sys.executable, "-m", "gradtui", "--record", str(record), str(script)]
+        events = size = None
+        kinds: dict[str, int] = {}
+        for i in range(repeat):
+            for side, cmd, label in ((plain, plain_cmd, "plain"), (traced, traced_cmd, "gradtui")):
+                if label == "gradtui" and record.exists():
+                    record.unlink()
+                run, _, stderr = run_child(cmd)
+                side.runs.append(run)
+                log(
+                    f"  {name} #{i + 1} {label:7s} wall {run.wall:7.3f}s  loop "
+                    f"{'-' if run.loop is None else f'{run.loop:7.3f}s'}  rss {run.peak_rss_kib / 1024:7.1f} MiB"
+                    f"  exit {run.exit_code}"
+                )
+                if run.exit_code != 0:
+                    tail = "\n".join(stderr.strip().splitlines()[-5:])
+                    log(f"    ! exit status {run.exit_code}; stderr ends with:\n{tail}")
+                if label == "gradtui":
+                    events, size, kinds = timeline_facts(record)
+
+    def ratio(attr: str) -> float | None:
+        p, g = plain.median(attr), traced.median(attr)
+        return None if not p or g is None else g / p
+
+    result: dict = {"workload": name, "repeat": repeat, "metrics": {}}
+    for metric, attr in (("wall", "wall"), ("loop", "loop"), ("peak_rss", "peak_rss_kib")):
+        target = TARGETS.get((name, metric))
+        r = ratio(attr)
+        result["metrics"][metric] = {
+            "unit": "KiB" if metric == "peak_rss" else "s",
+            "plain_median": plain.median(attr),
+            "gradtui_median": traced.median(attr),
+            "ratio": r,
+            "target": target,
+            "verdict": None if target is None else ("PASS" if r is not None and r <= target else "MISS"),
+            "plain_runs": [getattr(x, attr) for x in plain.runs],
+            "gradtui_runs": [getattr(x, attr) for x in traced.runs],
+        }
+    result["events"] = events
+    result["events_by_kind"] = kinds
+    result["timeline_bytes"] = size
+    result["exit_codes"] = {"plain": [r.exit_code for r in plain.runs], "gradtui": [r.exit_code for r in traced.runs]}
+    losses = {r.loss for r in plain.runs} | {r.loss for r in traced.runs}
+    result["final_loss"] = sorted(x for x in losses if x is not None)
+    result["same_result"] = len(losses) == 1 and None not in losses
+    return result
+
+
+def _fmt(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1024:.1f} MiB" if metric == "peak_rss" else f"{value:.3f} s"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return "-"
+
+
+def print_table(results: list[dict]) -> None:
+    head = f"{'workload':<11} {'metric':<9} {'plain (median)':>15} {'gradtui (median)':>17} {'ratio':>7}  target"
+    print(head)
+    print("-" * (len(head) + 8))
+    for res in results:
+        for metric in ("wall", "loop", "peak_rss"):
+            m = res["metrics"][metric]
+            r = "-" if m["ratio"] is None else f"{m['ratio']:.2f}x"
+            target = "" if m["target"] is None else f"<= {m['target']:.1f}x {m['verdict']}"
+            print(
+                f"{res['workload']:<11} {metric:<9} {_fmt(metric, m['plain_median']):>15} "
+                f"{_fmt(metric, m['gradtui_median']):>17} {r:>7}  {target}"
+            )
+        kinds = ", ".join(f"{k} {v}" for k, v in res["events_by_kind"].items())
+        print(f"{res['workload']:<11} events    {res['events'] if res['events'] is not None else '-'} ({kinds})")
+        print(f"{res['workload']:<11} timeline  {_size(res['timeline_bytes'])}")
+        same = "same in every run" if res["same_result"] else "DIFFERS between runs"
+        print(f"{res['workload']:<11} loss      {' / '.join(res['final_loss']) or '-'} ({same})")
+        print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each side per workload (default 5)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    ap.add_argument("--only", action="append", help="run only this workload (repeatable)")
+    args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+
+    scripts = sorted(WORKLOADS.glob("*.py"))
+    if args.only:
+        scripts = [s for s in scripts if s.stem in args.only]
+        if not scripts:
+            ap.error(f"no workload named {', '.join(args.only)}")
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    log(f"python {platform.python_version()} ({sys.executable}), {args.repeat} interleaved repeats")
+    results = [bench_workload(s, args.repeat, log) for s in scripts]
+
+    if args.json:
+        doc = {
+            "python": platform.python_version(),
+            "executable": sys.executable,
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "results": results,
+        }
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    else:
+        print()
+        print_table(results)
+        misses = [
+            f"{r['workload']} {k}"
+            for r in results
+            for k, m in r["metrics"].items()
+            if m["verdict"] == "MISS"
+        ]
+        print("targets: " + ("all met" if not misses else "MISS on " + ", ".join(misses)) + " (informational; exit 0)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Putting torch's warnings back on the script's line.
+
+A warning torch raises from C++ (``.grad`` read on a non-leaf tensor, for one) is
+attributed to the innermost Python frame, which under gradtui is the function mode's
+handler. Python would have named the script's line, and shown it once per line. While
+a run is active, ``warnings.showwarning`` is wrapped: a warning located in gradtui's own
+code, in the script's thread, is moved to the script's frame and shown once per script
+location, as Python's default filter would.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+
+class WarningRelocator:
+    def __init__(
+        self,
+        in_script_thread: Callable[[], bool],
+        is_engine_file: Callable[[str], bool],
+        user_frame: Callable[[FrameType | None], FrameType | None],
+    ) -> None:
+        self._in_script_thread = in_script_thread
+        self._is_engine_file = is_engine_file
+        self._user_frame = user_frame
+        self._shown: set[tuple[str, type, str, int]] = set()
+        self._saved: Any = None
+
+    def install(self) -> None:
+        self._saved = warnings.showwarning
+        warnings.showwarning = self._show
+
+    def remove(self) -> None:
+        if warnings.showwarning == self._show:
+            warnings.showwarning = self._saved
+
+    def _show(self, message: Any, category: type[Warning], filename: str, lineno: int,
+              file: Any = None, line: str | None = None) -> None:
+        if self._in_script_thread() and self._is_engine_file(filename):
+            # The engine module's registry now says "shown at the handler's line", which
+            # would hide the same warning from every other script line: forget it.
+            for module in list(sys.modules.values()):
+                registry = getattr(module, "__warningregistry__", None)
+                if registry and getattr(module, "__file__", None) == filename:
+                    registry.clear()
+            frame = self._user_frame(sys._getframe(1))
+            if frame is not None:
+                filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
+            key = (str(message), category, filename, lineno)
+            if key in self._shown:
+                return
+            self._shown.add(key)
+        self._saved(message, category, filename, lineno, file, line)

@@ -1,0 +1,52 @@
+"""Shared fixtures: run a script through the engine, headless, to the end.
+
+Environment variables that change how the terminal app renders (colour, size, theme)
+are removed for every test, so snapshots and Pilot tests see the same screen anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "scenarios"
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+for _var in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL_THEME", "FORCE_COLOR"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(autouse=True)
+def _clean_render_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL_THEME", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+
+
+RunScript = Callable[..., "object"]
+
+
+@pytest.fixture
+def run_script() -> RunScript:
+    """``run_script(path, *args, max_values=64)`` -> the finished ``Timeline``."""
+    from gradtui.engine.script import load_script
+    from gradtui.engine.session import Session
+
+    def run(path: str | Path, *args: str, max_values: int = 64, budget_bytes: int | None = None) -> object:
+        kwargs = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
+        session = Session(load_script(str(path)), list(args), max_values=max_values, **kwargs)
+        session.start()
+        assert session.join(60), f"{path} did not finish within 60 s"
+        return session.timeline
+
+    return run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The scripts import their sibling modules; keep the test process's own path clean.
+    sys.dont_write_bytecode = True
