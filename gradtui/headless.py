@@ -92,10 +92,17 @@ def run(
     if printer is not None and printer.broken:
         # Python's advice for a closed pipe: point stdout at devnull so exit stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    status = exit_status(timeline.status, timeline.exit_code)
     if record is not None:
         try:
             codec.save(timeline, record)
         except OSError as exc:
             err.write(f"gradtui: cannot write the timeline to {record}: {exc.strerror}\n")
-            return 2
-    return exit_status(timeline.status, timeline.exit_code)
+            status = 2
+    if not session.join(0):
+        # The script's thread is stuck in one long C operation. Everything is saved; a
+        # normal interpreter exit would wait on torch's runtime, so leave at once.
+        out.flush()
+        err.flush()
+        os._exit(status)
+    return status

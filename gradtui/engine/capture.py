@@ -95,11 +95,6 @@ class _Deferred:
             return self.result
 
 
-def _plain_values(t: torch.Tensor) -> Any:
-    values = t.detach().cpu().tolist()
-    return values
-
-
 class TensorCapture:
     """Summaries of tensors, reused while a tensor is unchanged, within a memory budget."""
 
@@ -150,30 +145,32 @@ class TensorCapture:
         return forget
 
     def _summarize_now(self, t: torch.Tensor) -> TensorSummary:
-        shape = tuple(t.shape)
-        dtype = dtype_name(t.dtype)
-        fn = grad_fn_name(t)
-        base = dict(shape=shape, dtype=dtype, requires_grad=t.requires_grad, grad_fn=fn)
+        shape, dtype, requires_grad, fn = tuple(t.shape), dtype_name(t.dtype), t.requires_grad, grad_fn_name(t)
+
+        def make(values: Any = None, stats: TensorStats | None = None,
+                 source: _Deferred | None = None) -> TensorSummary:
+            return TensorSummary(shape, dtype, requires_grad, fn, values=values, stats=stats, stats_source=source)
+
         n = t.numel()
         plain = t.layout == torch.strided and t.device.type != "meta" and not t.is_complex()
         if plain and n <= self.max_values:
             try:
-                return TensorSummary(**base, values=_plain_values(t))
+                return make(values=t.detach().cpu().tolist())
             except (RuntimeError, TypeError, NotImplementedError):
-                return TensorSummary(**base)
+                return make()
         nbytes = n * t.element_size()
         if not plain or nbytes * _DIRECT_SHARE > self.budget_bytes:
-            return TensorSummary(**base, stats=compute_stats(t))
+            return make(stats=compute_stats(t))
         try:
             clone = t.detach().clone()
         except (RuntimeError, TypeError, NotImplementedError):
-            return TensorSummary(**base)
+            return make()
         deferred = _Deferred(clone, nbytes, self)
         with self._lock:
             self._pending[id(deferred)] = deferred
             self._pending_bytes += nbytes
         self._enforce_budget()
-        return TensorSummary(**base, stats_source=deferred)
+        return make(source=deferred)
 
     def _enforce_budget(self) -> None:
         while self._pending_bytes > self.budget_bytes:

@@ -87,7 +87,7 @@ class Patches:
             if previous is not None:
                 previous.__get__(None, cls)(**kwargs)
             else:
-                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type,misc]
             patches._wrap_zero_grad(cls)
 
         self._set(root, "__init_subclass__", classmethod(init_subclass))
@@ -107,7 +107,8 @@ class Patches:
 
 
 def _all_subclasses(cls: type) -> list[type]:
-    out, todo = [], list(cls.__subclasses__())
+    out: list[type] = []
+    todo: list[type] = list(cls.__subclasses__())
     while todo:
         sub = todo.pop()
         out.append(sub)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterable, Sequence
 from types import CodeType, FrameType
@@ -33,8 +34,8 @@ from gradtui.engine.ops import OpRecorder
 from gradtui.engine.patches import Patches
 from gradtui.engine.script import Script
 from gradtui.engine.streams import StreamRouter
-from gradtui.engine.warning_location import WarningRelocator
 from gradtui.engine.tensors import describe_args, first_tensor, optimizer_params, plain_value, state_entry
+from gradtui.engine.warning_location import WarningRelocator
 from gradtui.model.events import (
     BackwardDone,
     Change,
@@ -132,7 +133,18 @@ class Session:
         return self.gate.wait_paused(timeout, self._done.is_set)
 
     def join(self, timeout: float) -> bool:
-        return self._done.wait(timeout)
+        """Wait until the script's thread has ended, not merely finished the script.
+
+        A thread still tearing down while the interpreter exits makes torch's C++ runtime
+        abort ("terminate called without an active exception"), so drivers join fully.
+        """
+        deadline = time.monotonic() + timeout
+        if not self._done.wait(timeout):
+            return False
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            return not self._thread.is_alive()
+        return True
 
     @property
     def finished(self) -> bool:

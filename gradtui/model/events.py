@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 from gradtui.model.tensors import TensorSummary
 
 #: A value in optimizer state or hyperparameters: a tensor, a number, or for
 #: hyperparameters also a flag, a tuple (Adam's betas) or None.
-StateValue = Union[TensorSummary, float, int, bool, None]
-HyperValue = Union[float, int, bool, str, None, tuple[object, ...]]
+StateValue = TensorSummary | float | int | bool | None
+HyperValue = float | int | bool | str | None | tuple[object, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 #: Values as nested lists, shaped like the tensor: floats, ints, bools, or for a 0-d
 #: tensor a bare number.
-Values = Union[float, int, bool, list[Any]]
+Values = float | int | bool | list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,8 @@ class TensorSummary:
     requires_grad: bool
     grad_fn: str | None
     values: Values | None
+    _stats: TensorStats | None
+    _source: StatsSource | None
 
     def __init__(
         self,

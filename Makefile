@@ -1,0 +1,45 @@
+# Everything a newcomer needs, from a fresh clone with only Python >= 3.11 and pip:
+#   make run    set up .venv and follow scenarios/accumulation.py with gradtui
+#   make test   set up .venv and run the whole test suite
+# Other targets: make check (ruff + mypy), make bench (overhead benchmark), make clean.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# The torch the tests were measured with. Installed only when the venv has no torch:
+# an existing torch (CPU or CUDA build) is reused, never replaced.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup run test check bench clean
+
+setup: $(VENV)/.installed
+
+# A system Python that already has torch lends it to the venv (--system-site-packages)
+# instead of downloading another multi-GB copy.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || { \
+	  if $(PYTHON) -c "import torch" >/dev/null 2>&1; then \
+	    echo "gradtui: reusing the torch installed for $(PYTHON)"; \
+	    $(PYTHON) -m venv --system-site-packages $(VENV); \
+	  else \
+	    $(PYTHON) -m venv $(VENV); \
+	  fi; }
+	@$(PY) -c "import torch" >/dev/null 2>&1 || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[test,dev]"
+	@touch $@
+
+run: setup
+	$(VENV)/bin/gradtui --trace scenarios/accumulation.py
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+check: setup
+	$(VENV)/bin/ruff check gradtui tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) benchmarks/record_overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
