@@ -227,12 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print()
         print_table(results)
-        misses = [
-            f"{r['workload']} {k}"
-            for r in results
-            for k, m in r["metrics"].items()
-            if m["verdict"] == "MISS"
-        ]
+        misses = [f"{r['workload']} {k}" for r in results for k, m in r["metrics"].items() if m["verdict"] == "MISS"]
         print("targets: " + ("all met" if not misses else "MISS on " + ", ".join(misses)) + " (informational; exit 0)")
     return 0
 

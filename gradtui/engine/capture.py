@@ -24,7 +24,7 @@ from gradtui.model.tensors import TensorStats, TensorSummary
 
 DEFAULT_MAX_VALUES = 64
 #: Clones waiting for their statistics are kept within this many bytes.
-DEFAULT_BUDGET_BYTES = 128 * 1024 * 1024
+DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
 #: A tensor larger than this share of the budget is summarised at once, never cloned.
 _DIRECT_SHARE = 4
 
@@ -40,30 +40,37 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def compute_stats(t: torch.Tensor) -> TensorStats | None:
-    """Statistics over the finite elements, counted NaN and inf, in float64 for accuracy."""
+    """Statistics over the finite elements, counted NaN and inf, accumulated in float64.
+
+    The common case (every element finite) takes one check and three reductions; the
+    masks for NaN and inf are built only when there is something to mask.
+    """
     try:
         if t.is_sparse:
             t = t.coalesce().values()
-        x = t.detach()
+        x = t.detach().reshape(-1)
         if x.is_complex():
             x = x.abs()
+        if x.dtype == torch.bool:
+            x = x.to(torch.uint8)
         n = x.numel()
-        x = x.to(torch.float64) if n <= 1 << 24 else x.to(torch.float32)
-        nan_mask = torch.isnan(x)
-        inf_mask = torch.isinf(x)
-        nan = int(nan_mask.sum())
-        inf = int(inf_mask.sum())
-        finite = x[~(nan_mask | inf_mask)] if (nan or inf) else x.reshape(-1)
-        if finite.numel() == 0:
+        nan = inf = 0
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            nan = int(torch.isnan(x).sum())
+            inf = int(torch.isinf(x).sum())
+            x = x[torch.isfinite(x)]
+        if x.numel() == 0:
             return TensorStats(numel=n, min=None, max=None, mean=None, std=None, norm=None, nan=nan, inf=inf)
-        lo, hi = torch.aminmax(finite)
+        lo, hi = torch.aminmax(x)
+        x64 = x.to(torch.float64)
+        std, mean = torch.std_mean(x64) if x64.numel() > 1 else (None, x64.mean())
         return TensorStats(
             numel=n,
             min=float(lo),
             max=float(hi),
-            mean=float(finite.mean()),
-            std=float(finite.std()) if finite.numel() > 1 else None,
-            norm=float(torch.linalg.vector_norm(finite)),
+            mean=float(mean),
+            std=None if std is None else float(std),
+            norm=float(torch.dot(x64, x64).sqrt()),
             nan=nan,
             inf=inf,
         )
@@ -193,3 +200,26 @@ class TensorCapture:
                     return
                 _, oldest = next(iter(self._pending.items()))
             oldest()
+
+
+def return_freed_memory_promptly() -> None:
+    """Ask glibc to give large freed blocks back to the system at once.
+
+    Clones of large tensors are freed as soon as their statistics exist, but glibc's
+    adaptive threshold soon serves multi-megabyte blocks from its heap and keeps them
+    after free: measured on a 2M-parameter model, that retention alone added about 200
+    MiB of peak memory. Fixing the mmap threshold at 1 MiB returns such blocks on free.
+    Does nothing where glibc is not the allocator.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_mmap_threshold = -3
+        libc.mallopt(m_mmap_threshold, 1024 * 1024)
+    except (OSError, AttributeError):
+        pass

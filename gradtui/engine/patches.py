@@ -39,7 +39,7 @@ class Patches:
 
     def install(self) -> None:
         s = self._session
-        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: s.before_step(opt))
+        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: s.before_step(opt, args, kwargs))
         post = register_optimizer_step_post_hook(lambda opt, args, kwargs: s.after_step(opt))
         self._undo += [pre.remove, post.remove]
         for root in (Optimizer, torch.nn.Module):

@@ -26,7 +26,13 @@ from typing import Any
 import torch
 
 from gradtui.engine import tracebacks
-from gradtui.engine.capture import DEFAULT_BUDGET_BYTES, DEFAULT_MAX_VALUES, TensorCapture, grad_fn_name
+from gradtui.engine.capture import (
+    DEFAULT_BUDGET_BYTES,
+    DEFAULT_MAX_VALUES,
+    TensorCapture,
+    grad_fn_name,
+    return_freed_memory_promptly,
+)
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
 from gradtui.engine.naming import Namer
@@ -102,10 +108,14 @@ class Session:
         self._quiet_codes: set[CodeType] = set()
         self._steps: list[_PendingStep] = []
         self._zero_grad_depth = 0
+        #: True during an optimizer step that has no closure: the function mode then
+        #: passes every call straight through (about 100 per Adam step).
+        self.inside_step = False
 
     # ------------------------------------------------------------------ driver side
 
     def start(self) -> None:
+        return_freed_memory_promptly()
         self._thread = threading.Thread(target=self._run, name="gradtui-script", daemon=True)
         self._thread.start()
 
@@ -274,6 +284,10 @@ class Session:
             code = frame.f_code
             where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
             self._emit(LineReached, where[0], where[1], function=code.co_name)
+        elif event == "exception" and self.inside_step:
+            # A step raised: its post-hook will never run, so the script is out of it.
+            self.inside_step = False
+            self._steps.clear()
         return self._trace_local
 
     # ------------------------------------------------------------------ attribution
@@ -387,7 +401,8 @@ class Session:
             owner = Owner(self.namer.owner_name(obj, frame), type(obj).__name__)
         self._zero_grad_depth += 1
         try:
-            result = original(obj, *args, **kwargs)
+            with _no_torch_function():  # zero_grad's own work is not the script's ops
+                result = original(obj, *args, **kwargs)
         finally:
             self._zero_grad_depth -= 1
         with _no_torch_function():
@@ -399,9 +414,10 @@ class Session:
 
     # ------------------------------------------------------------------ step
 
-    def before_step(self, opt: torch.optim.Optimizer) -> None:
+    def before_step(self, opt: torch.optim.Optimizer, args: Any = (), kwargs: Any = None) -> None:
         if not self._in_script_thread():
             return
+        has_closure = bool(args) or bool(kwargs and kwargs.get("closure") is not None)
         with _no_torch_function():
             for cls in type(opt).__mro__:
                 if "step" in cls.__dict__:
@@ -414,10 +430,13 @@ class Session:
             owner = Owner(self.namer.owner_name(opt, frame), type(opt).__name__)
         file, line = self._at(frame)
         self._steps.append(_PendingStep(opt, file, line, params, names, before, owner))
+        # An LBFGS-style closure runs the script's own code inside the step: keep recording.
+        self.inside_step = not has_closure
 
     def after_step(self, opt: torch.optim.Optimizer) -> None:
         if not self._in_script_thread():
             return
+        self.inside_step = False
         # A step that raised never reached its post-hook: drop what it left behind.
         while self._steps and self._steps[-1].optimizer is not opt:
             self._steps.pop()

@@ -128,7 +128,8 @@ def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(timeline_to_json(tl), fh, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            # dumps() then one write: json.dump() to a file uses the slow pure-Python encoder.
+            fh.write(json.dumps(timeline_to_json(tl), ensure_ascii=False, allow_nan=False, separators=(",", ":")))
             fh.write("\n")
         os.replace(tmp, target)
     except BaseException:
