@@ -192,15 +192,6 @@ class TensorCapture:
             if self._pending.pop(id(deferred), None) is not None:
                 self._pending_bytes -= deferred.nbytes
 
-    def materialize_all(self) -> None:
-        """Compute every deferred statistic (before saving), freeing all clones."""
-        while True:
-            with self._lock:
-                if not self._pending:
-                    return
-                _, oldest = next(iter(self._pending.items()))
-            oldest()
-
 
 def return_freed_memory_promptly() -> None:
     """Ask glibc to give large freed blocks back to the system at once.

@@ -167,7 +167,10 @@ class Session:
     def mark_interrupted(self) -> None:
         """Called by a driver that gives up waiting for a stuck script (a long C operation)."""
         if not self._done.is_set():
-            self.router.flush_all()
+            try:
+                self.router.flush_all()  # pending output is appended before the gate's stop check
+            except StopScript:
+                pass
             self.timeline.status = "interrupted"
             self.timeline.exit_code = 130
 

@@ -44,10 +44,6 @@ class RoutedStream:
         except (OSError, ValueError):
             pass
 
-    @property
-    def original(self) -> TextIO:
-        return self._original
-
     def __getattr__(self, name: str) -> Any:
         # encoding, errors, fileno(), isatty(), buffer ... as the real stream has them.
         return getattr(self._original, name)
@@ -79,12 +75,6 @@ class StreamRouter:
                 sys.stderr = self._saved[1]
             self._saved = None
         self.thread_id = None
-
-    def original(self, stream: str) -> TextIO:
-        saved = self._saved
-        if saved is None:
-            return sys.stdout if stream == "stdout" else sys.stderr
-        return saved[0] if stream == "stdout" else saved[1]  # type: ignore[no-any-return]
 
     def captured(self, stream: str, text: str, original: TextIO) -> None:
         if not text:

@@ -89,11 +89,6 @@ class TensorSummary:
         return self._stats
 
     @property
-    def stats_pending(self) -> bool:
-        """True while the statistics have not been computed yet (they hold a copy)."""
-        return self._source is not None
-
-    @property
     def numel(self) -> int:
         return math.prod(self.shape)
 

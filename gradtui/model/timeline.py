@@ -43,7 +43,3 @@ class Timeline:
     max_values: int = 64
     #: The torch version that produced the numbers, when torch ran at all.
     torch_version: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status != "running"
