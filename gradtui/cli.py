@@ -92,8 +92,30 @@ def check_writable(path: str) -> str | None:
     return None
 
 
+def split_script_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """gradtui's own arguments (up to and including SCRIPT) and the script's, verbatim.
+
+    argparse would swallow a ``--`` that follows SCRIPT; ``python SCRIPT -- x`` passes it on.
+    """
+    takes_value = {"--record", "--max-values"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return list(argv[: i + 2]), list(argv[i + 2 :])
+        if arg in takes_value:
+            i += 2
+            continue
+        if not arg.startswith("-") or arg == "-":
+            return list(argv[: i + 1]), list(argv[i + 1 :])
+        i += 1
+    return list(argv), []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    own, script_args = split_script_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(own)
+    args.args = script_args
     if args.script is None:
         return _fail("no SCRIPT given (see 'gradtui --help')")
     if args.record is not None:

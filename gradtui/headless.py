@@ -73,8 +73,10 @@ def run(
     session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values)
     if printer is not None:
         printer.session = session
-    session.start()
     try:
+        # start() is inside the try: the script may print (and the user press Ctrl-C)
+        # before Thread.start() has even returned.
+        session.start()
         while not session.join(0.1):
             pass
     except KeyboardInterrupt:

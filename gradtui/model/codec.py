@@ -260,6 +260,10 @@ def event_from_json(d: Any, index: int) -> Event:
     if cls is StepTaken:
         groups = r.get(d, "hyperparams", list)
         state = r.get(d, "state", dict)
+        if not all(isinstance(g, dict) for g in groups):
+            raise r.fail("each entry of 'hyperparams' must be an object (one per parameter group)")
+        if not all(isinstance(entry, dict) for entry in state.values()):
+            raise r.fail("each entry of 'state' must be an object (one per parameter)")
         return StepTaken(
             **base,
             optimizer=_owner(d.get("optimizer"), where),
@@ -316,14 +320,27 @@ def load(path: str | os.PathLike[str]) -> Timeline:
     except OSError as exc:
         raise TimelineFormatError(f"{p}: cannot be read ({exc.strerror})") from None
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise TimelineFormatError(f"{p}: not a timeline (the file is not UTF-8 text)") from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(raw.rstrip()) - 1:
-            raise TimelineFormatError(f"{p}: the file is truncated (JSON ends early at line {exc.lineno})") from None
-        raise TimelineFormatError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        if _looks_cut_short(text):
+            raise TimelineFormatError(f"{p}: the file is truncated (it ends before the timeline does)") from None
+        raise TimelineFormatError(f"{p}: not valid JSON ({exc.msg}, line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise TimelineFormatError(f"{p}: not a timeline (JSON nested too deeply)") from None
     try:
         return timeline_from_json(doc)
     except TimelineFormatError as exc:
         raise TimelineFormatError(f"{p}: {exc}") from None
+    except (AttributeError, TypeError, KeyError, ValueError, RecursionError) as exc:
+        # A field of the wrong shape that the checks above did not name.
+        raise TimelineFormatError(f"{p}: malformed timeline ({type(exc).__name__}: {exc})") from None
+
+
+def _looks_cut_short(text: str) -> bool:
+    """A gradtui timeline that starts like one but does not end like one was cut short."""
+    head = text.lstrip()[:200]
+    return head.startswith("{") and FORMAT_NAME in head and not text.rstrip().endswith("}")

@@ -1,0 +1,126 @@
+"""The layering: model (no torch, no textual) <- engine (torch, no textual) <- ui.
+
+Checked twice: dynamically, by importing modules in a fresh interpreter and looking at
+``sys.modules``; and statically, by reading every ``import`` statement of the package.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "gradtui"
+
+
+def modules_after_import(*modules: str) -> set[str]:
+    """Top-level packages present in ``sys.modules`` after importing ``modules`` afresh."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {list(modules)!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return set(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def test_the_forbidden_packages_are_installed() -> None:
+    """Otherwise the checks below would pass for the wrong reason."""
+    present = modules_after_import("torch", "textual.app")
+    assert {"torch", "textual"} <= present
+
+
+def test_model_imports_neither_torch_nor_textual() -> None:
+    loaded = modules_after_import("gradtui.model", "gradtui.model.codec", "gradtui.model.formatting",
+                                  "gradtui.model.timeline", "gradtui.model.events", "gradtui.model.tensors")
+    assert "gradtui" in loaded
+    assert "torch" not in loaded
+    assert "textual" not in loaded
+
+
+def test_engine_and_headless_do_not_import_textual() -> None:
+    loaded = modules_after_import("gradtui.engine.session", "gradtui.headless")
+    assert "torch" in loaded  # the engine is the torch layer
+    assert "textual" not in loaded
+
+
+def test_cli_does_not_import_torch() -> None:
+    loaded = modules_after_import("gradtui.cli", "gradtui.__main__")
+    assert "torch" not in loaded, "`gradtui --help` would pay for importing torch"
+    assert "textual" not in loaded
+
+
+# ---------------------------------------------------------------- static check
+
+
+def imported_modules(path: Path, pretend: Path | None = None) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in ``path``, at any depth.
+
+    Relative imports are resolved as if the file were at ``pretend`` (default: ``path``).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package_parts = (pretend or path).relative_to(REPO).with_suffix("").parts[:-1]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package_parts[: len(package_parts) - node.level + 1])
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.append((node.lineno, module))
+            found.extend((node.lineno, f"{module}.{alias.name}") for alias in node.names)
+    return found
+
+
+def forbidden_imports(folder: Path, forbidden: tuple[str, ...]) -> list[str]:
+    bad = []
+    for path in sorted(folder.rglob("*.py")):
+        for line, module in imported_modules(path):
+            top = module.split(".")[0]
+            if top in forbidden:
+                bad.append(f"{path.relative_to(REPO)}:{line}: imports {module}")
+    return bad
+
+
+def test_static_model_layer() -> None:
+    files = list((PACKAGE / "model").rglob("*.py"))
+    assert len(files) >= 5
+    assert forbidden_imports(PACKAGE / "model", ("torch", "textual")) == []
+
+
+def test_static_engine_layer() -> None:
+    files = list((PACKAGE / "engine").rglob("*.py"))
+    assert len(files) >= 5
+    assert forbidden_imports(PACKAGE / "engine", ("textual",)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import torch\n", ["torch"]),
+        ("import torch.nn as nn\n", ["torch.nn"]),
+        ("from torch import nn\n", ["torch", "torch.nn"]),
+        ("def f():\n    from textual.app import App\n", ["textual.app", "textual.app.App"]),
+        ("try:\n    import textual\nexcept ImportError:\n    pass\n", ["textual"]),
+        ("import json, os\n", ["json", "os"]),
+        ("from . import events\n", ["gradtui.model", "gradtui.model.events"]),
+        ("from ..engine import session\n", ["gradtui.engine", "gradtui.engine.session"]),
+    ],
+)
+def test_the_static_check_sees_imports(tmp_path: Path, source: str, expected: list[str]) -> None:
+    """The checker itself: it finds imports at any depth, in every spelling."""
+    fake = REPO / "gradtui" / "model" / "_not_a_file_.py"
+    path = tmp_path / "mod.py"
+    path.write_text(source)
+    tree_modules = [m for _, m in imported_modules(path, fake)]
+    assert tree_modules == expected
