@@ -222,7 +222,9 @@ def test_clone_memory_stays_within_budget(tmp_path):
     session.start()
     assert session.join(WAIT)
     adds = [e for e in of_kind(session.timeline, "op") if e.op == "add_"]
-    assert len(adds) == 40 and peak <= budget
+    # Over budget a second thread computes statistics; the script's thread helps once
+    # the backlog reaches a whole extra budget, so clones never exceed twice the budget.
+    assert len(adds) == 40 and peak <= 2 * budget
     # Statistics computed when clones were evicted are still right: w was all i+1.
     assert [e.output.stats.mean for e in adds] == [float(i + 1) for i in range(40)]
 
@@ -313,3 +315,31 @@ def test_script_except_exception_cannot_swallow_stop(tmp_path):
     session.stop()
     assert session.join(WAIT)
     assert session.timeline.status == "interrupted"
+
+
+def test_recording_resumes_after_a_step_that_raised(run_script, tmp_path):
+    script = write(tmp_path, "bad_step.py", """\
+        import torch
+
+        class Faulty(torch.optim.SGD):
+            def step(self, closure=None):
+                raise ValueError("no step today")
+
+        w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+        opt = Faulty([w], lr=0.1)
+        (w * w).sum().backward()
+        try:
+            opt.step()
+        except ValueError:
+            pass
+        after = w * 3
+        real = torch.optim.SGD([w], lr=0.1)
+        real.step()
+    """)
+    tl = run_script(script)
+    assert tl.status == "finished"
+    # The op after the failed step is recorded, and so is the next real step.
+    assert [e.args for e in of_kind(tl, "op") if e.op == "mul"][-1] == ("w", "3")
+    (step,) = of_kind(tl, "step")
+    assert step.optimizer.name == "real"
+    assert flat(step.params["w"].after) == torch.tensor([1.0 - 0.1 * 2.0, 2.0 - 0.1 * 4.0]).tolist()

@@ -5,7 +5,8 @@ bumps on every in-place write, optimizer update and gradient accumulation, so an
 unchanged tensor can reuse its last summary (copy-on-write); a clone is 10-25x cheaper
 than summary statistics, so large tensors are cloned now and their statistics computed
 when first asked for; and a long run must not keep every clone, so clones awaiting
-statistics are held within a byte budget, the oldest materialised first.
+statistics are held within a byte budget: past it a second thread materialises the
+oldest, and past twice the budget the script's thread does too.
 
 Callers run with torch functions disabled (``torch._C.DisableTorchFunction``) so that
 the work done here is never seen as the script's own.
@@ -82,13 +83,16 @@ def compute_stats(t: torch.Tensor) -> TensorStats | None:
 class _Deferred:
     """The statistics of one clone, computed once, from whichever thread asks first."""
 
-    __slots__ = ("clone", "nbytes", "store", "lock", "result")
+    __slots__ = ("clone", "nbytes", "store", "result")
+
+    #: One lock for all: statistics are computed rarely and briefly, and a lock per clone
+    #: would be one more object for every large tensor captured.
+    lock = threading.Lock()
 
     def __init__(self, clone: torch.Tensor, nbytes: int, store: TensorCapture) -> None:
         self.clone: torch.Tensor | None = clone
         self.nbytes = nbytes
         self.store = store
-        self.lock = threading.Lock()
         self.result: TensorStats | None = None
 
     def __call__(self) -> TensorStats | None:
@@ -102,6 +106,20 @@ class _Deferred:
             return self.result
 
 
+class _KeyedRef(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that remembers its cache key, so one callback serves every entry."""
+
+    __slots__ = ("key",)
+
+    def __new__(cls, obj: torch.Tensor, callback: Any, key: int) -> _KeyedRef:
+        self = super().__new__(cls, obj, callback)
+        self.key = key
+        return self
+
+    def __init__(self, obj: torch.Tensor, callback: Any, key: int) -> None:
+        super().__init__(obj, callback)
+
+
 class TensorCapture:
     """Summaries of tensors, reused while a tensor is unchanged, within a memory budget."""
 
@@ -110,10 +128,13 @@ class TensorCapture:
         self.budget_bytes = budget_bytes
         # id(tensor) -> (weakref, version, data_ptr, requires_grad, summary). The weakref
         # guards against a new tensor reusing a dead one's id and memory.
-        self._cache: dict[int, tuple[weakref.ref[torch.Tensor], int, int, bool, TensorSummary]] = {}
+        self._cache: dict[int, tuple[_KeyedRef, int, int, bool, TensorSummary]] = {}
         self._pending: OrderedDict[int, _Deferred] = OrderedDict()
         self._pending_bytes = 0
         self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._materializer: threading.Thread | None = None
+        self._closing = False
 
     @property
     def pending_bytes(self) -> int:
@@ -134,58 +155,83 @@ class TensorCapture:
         if hit is not None and hit[0]() is t and hit[1] == version and hit[2] == ptr and hit[3] == requires_grad:
             return hit[4]
         summary = self._summarize_now(t)
-        try:
-            ref = weakref.ref(t, self._forget_callback(key))
-        except TypeError:  # pragma: no cover - every tensor supports weak references today
-            return summary
-        self._cache[key] = (ref, version, ptr, requires_grad, summary)
+        self._cache[key] = (_KeyedRef(t, self._forget, key), version, ptr, requires_grad, summary)
         return summary
 
-    def _forget_callback(self, key: int) -> Any:
-        cache = self._cache
-
-        def forget(ref: weakref.ref[torch.Tensor]) -> None:
-            entry = cache.get(key)
-            if entry is not None and entry[0] is ref:
-                del cache[key]
-
-        return forget
+    def _forget(self, ref: _KeyedRef) -> None:
+        entry = self._cache.get(ref.key)
+        if entry is not None and entry[0] is ref:
+            del self._cache[ref.key]
 
     def _summarize_now(self, t: torch.Tensor) -> TensorSummary:
         shape, dtype, requires_grad, fn = tuple(t.shape), dtype_name(t.dtype), t.requires_grad, grad_fn_name(t)
-
-        def make(values: Any = None, stats: TensorStats | None = None,
-                 source: _Deferred | None = None) -> TensorSummary:
-            return TensorSummary(shape, dtype, requires_grad, fn, values=values, stats=stats, stats_source=source)
-
         n = t.numel()
         plain = t.layout == torch.strided and t.device.type != "meta" and not t.is_complex()
         if plain and n <= self.max_values:
             try:
-                return make(values=t.detach().cpu().tolist())
+                return TensorSummary(shape, dtype, requires_grad, fn, values=t.detach().cpu().tolist())
             except (RuntimeError, TypeError, NotImplementedError):
-                return make()
+                return TensorSummary(shape, dtype, requires_grad, fn)
         nbytes = n * t.element_size()
         if not plain or nbytes * _DIRECT_SHARE > self.budget_bytes:
-            return make(stats=compute_stats(t))
+            return TensorSummary(shape, dtype, requires_grad, fn, stats=compute_stats(t))
         try:
             clone = t.detach().clone()
         except (RuntimeError, TypeError, NotImplementedError):
-            return make()
+            return TensorSummary(shape, dtype, requires_grad, fn)
         deferred = _Deferred(clone, nbytes, self)
         with self._lock:
             self._pending[id(deferred)] = deferred
             self._pending_bytes += nbytes
-        self._enforce_budget()
-        return make(source=deferred)
+        if self._pending_bytes > self.budget_bytes:
+            self._enforce_budget()
+        return TensorSummary(shape, dtype, requires_grad, fn, stats_source=deferred)
 
     def _enforce_budget(self) -> None:
-        while self._pending_bytes > self.budget_bytes:
-            with self._lock:
-                if not self._pending:
-                    return
-                _, oldest = next(iter(self._pending.items()))
+        """Over budget: statistics are computed on a second thread while the script runs on.
+
+        torch releases the GIL while it reduces, so on a machine with two cores this
+        takes the cost off the script's thread. If that thread falls behind by a whole
+        budget, the script's thread helps, so memory stays bounded by twice the budget.
+        """
+        if self._materializer is None and not self._closing:
+            self._materializer = threading.Thread(target=self._materialize_loop, name="gradtui-stats", daemon=True)
+            self._materializer.start()
+        with self._wakeup:
+            self._wakeup.notify()
+        while self._pending_bytes > 2 * self.budget_bytes:
+            oldest = self._oldest()
+            if oldest is None:
+                return
             oldest()  # computes the statistics and releases the clone
+
+    def _oldest(self) -> _Deferred | None:
+        with self._lock:
+            return next(iter(self._pending.values()), None)
+
+    def _materialize_loop(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._closing and self._pending_bytes <= self.budget_bytes:
+                    self._wakeup.wait(0.5)
+                if self._closing:
+                    return
+                oldest = next(iter(self._pending.values()), None)
+            if oldest is not None:
+                oldest()
+
+    def close(self) -> None:
+        """Stop the statistics thread (deferred statistics stay computable on demand).
+
+        Joined, not abandoned: a thread inside torch while the interpreter exits makes
+        torch's runtime abort.
+        """
+        with self._wakeup:
+            self._closing = True
+            self._wakeup.notify_all()
+        if self._materializer is not None:
+            self._materializer.join()
+            self._materializer = None
 
     def _released(self, deferred: _Deferred) -> None:
         with self._lock:

@@ -49,9 +49,6 @@ class OpRecorder(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         if kwargs is None:
             kwargs = {}
-        if self._session.inside_step:
-            # optimizer.step() without a closure: nothing in it is the script's op.
-            return func(*args, **kwargs)
         name = self._names.get(func)
         if name is None:
             name = self._names[func] = op_name(func)

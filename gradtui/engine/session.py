@@ -15,6 +15,7 @@ How a run ends is always written to the timeline (``finished``, ``error``, ``exi
 from __future__ import annotations
 
 import builtins
+import gc
 import sys
 import threading
 import time
@@ -108,9 +109,10 @@ class Session:
         self._quiet_codes: set[CodeType] = set()
         self._steps: list[_PendingStep] = []
         self._zero_grad_depth = 0
-        #: True during an optimizer step that has no closure: the function mode then
-        #: passes every call straight through (about 100 per Adam step).
-        self.inside_step = False
+        #: Entered for an optimizer step that has no closure: nothing in it is the
+        #: script's op, and an Adam step makes ~100 torch calls that would each enter
+        #: the function mode's Python handler.
+        self._step_quiet: Any = None
 
     # ------------------------------------------------------------------ driver side
 
@@ -214,6 +216,10 @@ class Session:
             relocator = WarningRelocator(self._in_script_thread, self._is_engine_file, self.user_frame)
             patches.install()
             relocator.install()
+            # torch's ~160k import-time objects live as long as the process: freezing them
+            # keeps every full collection during the run from scanning them again (the
+            # engine allocates per event; without this a capture cost ~8x more).
+            gc.freeze()
             try:
                 with OpRecorder(self):
                     sys.settrace(self._trace_call)
@@ -222,6 +228,7 @@ class Session:
                     finally:
                         sys.settrace(None)
             finally:
+                gc.unfreeze()
                 relocator.remove()
                 patches.remove()
         except StopScript:
@@ -241,6 +248,7 @@ class Session:
                 sys.modules["__main__"] = saved_main
         self._settle(error_event)
         self.router.uninstall()
+        self.capture.close()
         tl = self.timeline
         if tl.status == "running":
             tl.status, tl.exit_code, tl.error = status, code, error
@@ -287,9 +295,9 @@ class Session:
             code = frame.f_code
             where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
             self._emit(LineReached, where[0], where[1], function=code.co_name)
-        elif event == "exception" and self.inside_step:
+        elif event == "exception" and self._step_quiet is not None:
             # A step raised: its post-hook will never run, so the script is out of it.
-            self.inside_step = False
+            self._leave_quiet_step()
             self._steps.clear()
         return self._trace_local
 
@@ -420,7 +428,10 @@ class Session:
     def before_step(self, opt: torch.optim.Optimizer, args: Any = (), kwargs: Any = None) -> None:
         if not self._in_script_thread():
             return
-        has_closure = bool(args) or bool(kwargs and kwargs.get("closure") is not None)
+        # torch passes the step's positional arguments including the optimizer itself.
+        positional = args[1:] if args and args[0] is opt else args
+        closure = positional[0] if positional else (kwargs or {}).get("closure")
+        has_closure = closure is not None
         with _no_torch_function():
             for cls in type(opt).__mro__:
                 if "step" in cls.__dict__:
@@ -434,12 +445,19 @@ class Session:
         file, line = self._at(frame)
         self._steps.append(_PendingStep(opt, file, line, params, names, before, owner))
         # An LBFGS-style closure runs the script's own code inside the step: keep recording.
-        self.inside_step = not has_closure
+        if not has_closure and self._step_quiet is None:
+            self._step_quiet = _no_torch_function()
+            self._step_quiet.__enter__()
+
+    def _leave_quiet_step(self) -> None:
+        quiet, self._step_quiet = self._step_quiet, None
+        if quiet is not None:
+            quiet.__exit__(None, None, None)
 
     def after_step(self, opt: torch.optim.Optimizer) -> None:
         if not self._in_script_thread():
             return
-        self.inside_step = False
+        self._leave_quiet_step()
         # A step that raised never reached its post-hook: drop what it left behind.
         while self._steps and self._steps[-1].optimizer is not opt:
             self._steps.pop()
