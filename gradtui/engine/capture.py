@@ -110,6 +110,7 @@ class _KeyedRef(weakref.ref):  # type: ignore[type-arg]
     """A weak reference that remembers its cache key, so one callback serves every entry."""
 
     __slots__ = ("key",)
+    key: int
 
     def __new__(cls, obj: torch.Tensor, callback: Any, key: int) -> _KeyedRef:
         self = super().__new__(cls, obj, callback)
@@ -117,7 +118,7 @@ class _KeyedRef(weakref.ref):  # type: ignore[type-arg]
         return self
 
     def __init__(self, obj: torch.Tensor, callback: Any, key: int) -> None:
-        super().__init__(obj, callback)
+        super().__init__(obj, callback)  # type: ignore[call-arg]
 
 
 class TensorCapture:
