@@ -184,8 +184,22 @@ def test_lbfgs_closure_events_come_before_their_step(run_script):
     assert kinds == ["zero_grad", "backward"] * 3 + ["step"] + ["zero_grad", "backward", "step"]
     first_grads = [flat(e.grads["tensor"].after) for e in of_kind(tl, "backward")]
     assert first_grads[0] == [2.0, -2.0]  # d/dx sum(x^2) at [1, -1]
-    assert "len(old_dirs)" in steps[0].state["tensor"] or "func_evals" in steps[0].state["tensor"]
-    assert steps[0].state["tensor"]["func_evals"] == 3
+    # LBFGS state as torch keeps it: numbers equal, history lists counted.
+    tensor = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+    lbfgs = torch.optim.LBFGS([tensor], lr=1)
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = torch.sum(tensor * tensor)
+        loss.backward()
+        return loss
+
+    lbfgs.step(closure)
+    direct = lbfgs.state[tensor]
+    recorded = steps[0].state["tensor"]
+    assert recorded["func_evals"] == direct["func_evals"] == 3 and recorded["n_iter"] == direct["n_iter"]
+    assert recorded["len(old_dirs)"] == len(direct["old_dirs"])
+    assert flat(recorded["d"]) == direct["d"].tolist()
 
 
 # ------------------------------------------------------------------ tensor-gradients tutorial

@@ -6,8 +6,7 @@ innermost first; a module parameter after the module's variable and the paramete
 path in it. A tensor no name reaches gets a fallback (``tensor#3``) that stays the same
 for as long as the tensor lives, so its history can still be followed.
 
-Callers run with torch functions disabled. Modules are recognised by class so that
-this file does not import torch.nn at import time.
+Callers run with torch functions disabled.
 """
 
 from __future__ import annotations
@@ -58,7 +57,6 @@ class Namer:
         self._is_user_frame = is_user_frame
         self._fallback: dict[int, tuple[weakref.ref[torch.Tensor], str]] = {}
         self._counter = 0
-        self._module_cls: type | None = None
         # id(module) -> (weakref, {id(param): dotted path})
         self._param_paths: dict[int, tuple[weakref.ref[Any], dict[int, str]]] = {}
 
@@ -74,12 +72,12 @@ class Namer:
         """Names visible from ``frame`` and the script frames that called it."""
         names: dict[int, str] = {}
         modules: list[tuple[str, Any]] = []
-        module_cls = self._modules()
+        module_cls = torch.nn.Module
         for f in self.user_frames(frame):
             for var, value in _frame_items(f):
                 if isinstance(value, torch.Tensor):
                     names.setdefault(id(value), var)
-                elif with_params and module_cls is not None and isinstance(value, module_cls):
+                elif with_params and isinstance(value, module_cls):
                     modules.append((var, value))
         for var, module in modules:
             for pid, path in self._paths(module).items():
@@ -110,14 +108,6 @@ class Namer:
 
         fallback[key] = (weakref.ref(t, forget), name)
         return name
-
-    def _modules(self) -> type | None:
-        if self._module_cls is None:
-            import sys
-
-            nn = sys.modules.get("torch.nn")
-            self._module_cls = getattr(nn, "Module", None)
-        return self._module_cls
 
     def _paths(self, module: Any) -> dict[int, str]:
         # Cached per module object: walking named_parameters() of a large model for every

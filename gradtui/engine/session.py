@@ -107,6 +107,7 @@ class Session:
         self._done = threading.Event()
         self._where: tuple[str, int] = (self.filter.display(script.path), 0)
         self._quiet_codes: set[CodeType] = set()
+        self._stepped_classes: set[type] = set()  # optimizer classes whose step() is noted quiet
         self._steps: list[_PendingStep] = []
         self._zero_grad_depth = 0
         #: Entered for an optimizer step that has no closure: nothing in it is the
@@ -433,9 +434,11 @@ class Session:
         closure = positional[0] if positional else (kwargs or {}).get("closure")
         has_closure = closure is not None
         with _no_torch_function():
-            for cls in type(opt).__mro__:
-                if "step" in cls.__dict__:
-                    self.note_quiet_code(cls.__dict__["step"])
+            if type(opt) not in self._stepped_classes:
+                self._stepped_classes.add(type(opt))
+                for cls in type(opt).__mro__:
+                    if "step" in cls.__dict__:
+                        self.note_quiet_code(cls.__dict__["step"])
             frame = self.user_frame(sys._getframe(1))
             params = optimizer_params(opt)
             index = self.namer.index(frame)

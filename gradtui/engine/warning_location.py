@@ -41,12 +41,13 @@ class WarningRelocator:
     def _show(self, message: Any, category: type[Warning], filename: str, lineno: int,
               file: Any = None, line: str | None = None) -> None:
         if self._in_script_thread() and self._is_engine_file(filename):
-            # The engine module's registry now says "shown at the handler's line", which
-            # would hide the same warning from every other script line: forget it.
-            for module in list(sys.modules.values()):
-                registry = getattr(module, "__warningregistry__", None)
-                if registry and getattr(module, "__file__", None) == filename:
-                    registry.clear()
+            # The engine frame's module registry now says "shown at the handler's line",
+            # which would hide the same warning from every other script line: forget it.
+            engine: FrameType | None = sys._getframe(1)
+            while engine is not None and engine.f_code.co_filename != filename:
+                engine = engine.f_back
+            if engine is not None:
+                engine.f_globals.get("__warningregistry__", {}).clear()
             frame = self._user_frame(sys._getframe(1))
             if frame is not None:
                 filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
