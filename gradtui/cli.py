@@ -27,9 +27,15 @@ EPILOG = """\
 exit status: 0 when the script finished, 1 when it raised, the script's own code when
 it called sys.exit(), 130 when interrupted (Ctrl-C), 2 for bad usage.
 
+keys in the debugger: s step, n next line, e next backward/zero_grad/step, c continue,
+S N E back, C back to the start, b breakpoint, ? help, q quit.
+
 examples:
+  gradtui scenarios/accumulation.py
+  gradtui --watch theta scenarios/gd_plain_python.py
   gradtui --trace scenarios/accumulation.py
   gradtui --record run.json train.py --epochs 3
+  gradtui --replay run.json
 """
 
 
@@ -51,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run SCRIPT to the end without a screen and write its timeline to OUT.json")
     mode.add_argument("--trace", action="store_true",
                       help="run SCRIPT to the end, printing one line per event as it happens")
+    mode.add_argument("--replay", metavar="TIMELINE.json",
+                      help="open the debugger on a recorded timeline; runs nothing (no SCRIPT, no torch needed)")
+    p.add_argument("--watch", metavar="NAME", action="append", default=[],
+                   help="follow the variable NAME (a number or one-element tensor) and plot it; repeatable")
+    p.add_argument("--theme", metavar="THEME", default="textual-dark",
+                   help="the debugger's Textual colour theme (default: textual-dark)")
     p.add_argument("--max-values", metavar="N", type=_non_negative, default=64,
                    help="keep the values of tensors with up to N elements; larger ones keep "
                         "shape and statistics (default: 64)")
@@ -97,7 +109,7 @@ def split_script_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
     argparse would swallow a ``--`` that follows SCRIPT; ``python SCRIPT -- x`` passes it on.
     """
-    takes_value = {"--record", "--max-values"}
+    takes_value = {"--record", "--max-values", "--replay", "--watch", "--theme"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -116,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     own, script_args = split_script_args(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(own)
     args.args = script_args
+    if args.replay is not None:
+        return _replay(args)
     if args.script is None:
         return _fail("no SCRIPT given (see 'gradtui --help')")
     if args.record is not None:
@@ -131,13 +145,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
 
     if args.record is None and not args.trace:
-        return _fail("the interactive debugger is not part of this version yet; "
-                     "use --trace to follow the script or --record OUT.json to save its timeline")
+        problem = _theme_problem(args.theme) or _terminal_problem()
+        if problem:
+            return _fail(problem)
+        from gradtui import interactive
+
+        return interactive.run(script, list(args.args), watch=tuple(args.watch), theme=args.theme,
+                               max_values=args.max_values)
 
     from gradtui import headless
 
     return headless.run(script, list(args.args), record=args.record, trace=args.trace,
-                        max_values=args.max_values)
+                        max_values=args.max_values, watch=tuple(args.watch))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """``--replay``: check everything, load the timeline (never executing it), open the app."""
+    if args.record is not None or args.trace:
+        return _fail("--replay opens a recorded timeline; it cannot be combined with --record or --trace")
+    if args.script is not None:
+        return _fail(f"--replay runs nothing, so it takes no SCRIPT (got '{args.script}')")
+    problem = _theme_problem(args.theme)
+    if problem:
+        return _fail(problem)
+    from gradtui.model.codec import TimelineFormatError, load
+
+    try:
+        timeline = load(args.replay)
+    except TimelineFormatError as exc:
+        return _fail(str(exc))
+    problem = _terminal_problem()
+    if problem:
+        return _fail(problem)
+    from gradtui.ui.app import run_app
+
+    run_app(timeline, watch=tuple(args.watch), theme=args.theme)
+    return 0
+
+
+def _theme_problem(theme: str) -> str | None:
+    from gradtui.ui.themes import theme_names
+
+    names = theme_names()
+    if theme not in names:
+        return f"unknown theme '{theme}'; choose one of: {', '.join(sorted(names))}"
+    return None
+
+
+def _terminal_problem() -> str | None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return ("the debugger needs a terminal (stdin and stdout are not one); "
+                "use --trace or --record OUT.json to run without a screen")
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

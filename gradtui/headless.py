@@ -66,11 +66,12 @@ def run(
     record: str | None = None,
     trace: bool = False,
     max_values: int = 64,
+    watch: tuple[str, ...] = (),
 ) -> int:
     """Run ``script`` to the end headless; return the exit status for the process."""
     out, err = sys.stdout, sys.stderr
     printer = TracePrinter(script, out) if trace else None
-    session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values)
+    session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch)
     if printer is not None:
         printer.session = session
     try:

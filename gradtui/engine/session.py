@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import gc
+import linecache
 import sys
 import threading
 import time
@@ -36,6 +37,7 @@ from gradtui.engine.capture import (
 )
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
+from gradtui.engine.graph import GraphRecorder
 from gradtui.engine.naming import Namer
 from gradtui.engine.ops import OpRecorder
 from gradtui.engine.patches import Patches
@@ -43,6 +45,7 @@ from gradtui.engine.script import Script
 from gradtui.engine.streams import StreamRouter
 from gradtui.engine.tensors import describe_args, first_tensor, optimizer_params, plain_value, state_entry
 from gradtui.engine.warning_location import WarningRelocator
+from gradtui.engine.watch import WatchList
 from gradtui.model.events import (
     BackwardDone,
     Change,
@@ -54,6 +57,7 @@ from gradtui.model.events import (
     OutputWritten,
     Owner,
     StepTaken,
+    ValueWatched,
 )
 from gradtui.model.timeline import ErrorInfo, Timeline
 
@@ -92,6 +96,7 @@ class Session:
         start_paused: bool = False,
         max_values: int = DEFAULT_MAX_VALUES,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        watch: Sequence[str] = (),
     ) -> None:
         self.script = script
         self.filter = CodeFilter(script.path)
@@ -99,6 +104,8 @@ class Session:
         self.namer = Namer(lambda f: self.filter.kind(f.f_code.co_filename) is _USER)
         self.timeline = Timeline(script=script.path, argv=[script.path, *args], max_values=max_values,
                                  torch_version=torch.__version__)
+        self.graph = GraphRecorder(self.timeline.graph)
+        self.watch = WatchList(watch)
         self.gate = Gate(Pause() if start_paused else Continue())
         self.router = StreamRouter(self._on_output, echo=echo_output)
         self._sink = sink
@@ -247,7 +254,7 @@ class Session:
                 pass
             if saved_main is not None:
                 sys.modules["__main__"] = saved_main
-        self._settle(error_event)
+        self._settle(error_event, main.__dict__)
         self.router.uninstall()
         self.capture.close()
         tl = self.timeline
@@ -256,9 +263,17 @@ class Session:
         self._done.set()
         self.gate.wake()
 
-    def _settle(self, error_event: dict[str, Any] | None) -> None:
-        """Emit what is left (pending output, the error) without letting a stop interrupt it."""
+    def _emit_watched(self, frame: FrameType | None, namespace: dict[str, Any] | None = None) -> None:
+        """Watched variables changed by the line that just ran, attributed to that line."""
+        file, line = self._where
+        for name, value in self.watch.changes(frame, namespace):
+            self._emit(ValueWatched, file, line, name=name, value=value)
+
+    def _settle(self, error_event: dict[str, Any] | None, namespace: dict[str, Any]) -> None:
+        """Emit what is left (the last watched values, pending output, the error); a stop cannot interrupt it."""
         try:
+            if self.watch:
+                self._emit_watched(None, namespace)
             self.router.flush_all()
             if error_event is not None:
                 self._emit(ErrorRaised, **error_event)
@@ -287,13 +302,19 @@ class Session:
         return self.filter.kind(filename) is CodeKind.ENGINE or filename.endswith("torch/overrides.py")
 
     def _trace_call(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if self.filter.kind(frame.f_code.co_filename) is _USER:
+        filename = frame.f_code.co_filename
+        if self.filter.kind(filename) is _USER:
+            display = self.filter.display(filename)
+            if display not in self.timeline.sources:
+                self.timeline.sources[display] = "".join(linecache.getlines(filename))
             return self._trace_local
         return None
 
     def _trace_local(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line":
             code = frame.f_code
+            if self.watch:
+                self._emit_watched(frame)
             where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
             self._emit(LineReached, where[0], where[1], function=code.co_name)
         elif event == "exception" and self._step_quiet is not None:
@@ -362,8 +383,10 @@ class Session:
             described = describe_args(args, kwargs, index.name)
             output = self.capture.summarize(t)
             fn = grad_fn_name(t)
+            graph = self.graph.record(t, index.name)
         file, line = self._at(frame)
-        self._emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described, output=output)
+        self._emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described,
+                   output=output, graph=graph)
 
     def run_function_apply(self, original: Any, cls: type, args: Any, kwargs: Any) -> Any:
         if not self._in_script_thread():
@@ -388,15 +411,17 @@ class Session:
             root_names = [index.name(r) for r in roots]
             names = [index.name(leaf) for leaf in leaves]
             before = [self.capture.summarize(leaf.grad) for leaf in leaves]
+            graph = self.graph.record(roots[0], index.name) if roots else None
         out = func(*args, **kwargs)
         with _no_torch_function():
+            self.graph.forget()  # the graph is consumed: do not keep its nodes alive
             after = [self.capture.summarize(leaf.grad) for leaf in leaves]
             loss = None
             if len(roots) == 1 and roots[0].numel() == 1:
                 loss = plain_value(roots[0].detach().reshape(-1)[0].item())
         file, line = self._at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
-        self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, grads=grads)
+        self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, grads=grads, graph=graph)
         return out
 
     # ------------------------------------------------------------------ zero_grad

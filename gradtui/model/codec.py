@@ -29,7 +29,9 @@ from gradtui.model.events import (
     OutputWritten,
     Owner,
     StepTaken,
+    ValueWatched,
 )
+from gradtui.model.graph import GraphNode
 from gradtui.model.tensors import TensorStats, TensorSummary
 from gradtui.model.timeline import FORMAT_NAME, FORMAT_VERSION, STATUSES, ErrorInfo, Timeline
 
@@ -85,9 +87,9 @@ def event_to_json(e: Event) -> dict[str, Any]:
         out["function"] = e.function
     elif isinstance(e, OpCalled):
         out.update(op=e.op, grad_fn=e.grad_fn, grad_enabled=e.grad_enabled, args=list(e.args),
-                   output=tensor_to_json(e.output))
+                   output=tensor_to_json(e.output), graph=e.graph)
     elif isinstance(e, BackwardDone):
-        out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads))
+        out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads), graph=e.graph)
     elif isinstance(e, GradsZeroed):
         out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls}, grads=_changes(e.grads))
     elif isinstance(e, StepTaken):
@@ -101,7 +103,13 @@ def event_to_json(e: Event) -> dict[str, Any]:
         out.update(stream=e.stream, text=e.text)
     elif isinstance(e, ErrorRaised):
         out.update(type=e.type, message=e.message, traceback=e.traceback)
+    elif isinstance(e, ValueWatched):
+        out.update(name=e.name, value=_number(e.value))
     return out
+
+
+def _node_to_json(n: GraphNode) -> dict[str, Any]:
+    return {"id": n.id, "name": n.name, "children": list(n.children), "variable": n.variable}
 
 
 def timeline_to_json(tl: Timeline) -> dict[str, Any]:
@@ -118,6 +126,8 @@ def timeline_to_json(tl: Timeline) -> dict[str, Any]:
         "error": error,
         "max_values": tl.max_values,
         "torch_version": tl.torch_version,
+        "graph": [_node_to_json(n) for n in tl.graph.values()],
+        "sources": dict(tl.sources),
         "events": [event_to_json(e) for e in tl.events],
     }
 
@@ -249,11 +259,13 @@ def event_from_json(d: Any, index: int) -> Event:
         return OpCalled(**base, op=r.get(d, "op", str), grad_fn=r.get(d, "grad_fn", str, optional=True),
                         grad_enabled=r.get(d, "grad_enabled", bool),
                         args=tuple(str(a) for a in (r.get(d, "args", list, optional=True) or ())),
-                        output=tensor_from_json(d.get("output"), f"{where}.output"))
+                        output=tensor_from_json(d.get("output"), f"{where}.output"),
+                        graph=r.get(d, "graph", int, optional=True))
     if cls is BackwardDone:
         loss = _unnumber(d.get("loss"))
         return BackwardDone(**base, root=r.get(d, "root", str), loss=loss,
-                            grads=_changes_from(r.get(d, "grads", dict), f"{where}.grads"))
+                            grads=_changes_from(r.get(d, "grads", dict), f"{where}.grads"),
+                            graph=r.get(d, "graph", int, optional=True))
     if cls is GradsZeroed:
         return GradsZeroed(**base, optimizer=_owner(d.get("optimizer"), where),
                            grads=_changes_from(r.get(d, "grads", dict), f"{where}.grads"))
@@ -273,8 +285,35 @@ def event_from_json(d: Any, index: int) -> Event:
         )
     if cls is OutputWritten:
         return OutputWritten(**base, stream=r.get(d, "stream", str), text=r.get(d, "text", str))
+    if cls is ValueWatched:
+        value = _unnumber(d.get("value"))
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise r.fail("field 'value' must be a number or null")
+        return ValueWatched(**base, name=r.get(d, "name", str), value=value)
     return ErrorRaised(**base, type=r.get(d, "type", str), message=r.get(d, "message", str),
                        traceback=r.get(d, "traceback", str, optional=True) or "")
+
+
+def _graph_from(nodes: list[Any]) -> dict[int, GraphNode]:
+    """The node table; optional in files, so version-1 timelines written before it still load."""
+    table: dict[int, GraphNode] = {}
+    for i, d in enumerate(nodes):
+        r = _Reader(f"graph[{i}]")
+        if not isinstance(d, dict):
+            raise r.fail("a graph node must be an object")
+        children = r.get(d, "children", list, optional=True) or []
+        if not all(isinstance(c, int) and not isinstance(c, bool) for c in children):
+            raise r.fail("'children' must be a list of node ids")
+        node = GraphNode(r.get(d, "id", int), r.get(d, "name", str), tuple(children),
+                         r.get(d, "variable", str, optional=True))
+        table[node.id] = node
+    return table
+
+
+def _sources_from(d: dict[str, Any]) -> dict[str, str]:
+    if not all(isinstance(v, str) for v in d.values()):
+        raise TimelineFormatError("timeline: each entry of 'sources' must be the text of a file")
+    return dict(d)
 
 
 def timeline_from_json(doc: Any) -> Timeline:
@@ -305,6 +344,8 @@ def timeline_from_json(doc: Any) -> Timeline:
         error=error,
         max_values=r.get(doc, "max_values", int, optional=True) or 64,
         torch_version=r.get(doc, "torch_version", str, optional=True),
+        graph=_graph_from(r.get(doc, "graph", list, optional=True) or []),
+        sources=_sources_from(r.get(doc, "sources", dict, optional=True) or {}),
     )
 
 

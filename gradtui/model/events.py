@@ -71,6 +71,8 @@ class OpCalled(Event):
     #: The arguments as the script wrote them: tensors by name, numbers by value.
     args: tuple[str, ...] = ()
     output: TensorSummary | None = None
+    #: The output's ``grad_fn`` in the timeline's node table (``Timeline.graph``), or None.
+    graph: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class BackwardDone(Event):
     root: str = ""
     loss: float | None = None
     grads: Mapping[str, Change] = None  # type: ignore[assignment]
+    #: The root's ``grad_fn`` in the timeline's node table, taken before backward ran.
+    graph: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +135,21 @@ class ErrorRaised(Event):
     traceback: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ValueWatched(Event):
+    """A variable the user asked to watch (``--watch NAME``) took a new value at ``line``.
+
+    Recorded when the value changes, for numbers and one-element tensors; it lets the
+    app plot a script that never calls backward (plain-Python gradient descent).
+    """
+
+    kind: ClassVar[str] = "watch"
+
+    name: str = ""
+    value: float | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, OutputWritten, ErrorRaised)
+    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, OutputWritten, ErrorRaised, ValueWatched)
 }

@@ -21,6 +21,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     StepTaken,
+    ValueWatched,
 )
 from gradtui.model.tensors import TensorStats, TensorSummary
 
@@ -150,8 +151,52 @@ def summary(event: Event, source: str | None = None) -> str:
         return f"{label:<9} {event.text.rstrip(chr(10))!r}"
     if isinstance(event, ErrorRaised):
         return f"error     {event.type}: {event.message}"
+    if isinstance(event, ValueWatched):
+        return f"watch     {event.name} = {format_number(event.value) if event.value is not None else 'not a number'}"
     return event.kind
 
 
 def trace_line(event: Event, main_file: str, source: str | None = None) -> str:
     return f"{location(event, main_file):<5} {summary(event, source)}"
+
+
+def _difference(after: Any, before: Any) -> Any:
+    if isinstance(after, list) and isinstance(before, list) and len(after) == len(before):
+        return [_difference(a, b) for a, b in zip(after, before)]
+    if isinstance(after, (int, float)) and isinstance(before, (int, float)) and not isinstance(after, bool):
+        return after - before
+    raise ValueError("not comparable")
+
+
+def format_delta(before: TensorSummary | None, after: TensorSummary | None, inline: int = INLINE_ELEMENTS) -> str:
+    """The change between two values as one short text: ``-0.4``, ``[0.1, -0.2]``, ``Δnorm +0.03``.
+
+    Element-wise ``after - before`` where both kept their values (the exact difference of
+    the numbers torch held); for large tensors the change of the norm; words for None.
+    """
+    if before is None and after is None:
+        return ""
+    if before is None:
+        return "new"
+    if after is None:
+        return "set to None"
+    if before.shape == after.shape and before.values is not None and after.values is not None:
+        try:
+            diff = _difference(after.values, before.values)
+        except ValueError:
+            return ""
+        if before.numel <= inline:
+            return format_values(diff) if isinstance(diff, list) else _signed(diff)
+        flat = diff if isinstance(diff, list) else [diff]
+        while flat and isinstance(flat[0], list):
+            flat = [x for row in flat for x in row]
+        return f"max |Δ| {format_number(max((abs(x) for x in flat), default=0.0))}"
+    b, a = stats_from_values(before), stats_from_values(after)
+    if a is not None and b is not None and a.norm is not None and b.norm is not None:
+        return f"norm {_signed(a.norm - b.norm)}"
+    return ""
+
+
+def _signed(x: float) -> str:
+    text = format_number(x)
+    return text if text.startswith("-") or text in ("0", "nan") else "+" + text

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from gradtui.model.events import Event
+from gradtui.model.graph import GraphNode
 
 FORMAT_NAME: Final = "gradtui-timeline"
 FORMAT_VERSION: Final = 1
@@ -43,3 +44,8 @@ class Timeline:
     max_values: int = 64
     #: The torch version that produced the numbers, when torch ran at all.
     torch_version: str | None = None
+    #: Every autograd node any event refers to, by id (see ``gradtui.model.graph``).
+    graph: dict[int, GraphNode] = field(default_factory=dict)
+    #: The text of each of the script's own files that ran, by the name events use, so a
+    #: replay shows the source even where the files are not.
+    sources: dict[str, str] = field(default_factory=dict)

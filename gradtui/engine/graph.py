@@ -1,0 +1,71 @@
+"""Recording autograd graphs into the timeline's node table, each node once.
+
+Every op event and every backward points at its tensor's ``grad_fn`` node. Walking the
+whole graph for each event would cost O(graph) per op and O(n²) over a forward pass, so
+nodes already recorded are remembered and only the new ones (usually one per op) are
+walked. Autograd nodes cannot be weakly referenced, so the memory holds them strongly;
+it is emptied after each backward (the graph is consumed then) and whenever it grows past
+``MAX_REMEMBERED``, so it never keeps a script's old graphs alive for long. A node seen
+again after that is recorded again under a new id: a few duplicate rows, never a wrong
+one, because an id is only reused for a node the memory still holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from gradtui.model.graph import GraphNode
+
+#: Past this many remembered nodes the memory is emptied (a script that builds graphs
+#: without ever calling backward would otherwise keep every one of them alive).
+MAX_REMEMBERED = 20_000
+
+
+class GraphRecorder:
+    """Adds the nodes under a tensor's ``grad_fn`` to ``table`` and returns the root's id."""
+
+    def __init__(self, table: dict[int, GraphNode]) -> None:
+        self._table = table
+        self._ids: dict[int, tuple[int, Any]] = {}  # id(node) -> (our id, the node, kept alive)
+        self._next_id = len(table)
+
+    def record(self, t: torch.Tensor, name_of: Callable[[torch.Tensor], str]) -> int | None:
+        fn = t.grad_fn
+        if fn is None:
+            return None
+        if len(self._ids) > MAX_REMEMBERED:
+            self.forget()
+        return self._record(fn, name_of)
+
+    def forget(self) -> None:
+        self._ids.clear()
+
+    def _id(self, node: Any) -> int | None:
+        known = self._ids.get(id(node))
+        return known[0] if known is not None else None
+
+    def _record(self, root: Any, name_of: Callable[[torch.Tensor], str]) -> int:
+        known = self._id(root)
+        if known is not None:
+            return known
+        # Iterative: a deep graph (an unrolled RNN, a long loop) must not hit the recursion limit.
+        new: list[Any] = []
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if id(node) in self._ids:
+                continue
+            self._ids[id(node)] = (self._next_id, node)
+            self._next_id += 1
+            new.append(node)
+            stack.extend(child for child, _ in node.next_functions if child is not None)
+        for node in new:
+            node_id = self._ids[id(node)][0]
+            children = tuple(self._ids[id(c)][0] for c, _ in node.next_functions if c is not None)
+            variable = getattr(node, "variable", None)
+            label = name_of(variable) if isinstance(variable, torch.Tensor) else None
+            self._table[node_id] = GraphNode(node_id, type(node).__name__, children, label)
+        return self._ids[id(root)][0]

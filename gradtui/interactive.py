@@ -1,0 +1,34 @@
+"""The default driver: the debugger app on a live run of the script.
+
+The engine starts paused before the script's first line; the app owns the main thread and
+sends the engine its commands. When the app closes, the script is stopped at its next
+event and its thread joined, so the process never exits under a running script.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gradtui.engine.script import Script
+from gradtui.engine.session import Session
+from gradtui.ui.app import GradtuiApp
+
+#: How long a quitting app waits for the script to reach its next event.
+_STOP_GRACE_SECONDS = 5.0
+
+
+def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
+        max_values: int = 64) -> int:
+    session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch)
+    app = GradtuiApp(session.timeline, session, watch=watch, theme=theme)
+    try:
+        app.run()
+    finally:
+        session.stop()
+    if not session.join(_STOP_GRACE_SECONDS):
+        # The script is inside one long C operation; nothing is left to save, so leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0

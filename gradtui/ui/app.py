@@ -1,0 +1,258 @@
+"""The debugger app: panels, keys, and the cursor that walks the timeline.
+
+The app keeps every event the engine has produced and shows one of them at a time (the
+cursor). Moving the cursor back, or forward through events it already has, only redraws;
+moving forward past the newest event sends the engine a command and waits, on a worker
+thread, until the engine pauses again. The engine never calls the app. A replay is the
+same app with a finished timeline and no engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from gradtui.engine.control import Command, Continue, NextEvent, NextLine, StepOp
+from gradtui.model import history
+from gradtui.model.events import Event
+from gradtui.model.timeline import Timeline
+from gradtui.ui.help import HelpScreen
+from gradtui.ui.view import View
+from gradtui.ui.widgets.grads import GradHistory
+from gradtui.ui.widgets.graph import GraphView
+from gradtui.ui.widgets.optimizer import OptimizerView
+from gradtui.ui.widgets.output import OutputView
+from gradtui.ui.widgets.params import ParamsView
+from gradtui.ui.widgets.plot import LossPlot
+from gradtui.ui.widgets.source import SourceView
+from gradtui.ui.widgets.status import StatusLine
+
+Want = Callable[[Event], bool]
+
+
+class Engine(Protocol):
+    """What the app needs of a live run (``gradtui.engine.session.Session`` provides it)."""
+
+    timeline: Timeline
+
+    def start(self) -> None: ...
+    def send(self, command: Command) -> None: ...
+    def wait(self, timeout: float) -> bool: ...
+    def stop(self) -> None: ...
+    @property
+    def finished(self) -> bool: ...
+    @property
+    def paused_at(self) -> Event | None: ...
+
+
+class Panel(Protocol):
+    """Every panel draws itself from a ``View``."""
+
+    def show(self, view: View) -> None: ...
+
+
+def _any_event(event: Event) -> bool:
+    return True
+
+
+class GradtuiApp(App[None]):
+    """Step through a script (``engine``) or a recorded ``timeline`` forward and back."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gradtui"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("s", "forward('op')", "step"),
+        Binding("n", "forward('line')", "line"),
+        Binding("e", "forward('event')", "event"),
+        Binding("c", "forward('continue')", "continue"),
+        Binding("S", "rewind('op')", "back", key_display="S/N/E"),
+        Binding("N", "rewind('line')", "line back", show=False),
+        Binding("E", "rewind('event')", "event back", show=False),
+        Binding("C", "rewind('start')", "start"),
+        Binding("b", "toggle_breakpoint", "breakpoint"),
+        Binding("question_mark,f1", "help", "help", key_display="?"),
+        Binding("q,ctrl+q", "quit", "quit", key_display="q"),
+    ]
+
+    def __init__(self, timeline: Timeline, engine: Engine | None = None, *, watch: tuple[str, ...] = (),
+                 theme: str = "textual-dark") -> None:
+        super().__init__()
+        self.timeline = timeline
+        self.engine = engine
+        self.watched = watch
+        self._theme_name = theme
+        self.cursor = 0
+        self.running = engine is not None
+        self.breakpoints: set[tuple[str, int]] = set()
+        #: Set whenever the screen shows a settled state (the engine paused or ended):
+        #: tests and the latency benchmark wait on it instead of sleeping.
+        self.settled_count = 0
+
+    def compose(self) -> ComposeResult:
+        with Container(id="panels"):
+            yield SourceView(id="source")
+            yield GraphView(id="graph")
+            yield GradHistory(id="grads")
+            with TabbedContent(id="state-tabs"):
+                with TabPane("Parameters", id="params-tab"):
+                    yield ParamsView(id="params")
+                with TabPane("Optimizer", id="optimizer-tab"):
+                    yield OptimizerView(id="optimizer")
+            yield OutputView(id="output")
+            yield LossPlot(id="plot")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme = self._theme_name
+        self.sub_title = self.timeline.script
+        titles = {"#grads": "Gradients", "#output": "Output", "#plot": "Plot", "#state-tabs": "Parameters · Optimizer"}
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        if self.engine is not None:
+            self.engine.start()
+            self._wait_for_engine()
+        else:
+            self._settle()
+
+    # ------------------------------------------------------------------ drawing
+
+    def view(self) -> View:
+        tl = self.timeline
+        finished = self.engine is None or (self.engine.finished and not self.running)
+        return View(events=tl.events, cursor=self.cursor, graph=tl.graph, sources=tl.sources, finished=finished,
+                    status=tl.status, exit_code=tl.exit_code, running=self.running,
+                    breakpoints=frozenset(self.breakpoints), watch=self.watched)
+
+    def redraw(self) -> None:
+        view = self.view()
+        panels: tuple[Panel, ...] = (
+            self.query_one(SourceView), self.query_one(GraphView), self.query_one(GradHistory),
+            self.query_one(ParamsView), self.query_one(OptimizerView), self.query_one(OutputView),
+            self.query_one(LossPlot), self.query_one(StatusLine),
+        )
+        for panel in panels:
+            panel.show(view)
+
+    def _settle(self) -> None:
+        self.running = False
+        events = self.timeline.events
+        paused = self.engine.paused_at if self.engine is not None else None
+        self.cursor = paused.seq if paused is not None else max(0, len(events) - 1)
+        self.redraw()
+        self.settled_count += 1
+
+    # ------------------------------------------------------------------ the engine
+
+    def _resume(self, command: Command) -> None:
+        assert self.engine is not None
+        self.cursor = max(0, len(self.timeline.events) - 1)
+        self.running = True
+        self.query_one(StatusLine).show(self.view())
+        self.engine.send(command)
+        self._wait_for_engine()
+
+    @work(thread=True, exclusive=True, group="engine")
+    def _wait_for_engine(self) -> None:
+        """Wait off the event loop for the engine to pause or end, then settle on it."""
+        worker = get_current_worker()
+        engine = self.engine
+        assert engine is not None
+        while not worker.is_cancelled:
+            if engine.wait(0.1):
+                if not worker.is_cancelled:
+                    self.call_from_thread(self._settle)
+                return
+            if not worker.is_cancelled:
+                self.call_from_thread(self._show_progress)
+
+    def _show_progress(self) -> None:
+        if self.running:
+            self.query_one(StatusLine).show(self.view())
+
+    # ------------------------------------------------------------------ keys
+
+    def _forward_rule(self, kind: str) -> tuple[Want, Command]:
+        if kind == "line":
+            return history.is_line, NextLine()
+        if kind == "event":
+            return history.is_milestone, NextEvent()
+        if kind == "continue":
+            return history.at_breakpoint(self.breakpoints), Continue(frozenset(self.breakpoints))
+        return _any_event, StepOp()
+
+    def action_forward(self, kind: str) -> None:
+        if self.running:
+            self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
+            return
+        want, command = self._forward_rule(kind)
+        found = history.next_index(self.timeline.events, self.cursor, want)
+        if found is not None:
+            self.cursor = found
+            self.redraw()
+            self.settled_count += 1
+        elif self.engine is not None and not self.engine.finished:
+            self._resume(command)
+        else:
+            self.cursor = max(0, len(self.timeline.events) - 1)
+            self.redraw()
+            self.settled_count += 1
+            self.notify("this is the end of the run: step back with S, N, E or C", timeout=3)
+
+    def action_rewind(self, kind: str) -> None:
+        events = self.timeline.events
+        if kind == "start":
+            target: int | None = 0
+        elif kind == "op":
+            target = self.cursor - 1 if self.cursor > 0 else None
+        else:
+            want = history.is_line if kind == "line" else history.is_milestone
+            target = history.prev_index(events, self.cursor, want)
+        if target is None:
+            what = {"op": "event", "line": "line", "event": "backward, zero_grad or step"}[kind]
+            self.notify(f"no earlier {what}: this is as far back as the run goes", timeout=3)
+        else:
+            self.cursor = target
+        self.redraw()
+        self.settled_count += 1
+
+    def action_toggle_breakpoint(self) -> None:
+        event = self.view().current
+        if event is None:
+            return
+        spot = (event.file, event.line)
+        if spot in self.breakpoints:
+            self.breakpoints.discard(spot)
+            self.notify(f"breakpoint removed: {event.file} line {event.line}", timeout=2)
+        else:
+            self.breakpoints.add(spot)
+            self.notify(f"breakpoint set: {event.file} line {event.line}; c runs to it", timeout=2)
+        self.redraw()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.workers.cancel_group(self, "engine")
+        if self.engine is not None:
+            self.engine.stop()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+
+
+def run_app(timeline: Timeline, engine: Any = None, *, watch: tuple[str, ...] = (),
+            theme: str = "textual-dark") -> None:
+    GradtuiApp(timeline, engine, watch=watch, theme=theme).run()

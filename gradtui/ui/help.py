@@ -1,0 +1,58 @@
+"""The help screen (``?`` / F1): every key, and what each panel shows."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+#: The keys, in the order the README and the help screen list them.
+KEYS: tuple[tuple[str, str], ...] = (
+    ("s", "step one operation (any event)"),
+    ("n", "next line"),
+    ("e", "next backward / zero_grad / step event"),
+    ("c", "continue to the next breakpoint or the end"),
+    ("S  N  E", "the same, backwards in time"),
+    ("C", "back to the start"),
+    ("b", "toggle a breakpoint on the current line"),
+    ("? / F1", "this help"),
+    ("q / ctrl+q", "quit"),
+    ("Tab / arrows / mouse", "move between panels, scroll, open graph nodes (Enter / Space)"),
+)
+
+PANELS = (
+    "Source: the current line (▶) and breakpoints (●).",
+    "Graph: the grad_fn chain of the latest backward's root, or of the latest op's output.",
+    "Gradients: each leaf's .grad across the run; the current value is highlighted.",
+    "Parameters / Optimizer: before and after the latest zero_grad() or step(); the optimizer's state.",
+    "Plot: the loss at each backward (or the --watch variable). Output: what the script printed.",
+    "Stepping back never re-runs the script; stepping past the newest event runs it on.",
+)
+
+
+def help_text() -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold yellow", no_wrap=True)
+    table.add_column()
+    for key, action in KEYS:
+        table.add_row(key, action)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and panels; any of Escape, q, ? or F1 closes it."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "dismiss", "close help"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(Text("gradtui keys", style="bold"))
+            yield Static(help_text())
+            yield Static(Text("\n" + "\n".join(PANELS)))
+            yield Static(Text("\nEscape closes this help.", style="dim"))

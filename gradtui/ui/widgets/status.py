@@ -1,0 +1,39 @@
+"""The status line: where the user is in the run and one plain sentence about the event."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from gradtui.model import history
+from gradtui.ui.view import View
+
+_ENDINGS = {
+    "finished": "the script finished",
+    "error": "the script raised an error",
+    "exited": "the script called sys.exit()",
+    "interrupted": "the run was interrupted",
+}
+
+
+def render_status(view: View) -> Text:
+    if not view.events:
+        return Text("starting the script…", style="italic")
+    where = history.position(view.events, view.cursor, view.finished)
+    out = Text(where, style="bold")
+    if view.running:
+        out.append("  · running…", style="yellow")
+    elif view.finished and view.at_end:
+        ending = _ENDINGS.get(view.status, view.status)
+        code = f" (exit status {view.exit_code})" if view.status == "exited" else ""
+        out.append(f"  · {ending}{code}; C goes back to the start, q quits", style="cyan")
+    out.append("\n")
+    out.append(history.describe(view.events, view.cursor))
+    return out
+
+
+class StatusLine(Static):
+    """Two lines above the footer: the position, then what the current event did."""
+
+    def show(self, view: View) -> None:
+        self.update(render_status(view))
