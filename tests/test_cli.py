@@ -433,3 +433,55 @@ def test_ctrl_c_right_at_the_start_still_writes_the_timeline(tmp_path: Path) -> 
     assert r.returncode == 130, r.stderr
     assert out.exists()
     assert codec.load(out).status == "interrupted"
+
+
+# ---------------------------------------------------------------- the debugger and --replay
+
+
+def test_debugger_without_a_terminal_says_what_to_use(marker_script: tuple[Path, Path]) -> None:
+    script, marker = marker_script
+    line = assert_usage_error(gradtui(script))
+    assert "terminal" in line and "--trace" in line
+    assert not marker.exists()
+
+
+def test_unknown_theme(marker_script: tuple[Path, Path]) -> None:
+    script, marker = marker_script
+    line = assert_usage_error(gradtui("--theme", "no-such-theme", script))
+    assert "no-such-theme" in line and "textual-dark" in line
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, "no such file"),
+        ("this is not json", "not valid JSON"),
+        ('{"format": "gradtui-timeline", "version": 1, "script": "x.py", "argv": [], "status": "fini', "truncated"),
+        ('{"format": "something-else", "version": 1}', "not a gradtui timeline"),
+        ('{"format": "gradtui-timeline", "version": 99}', "version 99"),
+    ],
+)
+def test_replay_of_a_bad_file(tmp_path: Path, content: str | None, words: str) -> None:
+    path = tmp_path / "timeline.json"
+    if content is not None:
+        path.write_text(content)
+    line = assert_usage_error(gradtui("--replay", path))
+    assert words.lower() in line.lower(), line
+
+
+def test_replay_takes_no_script_and_no_headless_mode(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    assert gradtui("--record", path, SCENARIOS / "first_backward.py").returncode == 0
+    assert "takes no SCRIPT" in assert_usage_error(gradtui("--replay", path, ACCUMULATION))
+    assert "cannot be combined" in assert_usage_error(gradtui("--replay", path, "--trace"))
+    assert "terminal" in assert_usage_error(gradtui("--replay", path))  # valid file, but no terminal here
+
+
+def test_watch_in_trace_follows_plain_python_theta() -> None:
+    r = gradtui("--watch", "theta", "--trace", SCENARIOS / "gd_plain_python.py")
+    assert r.returncode == 0, r.stderr
+    watched = re.findall(r"watch\s+theta = (\S+)", r.stdout)
+    # The tutorial's hand-written descent: 1.0, 0.6, 0.36, ... 3.65616e-05 after 20 steps.
+    assert watched[:3] == ["1", "0.6", "0.36"]
+    assert watched[-1] == "3.65616e-05"

@@ -124,3 +124,32 @@ def test_the_static_check_sees_imports(tmp_path: Path, source: str, expected: li
     path.write_text(source)
     tree_modules = [m for _, m in imported_modules(path, fake)]
     assert tree_modules == expected
+
+
+def test_ui_imports_no_torch_so_replay_works_without_it() -> None:
+    loaded = modules_after_import("gradtui.ui.app", "gradtui.model.codec")
+    assert "textual" in loaded
+    assert "torch" not in loaded, "--replay must open where torch is not installed"
+
+
+def test_static_ui_layer() -> None:
+    """The app renders model values: no torch, and of the engine only its command types."""
+    assert forbidden_imports(PACKAGE / "ui", ("torch",)) == []
+    engine_uses = [
+        f"{path.relative_to(REPO)}:{line}: {module}"
+        for path in sorted((PACKAGE / "ui").rglob("*.py"))
+        for line, module in imported_modules(path)
+        if module.startswith("gradtui.engine") and not module.startswith("gradtui.engine.control")
+    ]
+    assert engine_uses == []
+
+
+def test_nothing_below_imports_the_ui() -> None:
+    for layer in ("model", "engine"):
+        bad = [
+            f"{path.relative_to(REPO)}:{line}: {module}"
+            for path in sorted((PACKAGE / layer).rglob("*.py"))
+            for line, module in imported_modules(path)
+            if module.startswith("gradtui.ui") or module in ("gradtui.interactive", "gradtui.cli")
+        ]
+        assert bad == [], layer

@@ -43,7 +43,7 @@ def reachable(nodes: Mapping[int, GraphNode], root: int) -> list[int]:
 
 
 def parent_counts(nodes: Mapping[int, GraphNode], root: int) -> dict[int, int]:
-    """How many nodes of the graph under ``root`` feed each node: above one, it is shared."""
+    """How many edges of the graph under ``root`` lead into each node: above one, it is shared."""
     counts: dict[int, int] = {}
     for node_id in reachable(nodes, root):
         for child in nodes[node_id].children:

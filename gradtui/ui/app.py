@@ -9,6 +9,7 @@ same app with a finished timeline and no engine.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -114,7 +115,7 @@ class GradtuiApp(App[None]):
 
     def on_mount(self) -> None:
         self.theme = self._theme_name
-        self.sub_title = self.timeline.script
+        self.sub_title = os.path.basename(self.timeline.script)
         titles = {"#grads": "Gradients", "#output": "Output", "#plot": "Plot", "#state-tabs": "Parameters · Optimizer"}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
@@ -142,14 +143,18 @@ class GradtuiApp(App[None]):
         )
         for panel in panels:
             panel.show(view)
+        if not self.running:
+            self.settled_count += 1
 
     def _settle(self) -> None:
         self.running = False
         events = self.timeline.events
-        paused = self.engine.paused_at if self.engine is not None else None
-        self.cursor = paused.seq if paused is not None else max(0, len(events) - 1)
+        if self.engine is None:  # a replay opens where the run began
+            self.cursor = 0
+        else:
+            paused = self.engine.paused_at
+            self.cursor = paused.seq if paused is not None else max(0, len(events) - 1)
         self.redraw()
-        self.settled_count += 1
 
     # ------------------------------------------------------------------ the engine
 
@@ -199,13 +204,11 @@ class GradtuiApp(App[None]):
         if found is not None:
             self.cursor = found
             self.redraw()
-            self.settled_count += 1
         elif self.engine is not None and not self.engine.finished:
             self._resume(command)
         else:
             self.cursor = max(0, len(self.timeline.events) - 1)
             self.redraw()
-            self.settled_count += 1
             self.notify("this is the end of the run: step back with S, N, E or C", timeout=3)
 
     def action_rewind(self, kind: str) -> None:
@@ -223,7 +226,6 @@ class GradtuiApp(App[None]):
         else:
             self.cursor = target
         self.redraw()
-        self.settled_count += 1
 
     def action_toggle_breakpoint(self) -> None:
         event = self.view().current

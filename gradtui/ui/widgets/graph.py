@@ -81,8 +81,8 @@ class GraphView(Tree[Data]):
             label.append(" · ")
             label.append(node.variable, style="bold green")
         if node_id in self._shared:
-            label.append(f"  shared by {self._shared[node_id]}" if home else "  shared: inputs shown above",
-                         style="magenta")
+            uses = self._shared[node_id]
+            label.append(f"  shared: used {uses}×" if home else "  shared: see above", style="magenta")
         has_inputs = home and bool(node.children)
         if has_inputs:
             label.append(f"  ({len(node.children)} input{'s' if len(node.children) != 1 else ''})", style="dim")

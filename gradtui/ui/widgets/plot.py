@@ -40,7 +40,7 @@ class LossPlot(PlotextPlot):
         plt.title(title)
         plt.xlabel(xlabel)
         if not points:
-            plt.title(f"{title}: no points yet" + ("" if view.watch else " (use --watch NAME to plot a variable)"))
+            plt.title(f"{title}: nothing yet")
         else:
             plt.plot(xs, ys, marker="braille")
             plt.scatter([xs[-1]], [ys[-1]], marker="●", color="red")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
 from gradtui.ui.view import View
@@ -31,7 +31,7 @@ def render_source(text: str, current: int | None, breakpoints: set[int]) -> Text
     highlighted = Syntax("", "python", theme="ansi_dark").highlight(text.rstrip("\n") or " ")
     lines = highlighted.split("\n", allow_blank=True)
     width = len(str(len(lines)))
-    out = Text(no_wrap=True, overflow="ellipsis")
+    out = Text(no_wrap=True, overflow="ignore")
     for number, line in enumerate(lines, start=1):
         mark = Text(BREAKPOINT, style="bold red") if number in breakpoints else Text(" ")
         arrow = Text(CURRENT if number == current else " ", style="bold yellow")
@@ -44,7 +44,7 @@ def render_source(text: str, current: int | None, breakpoints: set[int]) -> Text
     return out
 
 
-class SourceView(VerticalScroll):
+class SourceView(ScrollableContainer):
     """The script's code with the line of the event on screen; follows into other files."""
 
     DEFAULT_CSS = """

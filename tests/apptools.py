@@ -1,0 +1,80 @@
+"""Driving the debugger app in tests: build it on a scenario, press keys, read the panels.
+
+Every wait is bounded: the engine runs in a thread, so a key that resumes it is followed
+by a wait for the app to settle (``settled_count`` grows), never by a bare sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import Static, Tree
+
+from gradtui.ui.app import GradtuiApp
+
+THEME = "textual-dark"
+SETTLE_SECONDS = 20.0
+
+
+def live_app(script: str | Path, *args: str, watch: tuple[str, ...] = ()) -> GradtuiApp:
+    from gradtui.engine.script import load_script
+    from gradtui.engine.session import Session
+
+    session = Session(load_script(str(script)), list(args), start_paused=True, watch=watch)
+    return GradtuiApp(session.timeline, session, watch=watch, theme=THEME)
+
+
+async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str,
+                     timeout: float = SETTLE_SECONDS) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def started(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, GradtuiApp)
+    await wait_until(pilot, lambda: app.settled_count > 0, "the first pause")
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    """Press each key and wait until the app has settled on its result."""
+    app = pilot.app
+    assert isinstance(app, GradtuiApp)
+    for key in keys:
+        before = app.settled_count
+        await pilot.press(key)
+        await wait_until(pilot, lambda: app.settled_count > before and not app.running, f"the key {key!r} to settle")
+
+
+def _plain(renderable: object, width: int = 200) -> str:
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def _tree_lines(node: object, depth: int = 0) -> list[str]:
+    label = getattr(node, "label")
+    lines = ["  " * depth + str(getattr(label, "plain", label))]
+    for child in getattr(node, "children"):
+        lines.extend(_tree_lines(child, depth + 1))
+    return lines
+
+
+def panel_text(app: GradtuiApp, selector: str) -> str:
+    """The plain text a panel shows (``#grads``, ``#graph``, ``#status`` …)."""
+    widget: Widget = app.query_one(selector)
+    if isinstance(widget, Tree):
+        return "\n".join(_tree_lines(widget.root))
+    static = widget if isinstance(widget, Static) else widget.query_one(Static)
+    return _plain(static.content)

@@ -1,0 +1,213 @@
+"""The debugger app driven by Textual's Pilot on real scenarios: every key, every panel.
+
+Expected values come from the tutorials (``theta.grad`` 2 → 4 → 6 → 8, the SGD step
+1 → 0.6) and from torch's own names, not from earlier runs of the app.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gradtui.model import codec
+from gradtui.model.events import BackwardDone, GradsZeroed, LineReached, StepTaken
+from gradtui.ui.app import GradtuiApp
+from gradtui.ui.help import HelpScreen
+from tests.apptools import THEME, live_app, panel_text, press, started
+from tests.conftest import SCENARIOS, SCRIPTS
+
+SIZE = (120, 40)
+ACCUMULATION_GRADS = "theta.grad  None → 2 → 4 → 6 → 8 ⟲ zero_grad → None → 2 ⟲ zero_grad → None → 2"
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _current(app: GradtuiApp):
+    return app.timeline.events[app.cursor]
+
+
+async def test_first_screen_then_continue_shows_grads_accumulate() -> None:
+    app = live_app(SCENARIOS / "accumulation.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.cursor == 0 and isinstance(_current(app), LineReached) and _current(app).line == 1
+        assert panel_text(app, "#status").startswith("event 1 / 1+ · line 1")
+        assert "no backward() yet" in panel_text(app, "#grads")
+
+        await press(pilot, "c")
+        assert app.timeline.status == "finished"
+        assert app.cursor == len(app.timeline.events) - 1
+        assert words(ACCUMULATION_GRADS) in words(panel_text(app, "#grads"))
+        graph = panel_text(app, "#graph")
+        assert "MulBackward0" in graph and "AccumulateGrad · theta" in graph
+        assert "root of backward #6" in graph
+        output = panel_text(app, "#output")
+        for value in ("tensor([2.])", "tensor([4.])", "tensor([6.])", "tensor([8.])", "theta.grad=None"):
+            assert value in output
+        assert "the script finished" in panel_text(app, "#status")
+        await pilot.press("q")
+    assert app.engine is not None and app.engine.join(10)
+
+
+async def test_step_line_and_event_keys_move_forward() -> None:
+    app = live_app(SCENARIOS / "accumulation.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, "s")
+        assert app.cursor == 1
+        await press(pilot, "n")
+        assert isinstance(_current(app), LineReached) and _current(app).seq > 1
+        await press(pilot, "e")
+        event = _current(app)
+        assert isinstance(event, BackwardDone) and event.line == 14
+        status = panel_text(app, "#status")
+        assert "backward #1" in status
+        assert "theta.grad None → 2 (the first gradient)" in status
+        assert "None → 2" in panel_text(app, "#grads")
+        await press(pilot, "e")
+        assert "theta.grad 2 → 4 (added to the old value; nothing reset it)" in panel_text(app, "#status")
+        await pilot.press("q")
+    assert app.engine is not None and app.engine.join(10)
+
+
+async def test_back_keys_walk_the_kept_history() -> None:
+    app = live_app(SCENARIOS / "accumulation.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, "c")
+        events = app.timeline.events
+        end = app.cursor
+        await press(pilot, "E")  # the last backward, from the end
+        assert isinstance(_current(app), BackwardDone) and app.cursor < end
+        await press(pilot, "E")  # the zero_grad before it
+        assert isinstance(_current(app), GradsZeroed)
+        assert "theta.grad 2 None set to None" in words(panel_text(app, "#params"))
+        at = app.cursor
+        await press(pilot, "S")
+        assert app.cursor == at - 1
+        await press(pilot, "N")
+        assert isinstance(_current(app), LineReached) and app.cursor < at - 1
+        await press(pilot, "C")
+        assert app.cursor == 0 and "no backward() yet" in panel_text(app, "#grads")
+        # Forward again through the history: nothing is re-run, the same events come back.
+        count = len(events)
+        await press(pilot, "e", "e", "e", "e")
+        assert isinstance(_current(app), BackwardDone) and len(events) == count
+        assert "theta.grad 6 → 8" in panel_text(app, "#status")
+        assert "4th" not in panel_text(app, "#status")
+        await pilot.press("q")
+
+
+async def test_breakpoint_stops_continue_on_its_line_each_time() -> None:
+    app = live_app(SCENARIOS / "sgd_loop.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        while not (isinstance(_current(app), LineReached) and _current(app).line == 17):
+            await press(pilot, "n")
+        await press(pilot, "b")
+        assert ("sgd_loop.py", 17) in app.breakpoints
+        assert "●" in panel_text(app, "#source")
+        await press(pilot, "c")  # runs the engine to the next loop iteration's line 17
+        assert isinstance(_current(app), LineReached) and _current(app).line == 17
+        steps = [e for e in app.timeline.events[: app.cursor] if isinstance(e, StepTaken)]
+        assert len(steps) == 1
+        # The second pass zeroed the grad of sum(t²) at t = [1, -1], which was 2t = [2, -2].
+        assert "tensor.grad [2, -2] None set to None" in words(panel_text(app, "#params"))
+        await press(pilot, "C", "c")  # from the start, continue stops at the first hit, from history
+        assert _current(app).line == 17 and not [e for e in app.timeline.events[: app.cursor]
+                                                  if isinstance(e, StepTaken)]
+        await press(pilot, "b")
+        assert not app.breakpoints
+        await press(pilot, "c")
+        assert app.timeline.status == "finished"
+        await pilot.press("q")
+
+
+async def test_sgd_step_shows_parameter_change_and_optimizer_state() -> None:
+    app = live_app(SCENARIOS / "sgd_step.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        while not isinstance(_current(app), StepTaken):
+            await press(pilot, "e")
+        params = panel_text(app, "#params")
+        assert "optimiser.step() · line 18" in params
+        assert "theta" in params and "1 " in params and "0.6" in params and "-0.4" in params
+        assert "opt" in panel_text(app, "#status") and "theta 1 → 0.6" in panel_text(app, "#status")
+        optimizer = panel_text(app, "#optimizer")
+        assert "SGD" in optimizer and "lr=0.2" in optimizer
+        await pilot.press("q")
+
+
+async def test_script_error_keeps_the_app_open_with_every_event() -> None:
+    app = live_app(SCRIPTS / "raises.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, "c")
+        assert app.timeline.status == "error"
+        status = panel_text(app, "#status")
+        assert "RuntimeError: boom from the script" in status and "raised an error" in status
+        output = panel_text(app, "#output")
+        assert "before boom 2" in output and 'line 8, in explode' in output and "gradtui" not in output
+        await press(pilot, "S")
+        assert app.cursor == len(app.timeline.events) - 2
+        await pilot.press("q")
+
+
+async def test_help_opens_and_closes_and_q_quits() -> None:
+    app = live_app(SCENARIOS / "first_backward.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.engine is not None and app.engine.join(10)
+    assert app.timeline.status == "interrupted"
+
+
+@pytest.mark.parametrize("key", ["S", "N", "E"])
+async def test_nothing_earlier_says_so_and_stays(key: str) -> None:
+    app = live_app(SCENARIOS / "first_backward.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, key)
+        assert app.cursor == 0
+        await pilot.press("q")
+
+
+async def test_replay_of_a_recorded_timeline(tmp_path, run_script) -> None:
+    path = tmp_path / "run.json"
+    codec.save(run_script(SCENARIOS / "accumulation.py"), path)
+    app = GradtuiApp(codec.load(path), None, theme=THEME)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.cursor == 0  # a replay opens where the run began
+        assert "no backward() yet" in panel_text(app, "#grads")
+        await press(pilot, "c")
+        assert app.cursor == len(app.timeline.events) - 1
+        assert words(ACCUMULATION_GRADS) in words(panel_text(app, "#grads"))
+        assert "loss = theta * theta" in panel_text(app, "#source")
+        assert "the script finished" in panel_text(app, "#status")
+        await press(pilot, "C", "e")
+        assert "theta.grad None → 2 (the first gradient)" in panel_text(app, "#status")
+        await pilot.press("q")
+
+
+async def test_watch_plots_plain_python_descent() -> None:
+    app = live_app(SCENARIOS / "gd_plain_python.py", watch=("theta",))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, "c")
+        plot = app.query_one("#plot")
+        assert plot.border_title == "Plot"
+        from gradtui.model.history import watch_points
+
+        values = [v for _, v in watch_points(app.timeline.events, app.cursor, "theta")]
+        assert values[:3] == [1.0, 0.6, 0.36]
+        assert values[-1] == pytest.approx(3.656158440062973e-05)
+        await pilot.press("q")
