@@ -15,6 +15,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
 
 from gradtui.ui.app import GradtuiApp
 
@@ -52,9 +53,13 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     app = pilot.app
     assert isinstance(app, GradtuiApp)
     for key in keys:
-        before = app.settled_count
+        settled = _settled_after(app, app.settled_count)
         await pilot.press(key)
-        await wait_until(pilot, lambda: app.settled_count > before and not app.running, f"the key {key!r} to settle")
+        await wait_until(pilot, settled, f"the key {key!r} to settle")
+
+
+def _settled_after(app: GradtuiApp, count: int) -> Callable[[], bool]:
+    return lambda: app.settled_count > count and not app.running
 
 
 def _plain(renderable: object, width: int = 200) -> str:
@@ -63,10 +68,10 @@ def _plain(renderable: object, width: int = 200) -> str:
     return console.export_text()
 
 
-def _tree_lines(node: object, depth: int = 0) -> list[str]:
-    label = getattr(node, "label")
+def _tree_lines(node: TreeNode[object], depth: int = 0) -> list[str]:
+    label = node.label
     lines = ["  " * depth + str(getattr(label, "plain", label))]
-    for child in getattr(node, "children"):
+    for child in node.children:
         lines.extend(_tree_lines(child, depth + 1))
     return lines
 

@@ -185,11 +185,13 @@ def format_delta(before: TensorSummary | None, after: TensorSummary | None, inli
             diff = _difference(after.values, before.values)
         except ValueError:
             return ""
-        if before.numel <= inline:
-            return format_values(diff) if isinstance(diff, list) else _signed(diff)
         flat = diff if isinstance(diff, list) else [diff]
         while flat and isinstance(flat[0], list):
             flat = [x for row in flat for x in row]
+        if len(flat) == 1:
+            return _signed(flat[0])
+        if before.numel <= inline:
+            return format_values(diff)
         return f"max |Δ| {format_number(max((abs(x) for x in flat), default=0.0))}"
     b, a = stats_from_values(before), stats_from_values(after)
     if a is not None and b is not None and a.norm is not None and b.norm is not None:

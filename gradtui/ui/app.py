@@ -75,11 +75,11 @@ class GradtuiApp(App[None]):
         Binding("n", "forward('line')", "line"),
         Binding("e", "forward('event')", "event"),
         Binding("c", "forward('continue')", "continue"),
-        Binding("S", "rewind('op')", "back", key_display="S/N/E"),
+        Binding("S", "rewind('op')", "back", key_display="S/N/E/C"),
         Binding("N", "rewind('line')", "line back", show=False),
         Binding("E", "rewind('event')", "event back", show=False),
-        Binding("C", "rewind('start')", "start"),
-        Binding("b", "toggle_breakpoint", "breakpoint"),
+        Binding("C", "rewind('start')", "to start", show=False),
+        Binding("b", "toggle_breakpoint", "break"),
         Binding("question_mark,f1", "help", "help", key_display="?"),
         Binding("q,ctrl+q", "quit", "quit", key_display="q"),
     ]
@@ -111,7 +111,7 @@ class GradtuiApp(App[None]):
             yield OutputView(id="output")
             yield LossPlot(id="plot")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.theme = self._theme_name
@@ -132,7 +132,8 @@ class GradtuiApp(App[None]):
         finished = self.engine is None or (self.engine.finished and not self.running)
         return View(events=tl.events, cursor=self.cursor, graph=tl.graph, sources=tl.sources, finished=finished,
                     status=tl.status, exit_code=tl.exit_code, running=self.running,
-                    breakpoints=frozenset(self.breakpoints), watch=self.watched)
+                    breakpoints=frozenset(self.breakpoints), watch=self.watched,
+                    script_folder=os.path.dirname(tl.script))
 
     def redraw(self) -> None:
         view = self.view()

@@ -30,6 +30,8 @@ class View:
     running: bool = False
     breakpoints: frozenset[tuple[str, int]] = frozenset()
     watch: tuple[str, ...] = ()
+    #: The folder of the main script: file names on screen are relative to it.
+    script_folder: str = ""
 
     @property
     def current(self) -> Event | None:

@@ -6,8 +6,10 @@ never written to the terminal under the app.
 
 from __future__ import annotations
 
+import os
+
 from rich.text import Text
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
 from gradtui.model.events import ErrorRaised, OutputWritten
@@ -17,13 +19,19 @@ from gradtui.ui.view import View
 MAX_CHARS = 20_000
 
 
+def _relative_traceback(text: str, folder: str) -> str:
+    """Script paths in a traceback as the rest of the app names files: from the script's folder."""
+    return text.replace(f'File "{folder}{os.sep}', 'File "') if folder else text
+
+
 def render_output(view: View) -> Text:
-    out = Text()
+    out = Text(no_wrap=True, overflow="ignore")
     for event in view.events[: view.cursor + 1]:
         if isinstance(event, OutputWritten):
             out.append(event.text, style="red" if event.stream == "stderr" else "")
         elif isinstance(event, ErrorRaised):
-            out.append(event.traceback or f"{event.type}: {event.message}\n", style="bold red")
+            text = event.traceback or f"{event.type}: {event.message}\n"
+            out.append(_relative_traceback(text, view.script_folder), style="bold red")
     if not out.plain:
         return Text("nothing printed yet", style="italic")
     if len(out) > MAX_CHARS:
@@ -32,12 +40,12 @@ def render_output(view: View) -> Text:
     return out
 
 
-class OutputView(VerticalScroll):
+class OutputView(ScrollableContainer):
     """stdout and stderr of the script, newest at the bottom."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._body = Static("")
+        self._body = Static("", expand=False)
         self._shown: tuple[int, int] | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]

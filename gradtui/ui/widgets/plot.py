@@ -43,5 +43,7 @@ class LossPlot(PlotextPlot):
             plt.title(f"{title}: nothing yet")
         else:
             plt.plot(xs, ys, marker="braille")
+            if len(xs) <= 12:
+                plt.xticks([float(x) for x in xs], [str(x) for x in xs])
             plt.scatter([xs[-1]], [ys[-1]], marker="●", color="red")
         self.refresh()

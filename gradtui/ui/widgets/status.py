@@ -22,11 +22,11 @@ def render_status(view: View) -> Text:
     where = history.position(view.events, view.cursor, view.finished)
     out = Text(where, style="bold")
     if view.running:
-        out.append("  · running…", style="yellow")
+        out.append(" · running…", style="yellow")
     elif view.finished and view.at_end:
         ending = _ENDINGS.get(view.status, view.status)
         code = f" (exit status {view.exit_code})" if view.status == "exited" else ""
-        out.append(f"  · {ending}{code}; C goes back to the start, q quits", style="cyan")
+        out.append(f" · {ending}{code}", style="cyan")
     out.append("\n")
     out.append(history.describe(view.events, view.cursor))
     return out

@@ -1,0 +1,74 @@
+"""SVG snapshots of the debugger's screens (pytest-textual-snapshot).
+
+Kept stable across machines: the theme is passed to the app, the render environment is
+cleaned in conftest.py, nothing on screen shows a clock, an address or an absolute path,
+and every snapshot is taken after the engine has settled. Update a baseline only after
+looking at the report (``pytest --snapshot-update``, then review the SVG).
+"""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from gradtui.model.events import BackwardDone, StepTaken
+from gradtui.ui.app import GradtuiApp
+from tests.apptools import live_app, press, started
+from tests.conftest import SCENARIOS, SCRIPTS
+
+SIZE = (120, 40)
+
+
+async def _backwards(pilot: Pilot[None], count: int) -> None:
+    app = pilot.app
+    assert isinstance(app, GradtuiApp)
+    await started(pilot)
+    while sum(isinstance(e, BackwardDone) for e in app.timeline.events[: app.cursor + 1]) < count \
+            or not isinstance(app.timeline.events[app.cursor], BackwardDone):
+        await press(pilot, "e")
+
+
+def test_first_screen_of_accumulation(snap_compare) -> None:
+    assert snap_compare(live_app(SCENARIOS / "accumulation.py"), run_before=started, terminal_size=SIZE)
+
+
+def test_accumulation_after_its_fourth_backward(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _backwards(pilot, 4)
+
+    assert snap_compare(live_app(SCENARIOS / "accumulation.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_after_an_sgd_step(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, GradtuiApp)
+        await started(pilot)
+        while not isinstance(app.timeline.events[app.cursor], StepTaken):
+            await press(pilot, "e")
+
+    assert snap_compare(live_app(SCENARIOS / "sgd_step.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_script_error(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await started(pilot)
+        await press(pilot, "c")
+
+    assert snap_compare(live_app(SCRIPTS / "raises.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_help_screen(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await started(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(live_app(SCENARIOS / "accumulation.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_small_terminal_80x24(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await started(pilot)
+        await press(pilot, "c")
+
+    assert snap_compare(live_app(SCENARIOS / "accumulation.py"), run_before=run_before, terminal_size=(80, 24))
