@@ -185,9 +185,8 @@ def _size(n: int | None) -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    head = (
-        f"{'workload':<11} {'metric':<9} {'plain (median)':>15} {'hooks':>7} {'gradtui (median)':>17} {'ratio':>7}  target"
-    )
+    head = (f"{'workload':<11} {'metric':<9} {'plain (median)':>15} {'hooks':>7} "
+            f"{'gradtui (median)':>17} {'ratio':>7}  target")
     print(head)
     print("-" * (len(head) + 8))
     for res in results:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from gradtui.engine.preload import preload_in_background
 from gradtui.engine.script import Script
 from gradtui.engine.session import Session
 from gradtui.ui.app import GradtuiApp
@@ -22,6 +23,7 @@ def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: 
         max_values: int = 64) -> int:
     session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch)
     app = GradtuiApp(session.timeline, session, watch=watch, theme=theme)
+    preload_in_background()
     try:
         app.run()
     finally:

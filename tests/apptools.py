@@ -18,6 +18,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from gradtui.ui.app import GradtuiApp
+from gradtui.ui.widgets.status import StatusLine
 
 THEME = "textual-dark"
 SETTLE_SECONDS = 20.0
@@ -81,5 +82,7 @@ def panel_text(app: GradtuiApp, selector: str) -> str:
     widget: Widget = app.query_one(selector)
     if isinstance(widget, Tree):
         return "\n".join(_tree_lines(widget.root))
+    if isinstance(widget, StatusLine):
+        return _plain(widget.text)
     static = widget if isinstance(widget, Static) else widget.query_one(Static)
     return _plain(static.content)

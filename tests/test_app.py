@@ -7,6 +7,7 @@ Expected values come from the tutorials (``theta.grad`` 2 → 4 → 6 → 8, the
 from __future__ import annotations
 
 import pytest
+from textual.widgets import TabbedContent
 
 from gradtui.model import codec
 from gradtui.model.events import BackwardDone, GradsZeroed, LineReached, StepTaken
@@ -134,6 +135,8 @@ async def test_sgd_step_shows_parameter_change_and_optimizer_state() -> None:
         assert "optimiser.step() · line 18" in params
         assert "theta" in params and "1 " in params and "0.6" in params and "-0.4" in params
         assert "opt" in panel_text(app, "#status") and "theta 1 → 0.6" in panel_text(app, "#status")
+        app.query_one(TabbedContent).active = "optimizer-tab"  # the panel draws when its tab opens
+        await pilot.pause()
         optimizer = panel_text(app, "#optimizer")
         assert "SGD" in optimizer and "lr=0.2" in optimizer
         await pilot.press("q")

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from gradtui.model import history
+from gradtui.model.events import BackwardDone, GradsZeroed
 from gradtui.ui.view import View
 
 
@@ -43,9 +44,15 @@ class GradHistory(VerticalScroll):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("")
+        self._drawn: object = ()
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
 
     def show(self, view: View) -> None:
-        self._body.update(render_grads(view))
+        # Only a backward or a zero_grad changes this panel: redraw (and re-lay out) then.
+        latest = history.latest(view.events, view.cursor, (BackwardDone, GradsZeroed))
+        key = None if latest is None else latest.seq
+        if key != self._drawn:
+            self._drawn = key
+            self._body.update(render_grads(view))

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
+from gradtui.model import history
 from gradtui.model.events import ErrorRaised, OutputWritten
 from gradtui.ui.view import View
 
@@ -46,13 +47,14 @@ class OutputView(ScrollableContainer):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("", expand=False)
-        self._shown: tuple[int, int] | None = None
+        self._shown: object = ()
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
 
     def show(self, view: View) -> None:
-        key = (view.cursor, len(view.events))
+        latest = history.latest(view.events, view.cursor, (OutputWritten, ErrorRaised))
+        key = (None if latest is None else latest.seq, view.script_folder)
         if key == self._shown:
             return
         self._shown = key

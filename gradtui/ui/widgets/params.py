@@ -50,9 +50,16 @@ class ParamsView(VerticalScroll):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("")
+        self._drawn: object = ()
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
 
     def show(self, view: View) -> None:
-        self._body.update(render_params(view))
+        if not self.display or (self.parent is not None and not self.parent.display):
+            return  # a hidden tab: drawn when it is opened (its statistics may cost ms)
+        latest = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed))
+        key = None if latest is None else latest.seq
+        if key != self._drawn:
+            self._drawn = key
+            self._body.update(render_params(view))

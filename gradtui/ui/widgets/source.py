@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from rich.syntax import Syntax
@@ -26,17 +27,23 @@ def source_text(view: View, file: str) -> str | None:
     return text
 
 
+@lru_cache(maxsize=32)
+def highlighted_lines(text: str) -> tuple[Text, ...]:
+    """The file's lines with Python highlighting; cached, as stepping redraws the same file."""
+    highlighted = Syntax("", "python", theme="ansi_dark").highlight(text.rstrip("\n") or " ")
+    return tuple(highlighted.split("\n", allow_blank=True))
+
+
 def render_source(text: str, current: int | None, breakpoints: set[int]) -> Text:
     """Numbered, highlighted lines; the current one marked ``▶`` and shaded, breakpoints ``●``."""
-    highlighted = Syntax("", "python", theme="ansi_dark").highlight(text.rstrip("\n") or " ")
-    lines = highlighted.split("\n", allow_blank=True)
+    lines = highlighted_lines(text)
     width = len(str(len(lines)))
     out = Text(no_wrap=True, overflow="ignore")
     for number, line in enumerate(lines, start=1):
         mark = Text(BREAKPOINT, style="bold red") if number in breakpoints else Text(" ")
         arrow = Text(CURRENT if number == current else " ", style="bold yellow")
         gutter = Text(f"{number:>{width}} ", style="bold" if number == current else "dim")
-        row = Text.assemble(mark, arrow, gutter, line)
+        row = Text.assemble(mark, arrow, gutter, line.copy())
         if number == current:
             row.stylize("on #3a3a00")
         out.append_text(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from gradtui.model import history
 from gradtui.ui.view import View
@@ -32,8 +32,20 @@ def render_status(view: View) -> Text:
     return out
 
 
-class StatusLine(Static):
-    """Two lines above the footer: the position, then what the current event did."""
+class StatusLine(Widget):
+    """Two lines above the footer: the position, then what the current event did.
+
+    A plain widget of fixed height rather than a ``Static``: updating it repaints these
+    two lines only, where a ``Static`` would lay out the whole screen again on every key.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.text = Text("")
+
+    def render(self) -> Text:
+        return self.text
 
     def show(self, view: View) -> None:
-        self.update(render_status(view))
+        self.text = render_status(view)
+        self.refresh()

@@ -1,0 +1,147 @@
+"""How long from a key press to the updated screen, stepping through a script in the app.
+
+Runs the real app headless (Textual's ``run_test``: layout and compositing run for every
+frame as in a terminal; only the final write is skipped) on a live engine and presses
+keys. Each press is timed from just before the key is posted to the first frame the
+compositor hands to the display after the app redrew its panels for the new event
+(``App._display`` is wrapped to timestamp frames). Pilot's own waits after a press do
+not count. Per workload it reports p50, p95 and max, split by:
+
+- ``forward``: ``s``/``e`` past the newest event: the engine runs to its next pause;
+- ``history``: ``S`` / ``s`` over events the app already holds (nothing re-runs).
+
+Targets (p95): 50 ms on a tutorial scenario, 100 ms on a model of about two million
+parameters. Each figure is also printed as a fraction of its target, which is what to
+compare between machines; the milliseconds themselves move with the machine's load.
+
+Usage:  .venv/bin/python benchmarks/step_latency.py [--steps N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+os.environ.pop("NO_COLOR", None)
+
+from gradtui.engine.preload import preload_in_background  # noqa: E402
+from gradtui.engine.script import load_script  # noqa: E402
+from gradtui.engine.session import Session  # noqa: E402
+from gradtui.ui.app import GradtuiApp  # noqa: E402
+
+WORKLOADS = {
+    # name: (script, args, p95 target in ms)
+    "accumulation": (ROOT / "scenarios" / "accumulation.py", [], 50.0),
+    "big_model_2.1M": (HERE / "workloads" / "big_model.py", ["3"], 100.0),
+}
+SETTLE_TIMEOUT = 60.0
+
+
+class FrameClock:
+    """Timestamps of the app's redraws and of the frames sent to the display."""
+
+    def __init__(self, app: GradtuiApp) -> None:
+        self.redrawn = 0.0
+        self.frames: list[float] = []
+        display, redraw = app._display, app.redraw
+
+        def timed_display(screen, renderable):  # type: ignore[no-untyped-def]
+            if renderable is not None:
+                self.frames.append(time.perf_counter())
+            return display(screen, renderable)
+
+        def timed_redraw() -> None:
+            redraw()
+            self.redrawn = time.perf_counter()
+
+        app._display = timed_display  # type: ignore[method-assign]
+        app.redraw = timed_redraw  # type: ignore[method-assign]
+
+    def first_frame_after(self, t: float) -> float | None:
+        return next((f for f in self.frames if f >= t), None)
+
+
+async def _press_and_time(pilot, app: GradtuiApp, clock: FrameClock, key: str) -> float:  # type: ignore[no-untyped-def]
+    count = app.settled_count
+    start = time.perf_counter()
+    await pilot.press(key)
+    deadline = start + SETTLE_TIMEOUT
+    while app.settled_count <= count or app.running or clock.first_frame_after(clock.redrawn) is None:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"key {key!r} did not settle in {SETTLE_TIMEOUT} s")
+        await asyncio.sleep(0.0005)
+    frame = clock.first_frame_after(clock.redrawn)
+    assert frame is not None
+    await pilot.pause()
+    return (frame - start) * 1000.0
+
+
+async def measure(script: Path, args: list[str], steps: int) -> dict[str, list[float]]:
+    session = Session(load_script(str(script)), args, start_paused=True)
+    app = GradtuiApp(session.timeline, session, theme="textual-dark")
+    clock = FrameClock(app)
+    # As ``gradtui SCRIPT`` does; joined before the first key, as a person reads the first
+    # screen for longer than the import takes.
+    preload_in_background().join()
+    samples: dict[str, list[float]] = {"forward": [], "history": []}
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.settled_count == 0:
+            await asyncio.sleep(0.01)
+        await pilot.pause()
+        for i in range(steps):
+            if session.finished:
+                break
+            samples["forward"].append(await _press_and_time(pilot, app, clock, "s" if i % 4 else "e"))
+        for _ in range(min(steps, app.cursor)):
+            samples["history"].append(await _press_and_time(pilot, app, clock, "S"))
+        for _ in range(min(steps, len(app.timeline.events) - 1 - app.cursor)):
+            samples["history"].append(await _press_and_time(pilot, app, clock, "s"))
+        await pilot.press("q")
+    session.join(30)
+    return samples
+
+
+def p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=60, help="key presses per kind and workload (default 60)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+    results = []
+    for name, (script, script_args, target) in WORKLOADS.items():
+        samples = asyncio.run(measure(script, script_args, args.steps))
+        for kind, values in samples.items():
+            if not values:
+                continue
+            results.append({
+                "workload": name, "kind": kind, "n": len(values), "target_ms": target,
+                "p50_ms": statistics.median(values), "p95_ms": p95(values), "max_ms": max(values),
+            })
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{'workload':<16} {'keys':<8} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+          f"{'p95/target':>11}  target")
+    for r in results:
+        verdict = "PASS" if r["p95_ms"] <= r["target_ms"] else "MISS"
+        print(f"{r['workload']:<16} {r['kind']:<8} {r['n']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+              f"{r['max_ms']:>8.1f} {r['p95_ms'] / r['target_ms']:>10.2f}x  p95 <= {r['target_ms']:.0f} ms {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
