@@ -1,7 +1,7 @@
 # Everything a newcomer needs, from a fresh clone with only Python >= 3.11 and pip:
-#   make run    set up .venv and follow scenarios/accumulation.py with gradtui
+#   make run    set up .venv and open the debugger on scenarios/accumulation.py
 #   make test   set up .venv and run the whole test suite
-# Other targets: make check (ruff + mypy), make bench (overhead benchmark), make clean.
+# Other targets: make check (ruff + mypy), make bench (both benchmarks), make clean.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 run: setup
-	$(VENV)/bin/gradtui --trace scenarios/accumulation.py
+	$(VENV)/bin/gradtui scenarios/accumulation.py
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -40,6 +40,7 @@ check: setup
 
 bench: setup
 	$(PY) benchmarks/record_overhead.py
+	$(PY) benchmarks/step_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
