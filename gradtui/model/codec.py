@@ -55,7 +55,8 @@ def _values(v: Any) -> Any:
     return _number(v)
 
 
-def tensor_to_json(t: TensorSummary | None) -> dict[str, Any] | None:
+def tensor_to_json(t: TensorSummary | None, raw_values: bool = False) -> dict[str, Any] | None:
+    """``raw_values`` leaves values as they are: only for a writer that refuses non-finite floats."""
     if t is None:
         return None
     stats = t.stats
@@ -64,40 +65,42 @@ def tensor_to_json(t: TensorSummary | None) -> dict[str, Any] | None:
         "dtype": t.dtype,
         "requires_grad": t.requires_grad,
         "grad_fn": t.grad_fn,
-        "values": _values(t.values) if t.values is not None else None,
+        "values": None if t.values is None else (t.values if raw_values else _values(t.values)),
         "stats": None if stats is None else {k: _number(getattr(stats, k)) for k in TensorStats.__slots__},
     }
 
 
-def _changes(changes: Mapping[str, Change]) -> dict[str, Any]:
-    return {n: {"before": tensor_to_json(c.before), "after": tensor_to_json(c.after)} for n, c in changes.items()}
+def _changes(changes: Mapping[str, Change], raw: bool) -> dict[str, Any]:
+    return {n: {"before": tensor_to_json(c.before, raw), "after": tensor_to_json(c.after, raw)}
+            for n, c in changes.items()}
 
 
-def _plain(v: Any) -> Any:
+def _plain(v: Any, raw: bool) -> Any:
     if isinstance(v, TensorSummary):
-        return tensor_to_json(v)
+        return tensor_to_json(v, raw)
     if isinstance(v, tuple):
-        return [_plain(x) for x in v]
+        return [_plain(x, raw) for x in v]
     return _number(v)
 
 
-def event_to_json(e: Event) -> dict[str, Any]:
+def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
+    raw = raw_values
     out: dict[str, Any] = {"seq": e.seq, "kind": e.kind, "file": e.file, "line": e.line}
     if isinstance(e, LineReached):
         out["function"] = e.function
     elif isinstance(e, OpCalled):
         out.update(op=e.op, grad_fn=e.grad_fn, grad_enabled=e.grad_enabled, args=list(e.args),
-                   output=tensor_to_json(e.output), graph=e.graph)
+                   output=tensor_to_json(e.output, raw), graph=e.graph)
     elif isinstance(e, BackwardDone):
-        out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads), graph=e.graph)
+        out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads, raw), graph=e.graph)
     elif isinstance(e, GradsZeroed):
-        out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls}, grads=_changes(e.grads))
+        out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls}, grads=_changes(e.grads, raw))
     elif isinstance(e, StepTaken):
         out.update(
             optimizer={"name": e.optimizer.name, "class": e.optimizer.cls},
-            hyperparams=[{k: _plain(v) for k, v in g.items()} for g in e.hyperparams],
-            params=_changes(e.params),
-            state={n: {k: _plain(v) for k, v in s.items()} for n, s in e.state.items()},
+            hyperparams=[{k: _plain(v, raw) for k, v in g.items()} for g in e.hyperparams],
+            params=_changes(e.params, raw),
+            state={n: {k: _plain(v, raw) for k, v in s.items()} for n, s in e.state.items()},
         )
     elif isinstance(e, OutputWritten):
         out.update(stream=e.stream, text=e.text)
@@ -112,7 +115,7 @@ def _node_to_json(n: GraphNode) -> dict[str, Any]:
     return {"id": n.id, "name": n.name, "children": list(n.children), "variable": n.variable}
 
 
-def timeline_to_json(tl: Timeline) -> dict[str, Any]:
+def timeline_to_json(tl: Timeline, raw_values: bool = False) -> dict[str, Any]:
     error = None
     if tl.error is not None:
         error = {"type": tl.error.type, "message": tl.error.message, "line": tl.error.line, "file": tl.error.file}
@@ -128,8 +131,22 @@ def timeline_to_json(tl: Timeline) -> dict[str, Any]:
         "torch_version": tl.torch_version,
         "graph": [_node_to_json(n) for n in tl.graph.values()],
         "sources": dict(tl.sources),
-        "events": [event_to_json(e) for e in tl.events],
+        "events": [event_to_json(e, raw_values) for e in tl.events],
     }
+
+
+def _dumps(tl: Timeline) -> str:
+    """The document as one string (json.dump() to a file would use the slow pure-Python encoder).
+
+    Tensor values are first passed through as they are, and the encoder refuses any
+    non-finite float; only a timeline that has one is converted number by number, which
+    took half of a 10 MiB save.
+    """
+    options: dict[str, Any] = dict(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        return json.dumps(timeline_to_json(tl, raw_values=True), **options)
+    except ValueError:
+        return json.dumps(timeline_to_json(tl), **options)
 
 
 def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
@@ -138,8 +155,7 @@ def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            # dumps() then one write: json.dump() to a file uses the slow pure-Python encoder.
-            fh.write(json.dumps(timeline_to_json(tl), ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+            fh.write(_dumps(tl))
             fh.write("\n")
         os.replace(tmp, target)
     except BaseException:
