@@ -292,3 +292,47 @@ def test_converges_to_four(run_script):
     assert all(e.grads["x"].before is None for e in backwards)
     assert stdout(tl).rstrip().endswith("Soln x: tensor([4.0000])")  # cell 8
     assert round(x.item(), 4) == 4.0
+
+
+def _torch_graph_names(fn) -> list[str]:  # type: ignore[no-untyped-def]
+    """Node names under ``fn`` depth-first in next_functions order, each node once (torch directly)."""
+    seen, order, stack = set(), [], [fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(type(node).__name__)
+        stack.extend(reversed([child for child, _ in node.next_functions]))
+    return order
+
+
+def test_mean_chain_graph_table_matches_torchs_graph(run_script):
+    from gradtui.model.graph import parent_counts, reachable
+
+    tl = run_script(SCENARIOS / "mean_chain.py")
+    (bw,) = of_kind(tl, "backward")
+    order = reachable(tl.graph, bw.graph)
+    # The same computation in torch directly: out = (3 * (x + 2) ** 2).mean().
+    x = torch.ones(2, 2, requires_grad=True)
+    out = (3 * ((x + 2) ** 2)).mean()
+    assert [tl.graph[i].name for i in order] == _torch_graph_names(out.grad_fn)
+    assert [tl.graph[i].name for i in order][:2] == ["MeanBackward0", "MulBackward0"]
+    leaves = [tl.graph[i] for i in order if tl.graph[i].name == "AccumulateGrad"]
+    assert [leaf.variable for leaf in leaves] == ["x"]
+    ops = {e.op: e for e in of_kind(tl, "op")}
+    assert tl.graph[ops["add"].graph].name == "AddBackward0"
+    assert tl.graph[ops["mean"].graph].name == "MeanBackward0"
+    assert max(parent_counts(tl.graph, bw.graph).values()) == 1  # a chain: no node is shared
+
+
+def test_accumulation_graph_shares_theta(run_script):
+    from gradtui.model.graph import parent_counts
+
+    tl = run_script(SCENARIOS / "accumulation.py")
+    for bw in of_kind(tl, "backward"):
+        root = tl.graph[bw.graph]
+        assert root.name == "MulBackward0" and len(root.children) == 2
+        assert root.children[0] == root.children[1]  # theta * theta: one AccumulateGrad, fed twice
+        assert tl.graph[root.children[0]].variable == "theta"
+        assert parent_counts(tl.graph, bw.graph)[root.children[0]] == 2

@@ -1,0 +1,94 @@
+"""Widgets built from literal model values: no engine, no torch, exact expectations."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from gradtui.model.events import BackwardDone, LineReached, OpCalled
+from gradtui.model.formatting import format_delta
+from gradtui.model.graph import GraphNode
+from gradtui.model.tensors import TensorStats, TensorSummary
+from gradtui.ui.view import View
+from gradtui.ui.widgets.graph import EXPAND_ALL_LIMIT, GraphView
+
+
+def _count(node) -> int:  # type: ignore[no-untyped-def]
+    return 1 + sum(_count(c) for c in node.children)
+
+
+class GraphHarness(App[None]):
+    def __init__(self, view: View) -> None:
+        super().__init__()
+        self.view_ = view
+
+    def compose(self) -> ComposeResult:
+        yield GraphView(id="graph")
+
+    def on_mount(self) -> None:
+        self.query_one(GraphView).show(self.view_)
+
+
+def _chain_graph(depth: int) -> dict[int, GraphNode]:
+    """A deep chain (an unrolled loop): node i feeds node i+1 and a leaf ``w``."""
+    nodes = {i: GraphNode(i, "AddBackward0", (i + 1, depth + 1)) for i in range(depth)}
+    nodes[depth] = GraphNode(depth, "AccumulateGrad", (), "x")
+    nodes[depth + 1] = GraphNode(depth + 1, "AccumulateGrad", (), "w")
+    return nodes
+
+
+async def test_a_graph_of_thousands_of_nodes_opens_one_level_at_a_time() -> None:
+    graph = _chain_graph(5000)
+    events = [LineReached(0, "s.py", 1), BackwardDone(1, "s.py", 2, root="loss", loss=1.0, grads={}, graph=0)]
+    app = GraphHarness(View(events=events, cursor=1, graph=graph))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(GraphView)
+        assert tree.border_title == "Graph · 5002 nodes"
+        assert _count(tree.root) < 10  # root, the first node and its two inputs
+        first = tree.root.children[0]
+        assert "AddBackward0" in str(first.label) and "2 inputs" in str(first.label)
+        shared = [c for c in first.children if "· w" in str(c.label)]
+        assert shared and "shared: used 5000×" in str(shared[0].label)
+        next_node = first.children[0]
+        next_node.expand()
+        await pilot.pause()
+        assert len(next_node.children) == 2
+        assert "shared: see above" in str(next_node.children[1].label)
+
+
+async def test_a_small_graph_opens_fully_and_draws_a_shared_node_once() -> None:
+    graph = {0: GraphNode(0, "MulBackward0", (1, 1)), 1: GraphNode(1, "AccumulateGrad", (), "theta")}
+    events = [OpCalled(0, "s.py", 3, op="mul", grad_fn="MulBackward0", args=("theta", "theta"), graph=0)]
+    app = GraphHarness(View(events=events, cursor=0, graph=graph))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(GraphView)
+        assert str(tree.root.label).startswith("mul(theta, theta)")
+        mul = tree.root.children[0]
+        labels = [str(c.label) for c in mul.children]
+        assert labels == ["AccumulateGrad · theta  shared: used 2×", "AccumulateGrad · theta  shared: see above"]
+        assert EXPAND_ALL_LIMIT >= 2 and mul.is_expanded
+
+
+async def test_an_op_under_no_grad_has_no_graph() -> None:
+    events = [OpCalled(0, "s.py", 3, op="mul", grad_fn=None, grad_enabled=False, args=("x", "2"), graph=None)]
+    app = GraphHarness(View(events=events, cursor=0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(GraphView)
+        assert "not part of an autograd graph" in str(tree.root.children[0].label)
+
+
+def _t(values, shape=(1,)) -> TensorSummary:  # type: ignore[no-untyped-def]
+    return TensorSummary(shape, "float32", values=values)
+
+
+def test_format_delta() -> None:
+    assert format_delta(_t([1.0]), _t([0.6000000238418579])) == "-0.4"  # SGD: 1 - 0.2 * 2
+    assert format_delta(_t([1.0, -1.0], (2,)), _t([0.6, -0.6], (2,))) == "[-0.4, 0.4]"
+    assert format_delta(None, _t([2.0])) == "new"
+    assert format_delta(_t([2.0]), None) == "set to None"
+    assert format_delta(None, None) == ""
+    big = TensorSummary((1000,), "float32", stats=TensorStats(1000, -1.0, 1.0, 0.0, 0.5, 10.0))
+    bigger = TensorSummary((1000,), "float32", stats=TensorStats(1000, -1.0, 1.0, 0.0, 0.5, 12.5))
+    assert format_delta(big, bigger) == "norm +2.5"
