@@ -9,6 +9,7 @@ appears in place as ``output`` lines, so the log reads in the order things happe
 
 from __future__ import annotations
 
+import gc
 import linecache
 import os
 import sys
@@ -108,4 +109,8 @@ def run(
         out.flush()
         err.flush()
         os._exit(status)
+    # Everything is written. The interpreter's exit would now walk every object for the
+    # garbage collector: the timeline's and torch's, about 1 s for a 4,500-event run
+    # (0.15 s once frozen). Python promises no finalizer of cyclic garbage at exit anyway.
+    gc.freeze()
     return status

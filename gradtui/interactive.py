@@ -7,6 +7,7 @@ event and its thread joined, so the process never exits under a running script.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -33,4 +34,5 @@ def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: 
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+    gc.freeze()  # as in headless.run: skip walking every recorded object at exit
     return 0

@@ -214,3 +214,23 @@ async def test_watch_plots_plain_python_descent() -> None:
         assert values[:3] == [1.0, 0.6, 0.36]
         assert values[-1] == pytest.approx(3.656158440062973e-05)
         await pilot.press("q")
+
+
+async def test_source_follows_the_script_into_its_sibling_module_and_back() -> None:
+    app = live_app(SCRIPTS / "sibling_import.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        while not (_current(app).file == "helpers_mod.py" and _current(app).line == 5):
+            await press(pilot, "n")
+        assert isinstance(_current(app), LineReached) and _current(app).function == "square"
+        source = app.query_one("#source")
+        assert source.border_title == "Source · helpers_mod.py"
+        assert "▶5     return t * t" in panel_text(app, "#source")
+        await press(pilot, "s")  # the multiplication inside square(): an op of the script's own code
+        assert _current(app).op == "mul" and _current(app).args == ("t", "t")
+        await press(pilot, "e")
+        assert source.border_title == "Source · sibling_import.py"
+        # d/dw sum(w * w) = 2w = [6, -2]
+        assert "w.grad None → [6, -2]" in words(panel_text(app, "#grads"))
+        await pilot.press("ctrl+q")
+    assert app.engine is not None and app.engine.join(10)
