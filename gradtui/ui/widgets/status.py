@@ -47,5 +47,14 @@ class StatusLine(Widget):
         return self.text
 
     def show(self, view: View) -> None:
-        self.text = render_status(view)
-        self.refresh()
+        text = render_status(view)
+        # Re-lay out only when the number of rows changes (a sentence wraps in a narrow
+        # terminal); otherwise repainting these rows is enough.
+        relayout = _rows(text, self.size.width) != _rows(self.text, self.size.width)
+        self.text = text
+        self.refresh(layout=relayout)
+
+
+def _rows(text: Text, width: int) -> int:
+    width = max(1, width - 2)  # the padding
+    return sum(max(1, -(-len(line) // width)) for line in text.plain.split("\n"))
