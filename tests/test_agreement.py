@@ -50,7 +50,9 @@ REGRESSIONS = [
 ]
 
 
-@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+# run_script is function-scoped but stateless: sharing it between examples is safe.
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(programs())
 @example(REGRESSIONS[0])
 def test_recorded_values_are_the_values_torch_computed(tmp_path_factory, run_script, program: Program) -> None:
