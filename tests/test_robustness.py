@@ -43,3 +43,23 @@ def test_a_100m_element_tensor_is_summarised_never_copied(tmp_path: Path) -> Non
     assert stats["numel"] == 100_000_000 and stats["nan"] == 1 and stats["inf"] == 1
     assert stats["min"] == stats["max"] == stats["mean"] == 1.0 and stats["std"] == 0.0
     assert stats["norm"] == pytest.approx((100_000_000 - 2) ** 0.5, rel=1e-12)
+
+
+def test_a_hundred_thousand_printed_lines_are_all_kept(run_script) -> None:
+    timeline = run_script(SCRIPTS / "many_lines.py")
+    text = "".join(e.text for e in timeline.events if e.kind == "output")
+    assert text == "".join(f"line {i}\n" for i in range(100_000))
+
+
+async def test_the_app_on_a_hundred_thousand_lines_shows_the_newest(run_script) -> None:
+    from gradtui.ui.app import GradtuiApp
+    from tests.apptools import THEME, panel_text, press, started
+
+    app = GradtuiApp(run_script(SCRIPTS / "many_lines.py"), None, theme=THEME)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        await press(pilot, "c")
+        output = panel_text(app, "#output").rstrip().splitlines()
+        assert output[-1] == "line 99999" and len(output) <= 200
+        await press(pilot, "N", "N", "S")
+        await pilot.press("q")

@@ -302,26 +302,39 @@ class Session:
         return self.filter.kind(filename) is CodeKind.ENGINE or filename.endswith("torch/overrides.py")
 
     def _trace_call(self, frame: FrameType, event: str, arg: Any) -> Any:
-        filename = frame.f_code.co_filename
-        if self.filter.kind(filename) is _USER:
-            display = self.filter.display(filename)
-            if display not in self.timeline.sources:
-                self.timeline.sources[display] = "".join(linecache.getlines(filename))
-            return self._trace_local
-        return None
+        try:
+            filename = frame.f_code.co_filename
+            if self.filter.kind(filename) is _USER:
+                display = self.filter.display(filename)
+                if display not in self.timeline.sources:
+                    self.timeline.sources[display] = "".join(linecache.getlines(filename))
+                return self._trace_local
+            return None
+        except RecursionError:
+            return self._trace_local  # see _trace_local: the script raises it in its own frame
 
     def _trace_local(self, frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line":
-            code = frame.f_code
-            if self.watch:
-                self._emit_watched(frame)
-            where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
-            self._emit(LineReached, where[0], where[1], function=code.co_name)
+            try:
+                self._line_event(frame)
+            except RecursionError:
+                # The script is at the recursion limit and this handler is one frame
+                # deeper. Drop this line's event: the script's own next call raises the
+                # RecursionError, in its own frame, as it would under plain python. An
+                # exception escaping here would switch tracing off for the rest of the run.
+                pass
         elif event == "exception" and self._step_quiet is not None:
             # A step raised: its post-hook will never run, so the script is out of it.
             self._leave_quiet_step()
             self._steps.clear()
         return self._trace_local
+
+    def _line_event(self, frame: FrameType) -> None:
+        code = frame.f_code
+        if self.watch:
+            self._emit_watched(frame)
+        where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
+        self._emit(LineReached, where[0], where[1], function=code.co_name)
 
     # ------------------------------------------------------------------ attribution
 

@@ -15,8 +15,15 @@ from types import TracebackType
 
 def _strip(tb: TracebackType | None, is_engine: Callable[[str], bool]) -> TracebackType | None:
     frames = []
+    in_engine = False
     while tb is not None:
-        if not is_engine(tb.tb_frame.f_code.co_filename):
+        filename = tb.tb_frame.f_code.co_filename
+        # Generated code called by gradtui (an event dataclass's ``__init__`` is "<string>")
+        # is gradtui's too.
+        if is_engine(filename) or (in_engine and filename.startswith("<")):
+            in_engine = True
+        else:
+            in_engine = False
             frames.append(tb)
         tb = tb.tb_next
     rebuilt: TracebackType | None = None

@@ -13,10 +13,11 @@ class, so this module does not depend on that class being present in ``events.py
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from gradtui.model.events import (
+    EVENT_TYPES,
     BackwardDone,
     Change,
     ErrorRaised,
@@ -29,6 +30,7 @@ from gradtui.model.events import (
     StepTaken,
 )
 from gradtui.model.formatting import ARROW, format_number, format_tensor
+from gradtui.model.index import IndexedEvents
 from gradtui.model.tensors import TensorSummary
 
 WATCH_KIND = "watch"
@@ -81,7 +83,7 @@ def grad_history(events: Sequence[Event], upto: int) -> dict[str, list[GradEntry
     ``x.grad.zero_()``) is recorded too, so every step of the history is explained.
     """
     histories: dict[str, list[GradEntry]] = {}
-    for event in events[: _last(events, upto) + 1]:
+    for event in _of_kinds(events, upto, (BackwardDone, GradsZeroed)):
         if isinstance(event, BackwardDone | GradsZeroed):
             reset = isinstance(event, GradsZeroed)
             for name, change in (event.grads or {}).items():
@@ -126,8 +128,18 @@ def format_grad_history(
 # ---------------------------------------------------------------- where we are
 
 
+def _of_kinds(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Iterator[Event]:
+    """The events of ``kinds`` up to ``upto``, in order: by the index when there is one."""
+    if isinstance(events, IndexedEvents):
+        return (events[i] for i in events.positions([k.kind for k in kinds], _last(events, upto)))
+    return (e for e in events[: _last(events, upto) + 1] if isinstance(e, kinds))
+
+
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Event | None:
     """The last event of one of ``kinds`` with ``seq <= upto``."""
+    if isinstance(events, IndexedEvents):
+        found = events.latest([k.kind for k in kinds], _last(events, upto))
+        return None if found is None else events[found]
     for i in range(_last(events, upto), -1, -1):
         if isinstance(events[i], kinds):
             return events[i]
@@ -140,9 +152,16 @@ def focus_graph_event(events: Sequence[Event], upto: int) -> Event | None:
     return backward if backward is not None else latest(events, upto, (OpCalled,))
 
 
+def count(events: Sequence[Event], upto: int, kind: type[Event]) -> int:
+    """How many events of ``kind`` there are up to and including ``upto``."""
+    if isinstance(events, IndexedEvents):
+        return events.count_of(kind.kind, _last(events, upto))
+    return sum(1 for event in events[: _last(events, upto) + 1] if isinstance(event, kind))
+
+
 def backward_number(events: Sequence[Event], upto: int) -> int:
     """How many backward() calls have run up to and including ``upto``."""
-    return sum(1 for event in events[: _last(events, upto) + 1] if isinstance(event, BackwardDone))
+    return count(events, upto, BackwardDone)
 
 
 def position(events: Sequence[Event], upto: int, finished: bool) -> str:
@@ -295,7 +314,7 @@ def loss_points(events: Sequence[Event], upto: int) -> list[tuple[int, float]]:
     """``(backward number from 1, loss)`` for each backward up to ``upto`` that had a scalar loss."""
     points: list[tuple[int, float]] = []
     number = 0
-    for event in events[: _last(events, upto) + 1]:
+    for event in _of_kinds(events, upto, (BackwardDone,)):
         if isinstance(event, BackwardDone):
             number += 1
             loss: object = event.loss
@@ -307,7 +326,10 @@ def loss_points(events: Sequence[Event], upto: int) -> list[tuple[int, float]]:
 def watch_points(events: Sequence[Event], upto: int, name: str) -> list[tuple[int, float]]:
     """``(seq, value)`` of every watch of ``name`` up to ``upto`` that had a value."""
     points: list[tuple[int, float]] = []
-    for event in events[: _last(events, upto) + 1]:
+    candidates: Iterable[Event] = events[: _last(events, upto) + 1]
+    if isinstance(events, IndexedEvents):
+        candidates = (events[i] for i in events.positions([WATCH_KIND], _last(events, upto)))
+    for event in candidates:
         if event.kind == WATCH_KIND and getattr(event, "name", None) == name:
             value = getattr(event, "value", None)
             if value is not None:
@@ -318,8 +340,24 @@ def watch_points(events: Sequence[Event], upto: int, name: str) -> list[tuple[in
 # ---------------------------------------------------------------- navigation
 
 
+class OfKinds:
+    """A predicate that can only accept events of ``kinds``, so an index can skip the rest."""
+
+    def __init__(self, kinds: Collection[str], test: EventPredicate | None = None) -> None:
+        self.kinds = frozenset(kinds)
+        self._test = test
+
+    def __call__(self, event: Event) -> bool:
+        return event.kind in self.kinds and (self._test is None or self._test(event))
+
+
 def next_index(events: Sequence[Event], start: int, want: EventPredicate) -> int | None:
     """The first index after ``start`` whose event ``want`` accepts."""
+    if isinstance(events, IndexedEvents) and isinstance(want, OfKinds):
+        found = events.following(want.kinds, start)
+        while found is not None and not want(events[found]):
+            found = events.following(want.kinds, found)
+        return found
     for i in range(max(start + 1, 0), len(events)):
         if want(events[i]):
             return i
@@ -328,25 +366,25 @@ def next_index(events: Sequence[Event], start: int, want: EventPredicate) -> int
 
 def prev_index(events: Sequence[Event], start: int, want: EventPredicate) -> int | None:
     """The last index before ``start`` whose event ``want`` accepts."""
+    if isinstance(events, IndexedEvents) and isinstance(want, OfKinds):
+        found = events.latest(want.kinds, min(start, len(events)) - 1)
+        while found is not None and not want(events[found]):
+            found = events.latest(want.kinds, found - 1)
+        return found
     for i in range(min(start, len(events)) - 1, -1, -1):
         if want(events[i]):
             return i
     return None
 
 
-def is_line(event: Event) -> bool:
-    return isinstance(event, LineReached)
-
-
-def is_milestone(event: Event) -> bool:
-    return event.is_milestone
+#: A line event.
+is_line = OfKinds([LineReached.kind])
+#: A backward, zero_grad or step: what ``e`` / ``E`` stop on.
+is_milestone = OfKinds([kind for kind, cls in EVENT_TYPES.items() if cls.is_milestone])
 
 
 def at_breakpoint(breakpoints: Collection[tuple[str, int]]) -> EventPredicate:
     """A predicate: a line event at one of ``breakpoints`` (``(file, line)``, matched exactly)."""
     points = frozenset(breakpoints)
-
-    def want(event: Event) -> bool:
-        return isinstance(event, LineReached) and (event.file, event.line) in points
-
-    return want
+    # No breakpoints: no event can match, and an index answers without looking.
+    return OfKinds([LineReached.kind] if points else [], lambda event: (event.file, event.line) in points)

@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 from gradtui.engine.control import Command, Continue, NextEvent, NextLine, StepOp
 from gradtui.model import history
 from gradtui.model.events import Event
+from gradtui.model.index import IndexedEvents
 from gradtui.model.timeline import Timeline
 from gradtui.ui.help import HelpScreen
 from gradtui.ui.view import View
@@ -92,6 +93,8 @@ class GradtuiApp(App[None]):
                  theme: str = "textual-dark") -> None:
         super().__init__()
         self.timeline = timeline
+        #: The same events, indexed by kind as they grow: every panel's question is a bisection.
+        self.events = IndexedEvents(timeline.events)
         self.engine = engine
         self.watched = watch
         self._theme_name = theme
@@ -135,7 +138,7 @@ class GradtuiApp(App[None]):
     def view(self) -> View:
         tl = self.timeline
         finished = self.engine is None or (self.engine.finished and not self.running)
-        return View(events=tl.events, cursor=self.cursor, graph=tl.graph, sources=tl.sources, finished=finished,
+        return View(events=self.events, cursor=self.cursor, graph=tl.graph, sources=tl.sources, finished=finished,
                     status=tl.status, exit_code=tl.exit_code, running=self.running,
                     breakpoints=frozenset(self.breakpoints), watch=self.watched,
                     script_folder=os.path.dirname(tl.script))
@@ -220,7 +223,7 @@ class GradtuiApp(App[None]):
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
             return
         want, command = self._forward_rule(kind)
-        found = history.next_index(self.timeline.events, self.cursor, want)
+        found = history.next_index(self.events, self.cursor, want)
         if found is not None:
             self.cursor = found
             self.redraw()
@@ -232,14 +235,13 @@ class GradtuiApp(App[None]):
             self.notify("this is the end of the run: step back with S, N, E or C", timeout=3)
 
     def action_rewind(self, kind: str) -> None:
-        events = self.timeline.events
         if kind == "start":
             target: int | None = 0
         elif kind == "op":
             target = self.cursor - 1 if self.cursor > 0 else None
         else:
             want = history.is_line if kind == "line" else history.is_milestone
-            target = history.prev_index(events, self.cursor, want)
+            target = history.prev_index(self.events, self.cursor, want)
         if target is None:
             what = {"op": "event", "line": "line", "event": "backward, zero_grad or step"}[kind]
             self.notify(f"no earlier {what}: this is as far back as the run goes", timeout=3)

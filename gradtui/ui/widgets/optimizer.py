@@ -27,7 +27,7 @@ def render_optimizer(view: View) -> Group | Text:
     event = history.latest(view.events, view.cursor, (StepTaken,))
     if not isinstance(event, StepTaken):
         return Text("no step() yet", style="italic")
-    number = sum(1 for e in view.events[: view.cursor + 1] if isinstance(e, StepTaken))
+    number = history.count(view.events, view.cursor, StepTaken)
     head = Text.assemble((event.optimizer.cls, "bold"), f" {event.optimizer.name} · step() #{number}")
     parts: list[Text | Table] = [head]
     for i, group in enumerate(event.hyperparams):

@@ -1,0 +1,36 @@
+"""The kind index answers every history question exactly as a scan of the events does."""
+
+from __future__ import annotations
+
+from gradtui.model import history
+from gradtui.model.events import BackwardDone, GradsZeroed, OpCalled, StepTaken
+from gradtui.model.index import IndexedEvents
+from tests.conftest import SCENARIOS
+
+
+def test_indexed_answers_equal_scanned_answers(run_script) -> None:
+    for name in ("accumulation.py", "sgd_loop.py", "adam.py"):
+        events = run_script(SCENARIOS / name).events
+        indexed = IndexedEvents(events)
+        predicates = [history.is_line, history.is_milestone,
+                      history.at_breakpoint({(name, 17), (name, 14)}), history.at_breakpoint(set())]
+        for upto in range(len(events)):
+            for kinds in ((BackwardDone,), (StepTaken, GradsZeroed), (OpCalled,)):
+                assert history.latest(indexed, upto, kinds) == history.latest(events, upto, kinds)
+            assert history.count(indexed, upto, StepTaken) == history.count(events, upto, StepTaken)
+            assert history.grad_history(indexed, upto) == history.grad_history(events, upto)
+            assert history.loss_points(indexed, upto) == history.loss_points(events, upto)
+            assert history.position(indexed, upto, True) == history.position(events, upto, True)
+            for want in predicates:
+                assert history.next_index(indexed, upto, want) == history.next_index(events, upto, want)
+                assert history.prev_index(indexed, upto, want) == history.prev_index(events, upto, want)
+
+
+def test_the_index_follows_a_growing_timeline(run_script) -> None:
+    events = list(run_script(SCENARIOS / "accumulation.py").events)
+    growing = events[:8]
+    indexed = IndexedEvents(growing)
+    assert history.backward_number(indexed, 7) == 0
+    growing.extend(events[8:])
+    last = len(events) - 1
+    assert history.backward_number(indexed, last) == 6  # accumulation.py calls backward six times
