@@ -16,8 +16,10 @@ from gradtui.engine.script import Script
 from gradtui.engine.session import Session
 from gradtui.ui.app import GradtuiApp
 
-#: How long a quitting app waits for the script to reach its next event.
-_STOP_GRACE_SECONDS = 5.0
+#: How long a quitting app waits for the script to reach its next event. The screen is
+#: already restored and nothing is left to save, so a script stuck in one long C call
+#: (``time.sleep``) is left behind at once rather than holding the user's prompt.
+_STOP_GRACE_SECONDS = 0.5
 
 
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",

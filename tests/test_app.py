@@ -13,7 +13,7 @@ from gradtui.model import codec
 from gradtui.model.events import BackwardDone, GradsZeroed, LineReached, StepTaken
 from gradtui.ui.app import GradtuiApp
 from gradtui.ui.help import HelpScreen
-from tests.apptools import THEME, live_app, panel_text, press, started
+from tests.apptools import THEME, live_app, panel_text, press, started, wait_until
 from tests.conftest import SCENARIOS, SCRIPTS
 
 SIZE = (120, 40)
@@ -234,3 +234,46 @@ async def test_source_follows_the_script_into_its_sibling_module_and_back() -> N
         assert "w.grad None → [6, -2]" in words(panel_text(app, "#grads"))
         await pilot.press("ctrl+q")
     assert app.engine is not None and app.engine.join(10)
+
+
+async def test_input_is_asked_in_the_app() -> None:
+    from gradtui.ui.ask import AskScreen
+
+    app = live_app(SCRIPTS / "hostile_asks.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), "the input screen")
+        assert app.screen.prompt == "your name? "
+        await pilot.press("A", "d", "a", "enter")
+        await wait_until(pilot, lambda: app.timeline.status == "finished" and not app.running, "the end")
+        output = panel_text(app, "#output")
+        assert "your name? Ada" in output and "hello Ada" in output
+        await pilot.press("q")
+
+
+async def test_escape_at_input_is_end_of_input() -> None:
+    from gradtui.ui.ask import AskScreen
+
+    app = live_app(SCRIPTS / "hostile_asks.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), "the input screen")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.timeline.status == "error" and not app.running, "the error")
+        assert app.timeline.error.type == "EOFError"
+        await pilot.press("q")
+
+
+async def test_quitting_while_the_script_waits_for_input() -> None:
+    from gradtui.ui.ask import AskScreen
+
+    app = live_app(SCRIPTS / "hostile_asks.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, AskScreen), "the input screen")
+        await pilot.press("ctrl+q")
+    assert app.engine is not None and app.engine.join(5)
+    assert app.timeline.status == "interrupted"

@@ -63,3 +63,87 @@ async def test_the_app_on_a_hundred_thousand_lines_shows_the_newest(run_script) 
         assert output[-1] == "line 99999" and len(output) <= 200
         await press(pilot, "N", "N", "S")
         await pilot.press("q")
+
+
+def run_plain(script: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(script)], cwd=REPO, input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def run_gradtui(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gradtui", *args], cwd=REPO, input=stdin, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_recursion_error_is_the_scripts_own(run_script) -> None:
+    plain = run_plain(SCRIPTS / "hostile_recursion.py")
+    timeline = run_script(SCRIPTS / "hostile_recursion.py")
+    assert timeline.status == "error" and timeline.error.type == "RecursionError"
+    assert plain.stderr.strip().splitlines()[-1] == f"RecursionError: {timeline.error.message}"
+    assert [e.op for e in timeline.events if e.kind == "op"] == ["ones", "mul"]  # recorded before it
+    (error,) = [e for e in timeline.events if e.kind == "error"]
+    assert "gradtui" not in error.traceback and "<string>" not in error.traceback
+    assert timeline.events[-1] is error
+
+
+def test_a_script_that_replaces_sys_stdout(run_script) -> None:
+    plain = run_plain(SCRIPTS / "hostile_replace_stdout.py")
+    timeline = run_script(SCRIPTS / "hostile_replace_stdout.py")
+    printed = "".join(e.text for e in timeline.events if e.kind == "output" and e.stream == "stdout")
+    assert printed == plain.stdout == "before\nafter, buffer had: 'captured by the script\\n'\n"
+
+
+def test_keyboard_interrupt_raised_by_the_script(tmp_path: Path) -> None:
+    record = tmp_path / "k.json"
+    plain = run_plain(SCRIPTS / "hostile_kbint.py")
+    r = run_gradtui("--record", str(record), str(SCRIPTS / "hostile_kbint.py"))
+    assert r.returncode == 130 and plain.returncode in (130, -2)
+    doc = json.loads(record.read_text())
+    assert doc["status"] == "interrupted" and doc["error"]["type"] == "KeyboardInterrupt"
+    assert r.stdout == plain.stdout == "about to interrupt\n"
+
+
+def test_a_script_with_its_own_thread(run_script) -> None:
+    plain = run_plain(SCRIPTS / "hostile_threads.py")
+    r = run_gradtui("--record", os.devnull, str(SCRIPTS / "hostile_threads.py"))
+    assert r.returncode == plain.returncode == 0
+    assert sorted(r.stdout.splitlines()) == sorted(plain.stdout.splitlines()) == ["from the thread", "main saw [6.0]"]
+
+
+def test_odd_tensors_are_summarised_as_torch_has_them(run_script) -> None:
+    import torch
+
+    timeline = run_script(SCRIPTS / "hostile_odd_tensors.py")
+    assert timeline.status == "finished", timeline.error
+    outputs = {}
+    for e in timeline.events:
+        if e.kind == "op":
+            outputs.setdefault(e.op, e.output)
+    assert outputs["mul"].dtype == "int64" and outputs["mul"].values == [[0, 2, 4], [6, 8, 10]]
+    assert outputs["__and__"].dtype == "bool" and outputs["__and__"].values == [True, False]
+    zero_d = [e.output for e in timeline.events if e.kind == "op" and e.output.shape == ()]
+    assert any(o.values == 7.0 for o in zero_d)  # torch.tensor(3.5) * 2
+    complex_out = [e.output for e in timeline.events
+                   if e.kind == "op" and e.op == "mul" and e.output.dtype == "complex64"]
+    assert complex_out and complex_out[0].values is None
+    magnitudes = torch.tensor([1 + 2j, 3 - 4j]).mul(2).abs().double()
+    assert complex_out[0].stats.max == pytest.approx(magnitudes.max().item(), rel=1e-6)
+    sparse = [e.output for e in timeline.events if e.kind == "op" and e.op == "mul" and e.output.shape == (2, 2)]
+    assert sparse, "the sparse product is recorded as a summary"
+    (non_finite,) = [e.output for e in timeline.events if e.kind == "op" and e.op == "add"]
+    assert [str(v) for v in non_finite.values] == ["nan", "inf", "2.0"]
+
+
+def test_cuda_on_a_machine_without_a_gpu_is_the_scripts_error(run_script) -> None:
+    plain = run_plain(SCRIPTS / "hostile_cuda.py")
+    timeline = run_script(SCRIPTS / "hostile_cuda.py")
+    assert timeline.status == "error"
+    assert plain.stderr.strip().splitlines()[-1] == f"{timeline.error.type}: {timeline.error.message}"
+    assert timeline.error.line == 4 and timeline.error.file == "hostile_cuda.py"
+
+
+def test_input_in_headless_mode_reads_stdin_as_python_does() -> None:
+    plain = run_plain(SCRIPTS / "hostile_asks.py", stdin="Ada\n")
+    r = run_gradtui("--record", os.devnull, str(SCRIPTS / "hostile_asks.py"), stdin="Ada\n")
+    assert r.returncode == plain.returncode == 0
+    assert r.stdout == plain.stdout == "your name? hello Ada\n"

@@ -13,6 +13,7 @@ otherwise. ``Patches.remove()`` restores everything in reverse order.
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,23 @@ class Patches:
                 self._wrap_zero_grad(cls)
             self._watch_new_subclasses(root)
         self._wrap_function_apply()
+        if s.input_handler is not None:
+            self._wrap_input()
+
+    def _wrap_input(self) -> None:
+        """``input()`` in the script's thread asks the driver (the app owns the terminal)."""
+        session = self._session
+        original = builtins.input
+
+        def ask(prompt: object = "") -> str:
+            return session.run_input(original, prompt)
+
+        self._set_module(builtins, "input", ask)
+
+    def _set_module(self, module: Any, name: str, value: Any) -> None:
+        old = getattr(module, name)
+        setattr(module, name, value)
+        self._undo.append(lambda: setattr(module, name, old))
 
     def remove(self) -> None:
         while self._undo:

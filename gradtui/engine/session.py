@@ -62,6 +62,9 @@ from gradtui.model.events import (
 from gradtui.model.timeline import ErrorInfo, Timeline
 
 EventSink = Callable[[Event], None]
+#: Called in the script's thread with input()'s prompt; blocks until the answer, or returns
+#: None for end of input (or when the driver is stopping the script).
+InputHandler = Callable[[str], "str | None"]
 
 _USER = CodeKind.USER
 _WRAPPER = CodeKind.WRAPPER
@@ -97,6 +100,7 @@ class Session:
         max_values: int = DEFAULT_MAX_VALUES,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         watch: Sequence[str] = (),
+        input_handler: InputHandler | None = None,
     ) -> None:
         self.script = script
         self.filter = CodeFilter(script.path)
@@ -106,6 +110,8 @@ class Session:
                                  torch_version=torch.__version__)
         self.graph = GraphRecorder(self.timeline.graph)
         self.watch = WatchList(watch)
+        #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
+        self.input_handler = input_handler
         self.gate = Gate(Pause() if start_paused else Continue())
         self.router = StreamRouter(self._on_output, echo=echo_output)
         self._sink = sink
@@ -335,6 +341,20 @@ class Session:
             self._emit_watched(frame)
         where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
         self._emit(LineReached, where[0], where[1], function=code.co_name)
+
+    def run_input(self, original: Callable[..., str], prompt: object) -> str:
+        if not self._in_script_thread() or self.input_handler is None:
+            return original(prompt)
+        text = "" if prompt is None else str(prompt)
+        self.router.flush_all()
+        answer = self.input_handler(text)
+        if self.gate.stopping:
+            raise StopScript
+        if answer is None:
+            raise EOFError("EOF when reading a line")  # what input() raises at end of input
+        # What a terminal shows: the prompt, the answer typed after it, the new line.
+        sys.stdout.write(f"{text}{answer}\n")
+        return answer
 
     # ------------------------------------------------------------------ attribution
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from gradtui.model import history
 from gradtui.model.events import Event
 from gradtui.model.index import IndexedEvents
 from gradtui.model.timeline import Timeline
+from gradtui.ui.ask import AskScreen
 from gradtui.ui.help import HelpScreen
 from gradtui.ui.view import View
 from gradtui.ui.widgets.grads import GradHistory
@@ -47,6 +49,8 @@ class Engine(Protocol):
     """What the app needs of a live run (``gradtui.engine.session.Session`` provides it)."""
 
     timeline: Timeline
+    #: Set by the app: answers the script's input() from a screen of the app.
+    input_handler: Callable[[str], str | None] | None
 
     def start(self) -> None: ...
     def send(self, command: Command) -> None: ...
@@ -105,6 +109,9 @@ class GradtuiApp(App[None]):
         #: tests and the latency benchmark wait on it instead of sleeping.
         self.settled_count = 0
         self._frozen = False
+        self._quitting = threading.Event()
+        if engine is not None:
+            engine.input_handler = self._ask_from_thread
 
     def compose(self) -> ComposeResult:
         with Container(id="panels"):
@@ -203,6 +210,24 @@ class GradtuiApp(App[None]):
             if not worker.is_cancelled:
                 self.call_from_thread(self._show_progress)
 
+    def _ask_from_thread(self, prompt: str) -> str | None:
+        """The script's thread asks for a line; the app shows AskScreen and waits for it."""
+        answered = threading.Event()
+        box: list[str | None] = [None]
+
+        def on_answer(value: str | None) -> None:
+            box[0] = value
+            answered.set()
+
+        try:
+            self.call_from_thread(self.push_screen, AskScreen(prompt), on_answer)
+        except RuntimeError:  # the app has already gone
+            return None
+        while not answered.wait(0.1):
+            if self._quitting.is_set():
+                return None
+        return box[0]
+
     def _show_progress(self) -> None:
         if self.running:
             self.query_one(StatusLine).show(self.view())
@@ -267,12 +292,14 @@ class GradtuiApp(App[None]):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        self._quitting.set()
         self.workers.cancel_group(self, "engine")
         if self.engine is not None:
             self.engine.stop()
         self.exit()
 
     def on_unmount(self) -> None:
+        self._quitting.set()
         if self.engine is not None:
             self.engine.stop()
 

@@ -1,0 +1,3 @@
+"""Asks for input() and greets."""
+name = input("your name? ")
+print("hello", name)

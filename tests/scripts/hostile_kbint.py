@@ -1,0 +1,3 @@
+"""Raises KeyboardInterrupt itself."""
+print("about to interrupt")
+raise KeyboardInterrupt
