@@ -147,3 +147,17 @@ def test_input_in_headless_mode_reads_stdin_as_python_does() -> None:
     r = run_gradtui("--record", os.devnull, str(SCRIPTS / "hostile_asks.py"), stdin="Ada\n")
     assert r.returncode == plain.returncode == 0
     assert r.stdout == plain.stdout == "your name? hello Ada\n"
+
+
+def test_torch_compile_runs_and_says_what_it_cannot_show(run_script) -> None:
+    plain = run_plain(SCRIPTS / "hostile_compiled.py")
+    timeline = run_script(SCRIPTS / "hostile_compiled.py")
+    assert timeline.status == "finished", timeline.error
+    stdout = "".join(e.text for e in timeline.events if e.kind == "output" and e.stream == "stdout")
+    assert stdout == plain.stdout == "tensor([2., 2., 2.])\n"
+    notes = [e.text for e in timeline.events if e.kind == "output" and e.text.startswith("gradtui:")]
+    assert len(notes) == 1 and "torch.compile" in notes[0]
+    (backward,) = [e for e in timeline.events if e.kind == "backward"]
+    assert backward.grads["x"].after.values == [2.0, 2.0, 2.0]  # d/dx sum(x * x) at ones
+    stderr_text = "".join(e.text for e in timeline.events if e.kind == "output" and e.stream == "stderr")
+    assert "Dynamo does not know how to trace" not in stderr_text

@@ -29,6 +29,9 @@ _IGNORED = frozenset({
 })
 
 _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
+#: True while torch.compile traces a function: the mode must then stay out of the way
+#: (its frame inspection cannot be compiled), and the compiled graph runs as one piece.
+_compiling = torch.compiler.is_compiling
 
 
 def op_name(func: Any) -> str:
@@ -49,6 +52,8 @@ class OpRecorder(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         if kwargs is None:
             kwargs = {}
+        if _compiling():
+            return func(*args, **kwargs)
         name = self._names.get(func)
         if name is None:
             name = self._names[func] = op_name(func)

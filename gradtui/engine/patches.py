@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 _WRAPPED = "__gradtui_wrapped__"
 
 
+COMPILE_NOTE = (
+    "gradtui: functions compiled with torch.compile run as one compiled graph, so the "
+    "operations inside them are not recorded one by one; backward, zero_grad and step "
+    "around them still are.\n"
+)
+
+
 class Patches:
     """Installs the step hooks and the zero_grad / Function.apply wrappers for a session."""
 
@@ -50,6 +57,19 @@ class Patches:
         self._wrap_function_apply()
         if s.input_handler is not None:
             self._wrap_input()
+        self._wrap_compile()
+
+    def _wrap_compile(self) -> None:
+        """Say plainly, once, what gradtui cannot show inside ``torch.compile``."""
+        session = self._session
+        original = torch.compile
+
+        @functools.wraps(original)
+        def compile_(*args: Any, **kwargs: Any) -> Any:
+            session.note_once("compile", COMPILE_NOTE)
+            return original(*args, **kwargs)
+
+        self._set_module(torch, "compile", compile_)
 
     def _wrap_input(self) -> None:
         """``input()`` in the script's thread asks the driver (the app owns the terminal)."""

@@ -123,6 +123,7 @@ class Session:
         self._stepped_classes: set[type] = set()  # optimizer classes whose step() is noted quiet
         self._steps: list[_PendingStep] = []
         self._zero_grad_depth = 0
+        self._notes: set[str] = set()
         #: Entered for an optimizer step that has no closure: nothing in it is the
         #: script's op, and an Adam step makes ~100 torch calls that would each enter
         #: the function mode's Python handler.
@@ -341,6 +342,14 @@ class Session:
             self._emit_watched(frame)
         where = self._where = (self.filter.display(code.co_filename), frame.f_lineno)
         self._emit(LineReached, where[0], where[1], function=code.co_name)
+
+    def note_once(self, key: str, text: str) -> None:
+        """A plain note from gradtui to the user, as stderr output at the script's line."""
+        if key in self._notes or not self._in_script_thread():
+            return
+        self._notes.add(key)
+        self.router.flush_all()
+        self._on_output("stderr", text)
 
     def run_input(self, original: Callable[..., str], prompt: object) -> str:
         if not self._in_script_thread() or self.input_handler is None:
