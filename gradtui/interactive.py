@@ -35,6 +35,8 @@ def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: 
         # The script is inside one long C operation; nothing is left to save, so leave now.
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(app.return_code or 0)
     gc.freeze()  # as in headless.run: skip walking every recorded object at exit
-    return 0
+    # Non-zero only when the app itself failed (Textual has restored the terminal and
+    # printed the error by then).
+    return app.return_code or 0

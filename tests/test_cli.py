@@ -485,3 +485,15 @@ def test_watch_in_trace_follows_plain_python_theta() -> None:
     # The tutorial's hand-written descent: 1.0, 0.6, 0.36, ... 3.65616e-05 after 20 steps.
     assert watched[:3] == ["1", "0.6", "0.36"]
     assert watched[-1] == "3.65616e-05"
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "binary", "syntax"])
+def test_bad_script_for_the_debugger_is_reported_before_the_terminal(tmp_path: Path, kind: str) -> None:
+    path = {"missing": tmp_path / "nope.py", "directory": tmp_path, "binary": tmp_path / "b.py",
+            "syntax": tmp_path / "s.py"}[kind]
+    if kind == "binary":
+        path.write_bytes(b"\x00\x01\x02\xff" * 10)
+    if kind == "syntax":
+        path.write_text("x = (1,\n")
+    line = assert_usage_error(gradtui(path))
+    assert "terminal" not in line  # the script's problem is named first, in the debugger's mode too

@@ -21,13 +21,14 @@ SHOW_CURSOR = b"\x1b[?25h"
 
 
 class Terminal:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, command: list[str] | None = None) -> None:
         self.master, slave = pty.openpty()
         os.set_blocking(self.master, False)
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL_THEME")}
         env["TERM"] = "xterm-256color"
-        self.proc = subprocess.Popen([sys.executable, "-m", "gradtui", *args], cwd=REPO, stdin=slave, stdout=slave,
-                                     stderr=slave, env=env, start_new_session=True)
+        command = command or [sys.executable, "-m", "gradtui", *args]
+        self.proc = subprocess.Popen(command, cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True)
         os.close(slave)
         self.output = b""
 
@@ -69,8 +70,8 @@ class Terminal:
 def terminal():
     opened: list[Terminal] = []
 
-    def open_(*args: str) -> Terminal:
-        opened.append(Terminal(*args))
+    def open_(*args: str, command: list[str] | None = None) -> Terminal:
+        opened.append(Terminal(*args, command=command))
         return opened[-1]
 
     yield open_
@@ -105,3 +106,26 @@ def test_a_script_that_never_ends_quits_within_a_second(terminal, script: str) -
     assert t.wait_exit(10) == 0
     assert time.monotonic() - start < 1.5
     assert LEAVE_ALT_SCREEN in t.output
+
+
+def test_the_terminal_is_restored_when_the_app_itself_crashes(terminal) -> None:
+    """A bug in a panel (simulated here) must still hand the terminal back."""
+    crash = (
+        "import sys\n"
+        "import gradtui.ui.widgets.status as status\n"
+        "original = status.render_status\n"
+        "def render(view):\n"
+        "    if view.cursor > 2:\n"
+        "        raise RuntimeError('simulated crash of a panel')\n"
+        "    return original(view)\n"
+        "status.render_status = render\n"
+        "from gradtui.cli import main\n"
+        f"sys.exit(main([{str(SCENARIOS / 'accumulation.py')!r}]))\n"
+    )
+    term = terminal(command=[sys.executable, "-c", crash])
+    assert term.read_until(b"event 1 / 1+", 60), term.output[-2000:]
+    term.press(b"c")
+    code = term.wait_exit(30)
+    assert code not in (None, 0)
+    assert LEAVE_ALT_SCREEN in term.output
+    assert b"simulated crash of a panel" in term.output
