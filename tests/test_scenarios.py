@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from gradtui.model import codec
-from tests.conftest import SCENARIOS
+from tests.conftest import REPO, SCENARIOS
 from tests.helpers import flat, grad_changes, of_kind, seqs_ok, stderr, stdout
 
 
@@ -336,3 +336,57 @@ def test_accumulation_graph_shares_theta(run_script):
         assert root.children[0] == root.children[1]  # theta * theta: one AccumulateGrad, fed twice
         assert tl.graph[root.children[0]].variable == "theta"
         assert parent_counts(tl.graph, bw.graph)[root.children[0]] == 2
+
+
+def _direct_node_runs(root) -> list[tuple[str, list, list]]:  # type: ignore[no-untyped-def]
+    """Run backward from ``root`` with a hook on every node, in torch directly."""
+    runs: list[tuple[str, list, list]] = []
+    seen, stack, handles = set(), [root.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+
+        def hook(grad_inputs, grad_outputs, name=type(node).__name__):  # type: ignore[no-untyped-def]
+            def as_list(gs):  # type: ignore[no-untyped-def]
+                return [None if g is None else g.tolist() for g in gs]
+
+            runs.append((name, as_list(grad_outputs), as_list(grad_inputs)))
+
+        handles.append(node.register_hook(hook))
+        stack.extend(child for child, _ in node.next_functions)
+    root.backward()
+    for h in handles:
+        h.remove()
+    return runs
+
+
+def _recorded_runs(event) -> list[tuple[str, list, list]]:  # type: ignore[no-untyped-def]
+    def as_list(gs):  # type: ignore[no-untyped-def]
+        return [None if g is None else g.values for g in gs]
+
+    return [(n.name, as_list(n.grad_in), as_list(n.grad_out)) for n in event.nodes]
+
+
+def test_backward_node_by_node_matches_torchs_hooks_on_the_mean_chain(run_script):
+    tl = run_script(SCENARIOS / "mean_chain.py")
+    (bw,) = of_kind(tl, "backward")
+    x = torch.ones(2, 2, requires_grad=True)
+    out = (3 * ((x + 2) ** 2)).mean()
+    assert _recorded_runs(bw) == _direct_node_runs(out)
+    first, last = bw.nodes[0], bw.nodes[-1]
+    # The tutorial: 1 enters MeanBackward0, 0.25 flows out to each element, 4.5 reaches x.
+    assert first.name == "MeanBackward0" and first.grad_in[0].values == 1.0
+    assert first.grad_out[0].values == [[0.25, 0.25], [0.25, 0.25]]
+    assert last.name == "AccumulateGrad" and last.grad_in[0].values == [[4.5, 4.5], [4.5, 4.5]]
+    assert tl.graph[last.id].variable == "x"
+
+
+def test_backward_node_by_node_matches_torchs_hooks_in_an_mlp(run_script):
+    tl = run_script(REPO / "tests" / "scripts" / "mlp_adam.py")
+    first = of_kind(tl, "backward")[0]
+    names = [n.name for n in first.nodes]
+    assert names[0].startswith("MseLossBackward") and names.count("AccumulateGrad") == len(first.grads)
+    for run in first.nodes:
+        assert tl.graph[run.id].name == run.name

@@ -40,6 +40,22 @@ class GraphRecorder:
             self.forget()
         return self._record(fn, name_of)
 
+    def nodes_under(self, t: torch.Tensor) -> list[tuple[int, Any]]:
+        """``(id, node)`` for every recorded node under ``t.grad_fn`` (call ``record`` first)."""
+        fn = t.grad_fn
+        found: list[tuple[int, Any]] = []
+        seen: set[int] = set()
+        stack = [fn] if fn is not None else []
+        while stack:
+            node = stack.pop()
+            known = self._ids.get(id(node))
+            if known is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            found.append((known[0], node))
+            stack.extend(child for child, _ in node.next_functions if child is not None)
+        return found
+
     def forget(self) -> None:
         self._ids.clear()
 

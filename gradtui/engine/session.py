@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from gradtui.engine import tracebacks
+from gradtui.engine.backward_trace import BackwardTrace
 from gradtui.engine.capture import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_MAX_VALUES,
@@ -454,7 +455,13 @@ class Session:
             names = [index.name(leaf) for leaf in leaves]
             before = [self.capture.summarize(leaf.grad) for leaf in leaves]
             graph = self.graph.record(roots[0], index.name) if roots else None
-        out = func(*args, **kwargs)
+            for extra in roots[1:]:
+                self.graph.record(extra, index.name)
+            trace = BackwardTrace([n for r in roots for n in self.graph.nodes_under(r)], self.capture.summarize)
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            trace.close()
         with _no_torch_function():
             self.graph.forget()  # the graph is consumed: do not keep its nodes alive
             after = [self.capture.summarize(leaf.grad) for leaf in leaves]
@@ -463,7 +470,8 @@ class Session:
                 loss = plain_value(roots[0].detach().reshape(-1)[0].item())
         file, line = self._at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
-        self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, grads=grads, graph=graph)
+        self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, grads=grads, graph=graph,
+                   nodes=tuple(trace.runs))
         return out
 
     # ------------------------------------------------------------------ zero_grad

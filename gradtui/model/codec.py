@@ -25,6 +25,7 @@ from gradtui.model.events import (
     Event,
     GradsZeroed,
     LineReached,
+    NodeRun,
     OpCalled,
     OutputWritten,
     Owner,
@@ -92,7 +93,9 @@ def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
         out.update(op=e.op, grad_fn=e.grad_fn, grad_enabled=e.grad_enabled, args=list(e.args),
                    output=tensor_to_json(e.output, raw), graph=e.graph)
     elif isinstance(e, BackwardDone):
-        out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads, raw), graph=e.graph)
+        out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads, raw), graph=e.graph,
+                   nodes=[{"id": n.id, "name": n.name, "grad_in": [tensor_to_json(g, raw) for g in n.grad_in],
+                           "grad_out": [tensor_to_json(g, raw) for g in n.grad_out]} for n in e.nodes])
     elif isinstance(e, GradsZeroed):
         out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls}, grads=_changes(e.grads, raw))
     elif isinstance(e, StepTaken):
@@ -281,7 +284,8 @@ def event_from_json(d: Any, index: int) -> Event:
         loss = _unnumber(d.get("loss"))
         return BackwardDone(**base, root=r.get(d, "root", str), loss=loss,
                             grads=_changes_from(r.get(d, "grads", dict), f"{where}.grads"),
-                            graph=r.get(d, "graph", int, optional=True))
+                            graph=r.get(d, "graph", int, optional=True),
+                            nodes=_node_runs(r.get(d, "nodes", list, optional=True) or [], f"{where}.nodes"))
     if cls is GradsZeroed:
         return GradsZeroed(**base, optimizer=_owner(d.get("optimizer"), where),
                            grads=_changes_from(r.get(d, "grads", dict), f"{where}.grads"))
@@ -308,6 +312,23 @@ def event_from_json(d: Any, index: int) -> Event:
         return ValueWatched(**base, name=r.get(d, "name", str), value=value)
     return ErrorRaised(**base, type=r.get(d, "type", str), message=r.get(d, "message", str),
                        traceback=r.get(d, "traceback", str, optional=True) or "")
+
+
+def _node_runs(runs: list[Any], where: str) -> tuple[NodeRun, ...]:
+    """A backward's nodes in the order torch ran them (optional: older files have none)."""
+    out = []
+    for i, d in enumerate(runs):
+        r = _Reader(f"{where}[{i}]")
+        if not isinstance(d, dict):
+            raise r.fail("a node must be an object")
+        grad_in = r.get(d, "grad_in", list)
+        grad_out = r.get(d, "grad_out", list)
+        out.append(NodeRun(
+            r.get(d, "id", int), r.get(d, "name", str),
+            tuple(tensor_from_json(g, f"{where}[{i}].grad_in") for g in grad_in),
+            tuple(tensor_from_json(g, f"{where}[{i}].grad_out") for g in grad_out),
+        ))
+    return tuple(out)
 
 
 def _graph_from(nodes: list[Any]) -> dict[int, GraphNode]:

@@ -76,6 +76,21 @@ class OpCalled(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class NodeRun:
+    """One node of a backward pass as torch ran it: the gradient it received, those it sent.
+
+    ``id`` is the node in the timeline's graph table. ``grad_in`` holds the gradients
+    flowing into the node (one per output of the forward op); ``grad_out`` those it
+    passes on to its inputs, in ``next_functions`` order (``None`` where nothing flows).
+    """
+
+    id: int
+    name: str
+    grad_in: tuple[TensorSummary | None, ...] = ()
+    grad_out: tuple[TensorSummary | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class BackwardDone(Event):
     """``backward()`` ran from ``root``; every leaf it reached, with ``.grad`` before/after."""
 
@@ -87,6 +102,8 @@ class BackwardDone(Event):
     grads: Mapping[str, Change] = None  # type: ignore[assignment]
     #: The root's ``grad_fn`` in the timeline's node table, taken before backward ran.
     graph: int | None = None
+    #: Every node the pass ran, in the order torch ran them.
+    nodes: tuple[NodeRun, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

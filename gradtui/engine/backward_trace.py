@@ -1,0 +1,49 @@
+"""Watching one backward pass node by node: what flows into each node and what it sends on.
+
+torch runs a backward pass as a walk over the graph's nodes, each receiving the gradient
+of its outputs and sending gradients to its inputs. A post-hook on every node of the
+graph (``Node.register_hook``) sees exactly that, in the order torch runs the nodes, with
+the very tensors it passes along. The hooks are added for one call of backward and
+removed after it, whatever happens; they only read, never change, a gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from gradtui.model.events import NodeRun
+from gradtui.model.tensors import TensorSummary
+
+Summarize = Callable[[object], "TensorSummary | None"]
+
+
+class BackwardTrace:
+    """Hooks ``nodes`` (``(table id, autograd node)`` pairs) until ``close()``; ``runs`` fills in order."""
+
+    def __init__(self, nodes: Iterable[tuple[int, Any]], summarize: Summarize) -> None:
+        self.runs: list[NodeRun] = []
+        self._summarize = summarize
+        self._handles: list[Any] = []
+        for node_id, node in nodes:
+            try:
+                self._handles.append(node.register_hook(self._hook(node_id, type(node).__name__)))
+            except (RuntimeError, AttributeError, TypeError):  # a node that takes no hooks
+                continue
+
+    def _hook(self, node_id: int, name: str) -> Callable[[Any, Any], None]:
+        def hook(grad_inputs: Any, grad_outputs: Any) -> None:
+            with torch._C.DisableTorchFunction():
+                # torch's grad_outputs flow into the node; its grad_inputs go on to its inputs.
+                received = tuple(self._summarize(g) for g in grad_outputs)
+                sent = tuple(self._summarize(g) for g in grad_inputs)
+            self.runs.append(NodeRun(node_id, name, received, sent))
+
+        return hook
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
