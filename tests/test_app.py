@@ -277,3 +277,31 @@ async def test_quitting_while_the_script_waits_for_input() -> None:
         await pilot.press("ctrl+q")
     assert app.engine is not None and app.engine.join(5)
     assert app.timeline.status == "interrupted"
+
+
+async def test_s_steps_into_backward_node_by_node_and_e_steps_over() -> None:
+    app = live_app(SCENARIOS / "mean_chain.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        while not isinstance(_current(app), BackwardDone):
+            await press(pilot, "e")
+        backward = app.cursor
+        await press(pilot, "s")
+        assert app.node_cursor == 0
+        status = panel_text(app, "#status")
+        assert "inside backward: node 1 / 5" in status
+        assert "MeanBackward0 received 1, sent [[0.25, 0.25], [0.25, 0.25]]" in status
+        assert "MeanBackward0" in panel_text(app, "#graph") and "◀ received 1" in panel_text(app, "#graph")
+        await press(pilot, "s", "s", "s", "s")
+        assert app.node_cursor == 4 and app.cursor == backward
+        # The last node writes into the leaf: 4.5 reaches x.grad, set from None.
+        assert "AccumulateGrad writes [[4.5, 4.5], [4.5, 4.5]] into x.grad (set from None)" in panel_text(app, "#status")
+        await press(pilot, "S")
+        assert app.node_cursor == 3 and "AddBackward0 received" in panel_text(app, "#status")
+        await press(pilot, "s", "s")
+        assert app.node_cursor is None and app.cursor == backward + 1  # past the last node: on to the next event
+        await press(pilot, "E")
+        assert app.cursor == backward and app.node_cursor is None
+        await press(pilot, "e")  # e steps over the backward pass as a whole
+        assert app.node_cursor is None and app.cursor > backward
+        await pilot.press("q")

@@ -72,3 +72,15 @@ def test_small_terminal_80x24(snap_compare) -> None:
         await press(pilot, "c")
 
     assert snap_compare(live_app(SCENARIOS / "accumulation.py"), run_before=run_before, terminal_size=(80, 24))
+
+
+def test_inside_a_backward_pass(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, GradtuiApp)
+        await started(pilot)
+        while not isinstance(app.timeline.events[app.cursor], BackwardDone):
+            await press(pilot, "e")
+        await press(pilot, "s", "s")  # the second node: MulBackward0
+
+    assert snap_compare(live_app(SCENARIOS / "mean_chain.py"), run_before=run_before, terminal_size=SIZE)

@@ -25,6 +25,7 @@ from gradtui.model.events import (
     GradsZeroed,
     HyperValue,
     LineReached,
+    NodeRun,
     OpCalled,
     OutputWritten,
     StepTaken,
@@ -162,6 +163,28 @@ def count(events: Sequence[Event], upto: int, kind: type[Event]) -> int:
 def backward_number(events: Sequence[Event], upto: int) -> int:
     """How many backward() calls have run up to and including ``upto``."""
     return count(events, upto, BackwardDone)
+
+
+def describe_flow(run: NodeRun) -> str:
+    """What flowed through one node: ``received 1, sent [[0.25, 0.25], [0.25, 0.25]]``."""
+    received = ", ".join(format_tensor(g) for g in run.grad_in) or "nothing"
+    if not run.grad_out:
+        return f"received {received}"
+    return f"received {received}, sent {', '.join(format_tensor(g) for g in run.grad_out)}"
+
+
+def describe_node(event: BackwardDone, index: int, variable: str | None = None) -> str:
+    """The sentence for node ``index`` of a backward pass, for the status line."""
+    run = event.nodes[index]
+    if run.name == "AccumulateGrad":
+        leaf = variable or "the leaf"
+        received = format_tensor(run.grad_in[0]) if run.grad_in else "nothing"
+        change = event.grads.get(variable) if variable is not None and event.grads else None
+        how = ""
+        if change is not None:
+            how = " (set from None)" if change.before is None else f" (added to {format_tensor(change.before)})"
+        return f"AccumulateGrad writes {received} into {leaf}.grad{how}"
+    return f"{run.name} {describe_flow(run)}"
 
 
 def position(events: Sequence[Event], upto: int, finished: bool) -> str:

@@ -24,7 +24,7 @@ from textual.worker import get_current_worker
 
 from gradtui.engine.control import Command, Continue, NextEvent, NextLine, StepOp
 from gradtui.model import history
-from gradtui.model.events import Event
+from gradtui.model.events import BackwardDone, Event
 from gradtui.model.index import IndexedEvents
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
@@ -103,6 +103,8 @@ class GradtuiApp(App[None]):
         self.watched = watch
         self._theme_name = theme
         self.cursor = 0
+        #: Inside a backward pass: the index of the node on screen in its ``nodes``, else None.
+        self.node_cursor: int | None = None
         self.running = engine is not None
         self.breakpoints: set[tuple[str, int]] = set()
         #: Set whenever the screen shows a settled state (the engine paused or ended):
@@ -147,7 +149,7 @@ class GradtuiApp(App[None]):
         finished = self.engine is None or (self.engine.finished and not self.running)
         return View(events=self.events, cursor=self.cursor, graph=tl.graph, sources=tl.sources, finished=finished,
                     status=tl.status, exit_code=tl.exit_code, running=self.running,
-                    breakpoints=frozenset(self.breakpoints), watch=self.watched,
+                    breakpoints=frozenset(self.breakpoints), watch=self.watched, node=self.node_cursor,
                     script_folder=os.path.dirname(tl.script))
 
     def redraw(self) -> None:
@@ -163,6 +165,7 @@ class GradtuiApp(App[None]):
             self.settled_count += 1
 
     def _settle(self) -> None:
+        self.node_cursor = None
         if not self._frozen and (self.engine is None or self.engine.finished):
             # The timeline is complete and immutable from here on: keep the garbage
             # collector from walking it (and torch's objects) again. Each full
@@ -243,10 +246,22 @@ class GradtuiApp(App[None]):
             return history.at_breakpoint(self.breakpoints), Continue(frozenset(self.breakpoints))
         return _any_event, StepOp()
 
+    def _node_count(self) -> int:
+        """Nodes of the backward pass under the cursor (0 when the event is not a backward)."""
+        event = self.view().current
+        return len(event.nodes) if isinstance(event, BackwardDone) else 0
+
     def action_forward(self, kind: str) -> None:
         if self.running:
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
             return
+        # ``s`` on a backward steps into it, node by node; every other key steps over it.
+        nodes = self._node_count() if kind == "op" else 0
+        if nodes and (self.node_cursor is None or self.node_cursor < nodes - 1):
+            self.node_cursor = 0 if self.node_cursor is None else self.node_cursor + 1
+            self.redraw()
+            return
+        self.node_cursor = None
         want, command = self._forward_rule(kind)
         found = history.next_index(self.events, self.cursor, want)
         if found is not None:
@@ -260,6 +275,11 @@ class GradtuiApp(App[None]):
             self.notify("this is the end of the run: step back with S, N, E or C", timeout=3)
 
     def action_rewind(self, kind: str) -> None:
+        if kind == "op" and self.node_cursor is not None:
+            self.node_cursor = self.node_cursor - 1 if self.node_cursor > 0 else None
+            self.redraw()
+            return
+        self.node_cursor = None
         if kind == "start":
             target: int | None = 0
         elif kind == "op":

@@ -12,9 +12,9 @@ from textual.widgets import Static
 
 #: The keys, in the order the README and the help screen list them.
 KEYS: tuple[tuple[str, str], ...] = (
-    ("s", "step one operation (any event)"),
+    ("s", "step one operation (any event); on a backward, step into it node by node"),
     ("n", "next line"),
-    ("e", "next backward / zero_grad / step event"),
+    ("e", "next backward / zero_grad / step event (steps over a backward pass)"),
     ("c", "continue to the next breakpoint or the end"),
     ("S  N  E", "the same, backwards in time"),
     ("C", "back to the start"),
@@ -26,7 +26,8 @@ KEYS: tuple[tuple[str, str], ...] = (
 
 PANELS = (
     "Source: the current line (▶) and breakpoints (●).",
-    "Graph: the grad_fn chain of the latest backward's root, or of the latest op's output.",
+    "Graph: the grad_fn chain of the latest backward's root, or of the latest op's output;",
+    "  inside a backward pass, ◀ marks the node torch is running and what flows through it.",
     "Gradients: each leaf's .grad across the run; the current value is highlighted.",
     "Parameters / Optimizer: before and after the latest zero_grad() or step(); the optimizer's state.",
     "Plot: the loss at each backward (or the --watch variable). Output: what the script printed.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gradtui.model.events import Event
+from gradtui.model.events import BackwardDone, Event, NodeRun
 from gradtui.model.graph import GraphNode
 
 
@@ -32,6 +32,15 @@ class View:
     watch: tuple[str, ...] = ()
     #: The folder of the main script: file names on screen are relative to it.
     script_folder: str = ""
+    #: Inside the backward pass under the cursor: which of its nodes is on screen.
+    node: int | None = None
+
+    @property
+    def node_run(self) -> NodeRun | None:
+        event = self.current
+        if self.node is None or not isinstance(event, BackwardDone) or not 0 <= self.node < len(event.nodes):
+            return None
+        return event.nodes[self.node]
 
     @property
     def current(self) -> Event | None:

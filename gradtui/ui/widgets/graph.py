@@ -38,8 +38,31 @@ class GraphView(Tree[Data]):
         self._graph_nodes: Mapping[int, GraphNode] = {}
         self._shared: dict[int, int] = {}  # node id -> how many parents, for shared nodes
         self._homes: set[int] = set()
+        self._home_of: dict[int, TreeNode[Data]] = {}  # node id -> where its inputs are drawn
+        self._marked: tuple[TreeNode[Data], Text] | None = None
 
     def show(self, view: View) -> None:
+        self._show_graph(view)
+        self._mark_running_node(view)
+
+    def _mark_running_node(self, view: View) -> None:
+        """Inside a backward pass: point at the node torch is running, with what flows through it."""
+        if self._marked is not None:
+            previous, original = self._marked
+            previous.set_label(original)
+            self._marked = None
+        run = view.node_run
+        tree_node = self._home_of.get(run.id) if run is not None else None
+        if run is None or tree_node is None:
+            return
+        label = tree_node.label.copy() if isinstance(tree_node.label, Text) else Text(str(tree_node.label))
+        self._marked = (tree_node, label)
+        marked = label.copy()
+        marked.append("  ◀ " + history.describe_flow(run), style="bold yellow")
+        tree_node.set_label(marked)
+        self.move_cursor(tree_node)
+
+    def _show_graph(self, view: View) -> None:
         event = history.focus_graph_event(view.events, view.cursor)
         root_id = event.graph if isinstance(event, (OpCalled, BackwardDone)) else None
         key = (None if event is None else event.seq, root_id)
@@ -47,6 +70,8 @@ class GraphView(Tree[Data]):
             return
         self._key = key
         self.clear()
+        self._home_of = {}
+        self._marked = None
         self._graph_nodes = view.graph
         if event is None:
             self.border_title = "Graph"
@@ -86,8 +111,12 @@ class GraphView(Tree[Data]):
         has_inputs = home and bool(node.children)
         if has_inputs:
             label.append(f"  ({len(node.children)} input{'s' if len(node.children) != 1 else ''})", style="dim")
-            return parent.add(label, data=(node_id, True), allow_expand=True)
-        return parent.add_leaf(label, data=(node_id, False))
+            added = parent.add(label, data=(node_id, True), allow_expand=True)
+        else:
+            added = parent.add_leaf(label, data=(node_id, False))
+        if home:
+            self._home_of[node_id] = added
+        return added
 
     def _fill(self, tree_node: TreeNode[Data]) -> None:
         data = tree_node.data

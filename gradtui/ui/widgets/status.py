@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from gradtui.model import history
+from gradtui.model.events import BackwardDone
 from gradtui.ui.view import View
 
 _ENDINGS = {
@@ -27,6 +28,13 @@ def render_status(view: View) -> Text:
         ending = _ENDINGS.get(view.status, view.status)
         code = f" (exit status {view.exit_code})" if view.status == "exited" else ""
         out.append(f" · {ending}{code}", style="cyan")
+    run, event = view.node_run, view.current
+    if run is not None and isinstance(event, BackwardDone) and view.node is not None:
+        out.append(f" · inside backward: node {view.node + 1} / {len(event.nodes)}", style="bold yellow")
+        out.append("\n")
+        node = view.graph.get(run.id)
+        out.append(history.describe_node(event, view.node, node.variable if node is not None else None))
+        return out
     out.append("\n")
     out.append(history.describe(view.events, view.cursor))
     return out
