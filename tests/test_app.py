@@ -295,7 +295,8 @@ async def test_s_steps_into_backward_node_by_node_and_e_steps_over() -> None:
         await press(pilot, "s", "s", "s", "s")
         assert app.node_cursor == 4 and app.cursor == backward
         # The last node writes into the leaf: 4.5 reaches x.grad, set from None.
-        assert "AccumulateGrad writes [[4.5, 4.5], [4.5, 4.5]] into x.grad (set from None)" in panel_text(app, "#status")
+        written = "AccumulateGrad writes [[4.5, 4.5], [4.5, 4.5]] into x.grad (set from None)"
+        assert written in panel_text(app, "#status")
         await press(pilot, "S")
         assert app.node_cursor == 3 and "AddBackward0 received" in panel_text(app, "#status")
         await press(pilot, "s", "s")

@@ -338,6 +338,16 @@ def test_accumulation_graph_shares_theta(run_script):
         assert parent_counts(tl.graph, bw.graph)[root.children[0]] == 2
 
 
+def _recording_hook(runs: list, name: str):  # type: ignore[no-untyped-def]
+    def as_list(gs):  # type: ignore[no-untyped-def]
+        return [None if g is None else g.tolist() for g in gs]
+
+    def hook(grad_inputs, grad_outputs):  # type: ignore[no-untyped-def]
+        runs.append((name, as_list(grad_outputs), as_list(grad_inputs)))
+
+    return hook
+
+
 def _direct_node_runs(root) -> list[tuple[str, list, list]]:  # type: ignore[no-untyped-def]
     """Run backward from ``root`` with a hook on every node, in torch directly."""
     runs: list[tuple[str, list, list]] = []
@@ -347,14 +357,7 @@ def _direct_node_runs(root) -> list[tuple[str, list, list]]:  # type: ignore[no-
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-
-        def hook(grad_inputs, grad_outputs, name=type(node).__name__):  # type: ignore[no-untyped-def]
-            def as_list(gs):  # type: ignore[no-untyped-def]
-                return [None if g is None else g.tolist() for g in gs]
-
-            runs.append((name, as_list(grad_outputs), as_list(grad_inputs)))
-
-        handles.append(node.register_hook(hook))
+        handles.append(node.register_hook(_recording_hook(runs, type(node).__name__)))
         stack.extend(child for child, _ in node.next_functions)
     root.backward()
     for h in handles:
