@@ -198,6 +198,19 @@ class TensorCapture:
         self._cache[key] = (_KeyedRef(t, self._forget, key), version, ptr, requires_grad, summary)
         return summary
 
+    def summarize_small(self, t: object) -> TensorSummary | None:
+        """Values for a tensor of up to ``max_values`` elements; shape and dtype only above.
+
+        For the gradients flowing between the nodes of a backward pass: the tutorials'
+        small tensors keep every value, while a large model is not charged a copy and
+        statistics for every intermediate gradient (that doubled the cost of recording).
+        """
+        if not isinstance(t, torch.Tensor):
+            return None
+        if t.numel() <= self.max_values:
+            return self.summarize(t)
+        return TensorSummary(tuple(t.shape), dtype_name(t.dtype), t.requires_grad, grad_fn_name(t))
+
     def _forget(self, ref: _KeyedRef) -> None:
         entry = self._cache.get(ref.key)
         if entry is not None and entry[0] is ref:

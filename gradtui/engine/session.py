@@ -457,7 +457,7 @@ class Session:
             graph = self.graph.record(roots[0], index.name) if roots else None
             for extra in roots[1:]:
                 self.graph.record(extra, index.name)
-            trace = BackwardTrace([n for r in roots for n in self.graph.nodes_under(r)], self.capture.summarize)
+            trace = BackwardTrace([n for r in roots for n in self.graph.nodes_under(r)], self.capture.summarize_small)
         try:
             out = func(*args, **kwargs)
         finally:
