@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open the debugger on a recorded timeline; runs nothing (no SCRIPT, no torch needed)")
     p.add_argument("--watch", metavar="NAME", action="append", default=[],
                    help="follow the variable NAME (a number or one-element tensor) and plot it; repeatable")
+    p.add_argument("--grad-norm-above", metavar="X", type=_positive_float, default=1e4,
+                   help="note a gradient whose norm exceeds X as exploded (default: 1e4)")
+    p.add_argument("--grad-norm-below", metavar="X", type=_positive_float, default=1e-8,
+                   help="note a non-zero gradient whose norm is under X as vanished (default: 1e-8)")
     p.add_argument("--theme", metavar="THEME", default="textual-dark",
                    help="the debugger's Textual colour theme (default: textual-dark)")
     p.add_argument("--max-values", metavar="N", type=_non_negative, default=64,
@@ -79,6 +83,16 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive number")
     return value
 
 
@@ -109,7 +123,8 @@ def split_script_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
     argparse would swallow a ``--`` that follows SCRIPT; ``python SCRIPT -- x`` passes it on.
     """
-    takes_value = {"--record", "--max-values", "--replay", "--watch", "--theme"}
+    takes_value = {"--record", "--max-values", "--replay", "--watch", "--theme", "--grad-norm-above",
+                   "--grad-norm-below", "--break-on"}
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -151,12 +166,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gradtui import interactive
 
         return interactive.run(script, list(args.args), watch=tuple(args.watch), theme=args.theme,
-                               max_values=args.max_values)
+                               max_values=args.max_values, limits=_limits(args))
 
     from gradtui import headless
 
     return headless.run(script, list(args.args), record=args.record, trace=args.trace,
-                        max_values=args.max_values, watch=tuple(args.watch))
+                        max_values=args.max_values, watch=tuple(args.watch), limits=_limits(args))
+
+
+def _limits(args: argparse.Namespace) -> tuple[float, float]:
+    """(above, below) for gradient norms; checked here, turned into the engine's type by the drivers."""
+    return args.grad_norm_above, args.grad_norm_below
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import TextIO
 
+from gradtui.engine.notes import GradNormLimits
 from gradtui.engine.script import Script
 from gradtui.engine.session import Session
 from gradtui.model import codec
@@ -68,11 +69,13 @@ def run(
     trace: bool = False,
     max_values: int = 64,
     watch: tuple[str, ...] = (),
+    limits: tuple[float, float] | None = None,
 ) -> int:
     """Run ``script`` to the end headless; return the exit status for the process."""
     out, err = sys.stdout, sys.stderr
     printer = TracePrinter(script, out) if trace else None
-    session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch)
+    session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
+                      grad_norm_limits=GradNormLimits(*limits) if limits else None)
     if printer is not None:
         printer.session = session
     try:

@@ -11,6 +11,7 @@ import gc
 import os
 import sys
 
+from gradtui.engine.notes import GradNormLimits
 from gradtui.engine.preload import preload_in_background
 from gradtui.engine.script import Script
 from gradtui.engine.session import Session
@@ -23,8 +24,9 @@ _STOP_GRACE_SECONDS = 0.5
 
 
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
-        max_values: int = 64) -> int:
-    session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch)
+        max_values: int = 64, limits: tuple[float, float] | None = None) -> int:
+    session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch,
+                      grad_norm_limits=GradNormLimits(*limits) if limits else None)
     app = GradtuiApp(session.timeline, session, watch=watch, theme=theme)
     preload_in_background()
     try:

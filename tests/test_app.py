@@ -67,7 +67,9 @@ async def test_step_line_and_event_keys_move_forward() -> None:
         assert "theta.grad None → 2 (the first gradient)" in status
         assert "None → 2" in panel_text(app, "#grads")
         await press(pilot, "e")
-        assert "theta.grad 2 → 4 (added to the old value; nothing reset it)" in panel_text(app, "#status")
+        status = panel_text(app, "#status")
+        assert "theta.grad 2 → 4 (added to the old value; nothing reset it)" in status
+        assert "⚠ theta.grad still held 2 from an earlier backward()" in status
         await pilot.press("q")
     assert app.engine is not None and app.engine.join(10)
 

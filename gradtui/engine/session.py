@@ -40,6 +40,7 @@ from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
 from gradtui.engine.graph import GraphRecorder
 from gradtui.engine.naming import Namer
+from gradtui.engine.notes import GradNormLimits, NoteKeeper
 from gradtui.engine.ops import OpRecorder
 from gradtui.engine.patches import Patches
 from gradtui.engine.script import Script
@@ -74,10 +75,10 @@ _no_torch_function = torch._C.DisableTorchFunction
 
 
 class _PendingStep:
-    __slots__ = ("optimizer", "file", "line", "params", "names", "before", "owner")
+    __slots__ = ("optimizer", "file", "line", "params", "names", "before", "owner", "notes")
 
     def __init__(self, optimizer: Any, file: str, line: int, params: list[torch.Tensor], names: list[str],
-                 before: list[Any], owner: Owner) -> None:
+                 before: list[Any], owner: Owner, notes: tuple[str, ...] = ()) -> None:
         self.optimizer = optimizer
         self.file = file
         self.line = line
@@ -85,6 +86,7 @@ class _PendingStep:
         self.names = names
         self.before = before
         self.owner = owner
+        self.notes = notes
 
 
 class Session:
@@ -102,6 +104,7 @@ class Session:
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         watch: Sequence[str] = (),
         input_handler: InputHandler | None = None,
+        grad_norm_limits: GradNormLimits | None = None,
     ) -> None:
         self.script = script
         self.filter = CodeFilter(script.path)
@@ -111,6 +114,7 @@ class Session:
                                  torch_version=torch.__version__)
         self.graph = GraphRecorder(self.timeline.graph)
         self.watch = WatchList(watch)
+        self.notes = NoteKeeper(grad_norm_limits)
         #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
         self.input_handler = input_handler
         self.gate = Gate(Pause() if start_paused else Continue())
@@ -206,7 +210,9 @@ class Session:
 
     def _on_output(self, stream: str, text: str) -> None:
         file, line = self._where
-        self._publish(OutputWritten(seq=len(self.timeline.events), file=file, line=line, stream=stream, text=text))
+        notes = tuple(self.notes.on_output(text)) if stream == "stderr" else ()
+        self._publish(OutputWritten(seq=len(self.timeline.events), file=file, line=line, stream=stream, text=text,
+                                    notes=notes))
 
     def _at(self, frame: FrameType | None) -> tuple[str, int]:
         if frame is None:
@@ -303,7 +309,7 @@ class Session:
         message = str(exc)
         info = ErrorInfo(type(exc).__name__, message, line, file)
         event = dict(file=file, line=line, type=info.type, message=message,
-                     traceback=tracebacks.format_exception(exc))
+                     traceback=tracebacks.format_exception(exc), notes=tuple(self.notes.on_error(message)))
         return info, event
 
     def _is_engine_file(self, filename: str) -> bool:
@@ -468,10 +474,11 @@ class Session:
             loss = None
             if len(roots) == 1 and roots[0].numel() == 1:
                 loss = plain_value(roots[0].detach().reshape(-1)[0].item())
+            notes = self.notes.on_backward(names, leaves, before, loss, self.timeline.events, frame)
         file, line = self._at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
         self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, grads=grads, graph=graph,
-                   nodes=tuple(trace.runs))
+                   nodes=tuple(trace.runs), notes=tuple(notes))
         return out
 
     # ------------------------------------------------------------------ zero_grad
@@ -494,6 +501,7 @@ class Session:
             self._zero_grad_depth -= 1
         with _no_torch_function():
             after = [self.capture.summarize(p.grad) for p in params]
+        self.notes.on_zero_grad(names)
         file, line = self._at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
         self._emit(GradsZeroed, file, line, optimizer=owner, grads=grads)
@@ -521,7 +529,10 @@ class Session:
             before = [self.capture.summarize(p) for p in params]
             owner = Owner(self.namer.owner_name(opt, frame), type(opt).__name__)
         file, line = self._at(frame)
-        self._steps.append(_PendingStep(opt, file, line, params, names, before, owner))
+        with _no_torch_function():
+            # With a closure (LBFGS) the gradients come from inside the step itself.
+            notes = () if has_closure else tuple(self.notes.on_step(names, params, owner.name))
+        self._steps.append(_PendingStep(opt, file, line, params, names, before, owner, notes))
         # An LBFGS-style closure runs the script's own code inside the step: keep recording.
         if not has_closure and self._step_quiet is None:
             self._step_quiet = _no_torch_function()
@@ -553,7 +564,7 @@ class Session:
             hyper = tuple({k: plain_value(v) for k, v in g.items() if k != "params"} for g in opt.param_groups)
         changes = {n: Change(b, a) for n, b, a in zip(pending.names, pending.before, after)}
         self._emit(StepTaken, pending.file, pending.line, optimizer=pending.owner, hyperparams=hyper,
-                   params=changes, state=state)
+                   params=changes, state=state, notes=pending.notes)
 
 
 def _as_tensors(value: Any) -> list[torch.Tensor]:

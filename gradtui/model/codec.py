@@ -87,6 +87,8 @@ def _plain(v: Any, raw: bool) -> Any:
 def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
     raw = raw_values
     out: dict[str, Any] = {"seq": e.seq, "kind": e.kind, "file": e.file, "line": e.line}
+    if e.notes:
+        out["notes"] = list(e.notes)
     if isinstance(e, LineReached):
         out["function"] = e.function
     elif isinstance(e, OpCalled):
@@ -271,7 +273,10 @@ def event_from_json(d: Any, index: int) -> Event:
     seq = r.get(d, "seq", int)
     if seq != index:
         raise r.fail(f"'seq' is {seq}, expected {index}")
-    base = dict(seq=seq, file=r.get(d, "file", str), line=r.get(d, "line", int))
+    notes = r.get(d, "notes", list, optional=True) or []
+    if not all(isinstance(n, str) for n in notes):
+        raise r.fail("'notes' must be a list of sentences")
+    base = dict(seq=seq, file=r.get(d, "file", str), line=r.get(d, "line", int), notes=tuple(notes))
     if cls is LineReached:
         return LineReached(**base, function=r.get(d, "function", str, optional=True) or "<module>")
     if cls is OpCalled:

@@ -10,7 +10,7 @@ JSON ``kind``. This module must not import torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gradtui.model.tensors import TensorSummary
@@ -48,6 +48,8 @@ class Event:
     seq: int
     file: str
     line: int
+    #: Plain sentences about what went wrong or deserves a look (``gradtui.engine.notes``).
+    notes: tuple[str, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

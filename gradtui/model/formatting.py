@@ -156,8 +156,13 @@ def summary(event: Event, source: str | None = None) -> str:
     return event.kind
 
 
+NOTE_MARK = "⚠"
+
+
 def trace_line(event: Event, main_file: str, source: str | None = None) -> str:
-    return f"{location(event, main_file):<5} {summary(event, source)}"
+    """The event's line, then one indented ``⚠ note`` line per note."""
+    head = f"{location(event, main_file):<5} {summary(event, source)}"
+    return "\n".join([head, *(f"{'':<5} {NOTE_MARK} {note}" for note in event.notes)])
 
 
 def _difference(after: Any, before: Any) -> Any:

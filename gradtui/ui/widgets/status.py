@@ -37,6 +37,9 @@ def render_status(view: View) -> Text:
         return out
     out.append("\n")
     out.append(history.describe(view.events, view.cursor))
+    for note in event.notes if event is not None else ():
+        out.append("\n")
+        out.append(f"⚠ {note}", style="bold magenta")
     return out
 
 
