@@ -165,6 +165,8 @@ class GradtuiApp(App[None]):
             self.settled_count += 1
 
     def _settle(self) -> None:
+        if self._quitting.is_set():
+            return  # the screen is being taken down
         self.node_cursor = None
         if not self._frozen and (self.engine is None or self.engine.finished):
             # The timeline is complete and immutable from here on: keep the garbage
@@ -232,7 +234,7 @@ class GradtuiApp(App[None]):
         return box[0]
 
     def _show_progress(self) -> None:
-        if self.running:
+        if self.running and not self._quitting.is_set():
             self.query_one(StatusLine).show(self.view())
 
     # ------------------------------------------------------------------ keys
