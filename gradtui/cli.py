@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gradtui import __version__
+from gradtui.model.stops import StopSpecError, parse_stop
 
 USAGE_ERROR = 2
 
@@ -25,7 +26,8 @@ the grad_fn graph, each leaf's .grad across backward calls, zero_grad() and step
 
 EPILOG = """\
 exit status: 0 when the script finished, 1 when it raised, the script's own code when
-it called sys.exit(), 130 when interrupted (Ctrl-C), 2 for bad usage.
+it called sys.exit(), 130 when interrupted (Ctrl-C), 2 for bad usage, 3 when a
+--break-on stop ended a headless run.
 
 keys in the debugger: s step, n next line, e next backward/zero_grad/step, c continue,
 S N E back, C back to the start, b breakpoint, ? help, q quit.
@@ -61,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open the debugger on a recorded timeline; runs nothing (no SCRIPT, no torch needed)")
     p.add_argument("--watch", metavar="NAME", action="append", default=[],
                    help="follow the variable NAME (a number or one-element tensor) and plot it; repeatable")
+    p.add_argument("--break-on", metavar="KIND", action="append", default=[],
+                   help="stop at an event of KIND: backward, zero_grad, step, nan, grad-norm>X, note "
+                        "(repeatable); headless runs then exit with status 3 and the reason")
     p.add_argument("--grad-norm-above", metavar="X", type=_positive_float, default=1e4,
                    help="note a gradient whose norm exceeds X as exploded (default: 1e4)")
     p.add_argument("--grad-norm-below", metavar="X", type=_positive_float, default=1e-8,
@@ -143,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     own, script_args = split_script_args(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(own)
     args.args = script_args
+    try:
+        args.stops = tuple(parse_stop(text) for text in args.break_on)
+    except StopSpecError as exc:
+        return _fail(str(exc))
     if args.replay is not None:
         return _replay(args)
     if args.script is None:
@@ -166,12 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gradtui import interactive
 
         return interactive.run(script, list(args.args), watch=tuple(args.watch), theme=args.theme,
-                               max_values=args.max_values, limits=_limits(args))
+                               max_values=args.max_values, limits=_limits(args), stops=args.stops)
 
     from gradtui import headless
 
     return headless.run(script, list(args.args), record=args.record, trace=args.trace,
-                        max_values=args.max_values, watch=tuple(args.watch), limits=_limits(args))
+                        max_values=args.max_values, watch=tuple(args.watch), limits=_limits(args),
+                        stops=args.stops)
 
 
 def _limits(args: argparse.Namespace) -> tuple[float, float]:
@@ -199,7 +209,7 @@ def _replay(args: argparse.Namespace) -> int:
         return _fail(problem)
     from gradtui.ui.app import run_app
 
-    run_app(timeline, watch=tuple(args.watch), theme=args.theme)
+    run_app(timeline, watch=tuple(args.watch), theme=args.theme, stops=args.stops)
     return 0
 
 

@@ -20,10 +20,13 @@ from gradtui.engine.script import Script
 from gradtui.engine.session import Session
 from gradtui.model import codec
 from gradtui.model.events import ErrorRaised, Event, LineReached
-from gradtui.model.formatting import trace_line
+from gradtui.model.formatting import location, trace_line
+from gradtui.model.stops import EventStop, first_reason
 
 EXIT_INTERRUPTED = 130
 _STOP_GRACE_SECONDS = 2.0
+#: Exit status when a --break-on stop ended the run (the reason is on stderr).
+STOPPED = 3
 
 
 def exit_status(status: str, exit_code: int | None) -> int:
@@ -70,12 +73,14 @@ def run(
     max_values: int = 64,
     watch: tuple[str, ...] = (),
     limits: tuple[float, float] | None = None,
+    stops: tuple[EventStop, ...] = (),
 ) -> int:
     """Run ``script`` to the end headless; return the exit status for the process."""
     out, err = sys.stdout, sys.stderr
+    stopped: tuple[Event, str] | None = None
     printer = TracePrinter(script, out) if trace else None
     session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
-                      grad_norm_limits=GradNormLimits(*limits) if limits else None)
+                      grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops)
     if printer is not None:
         printer.session = session
     try:
@@ -83,7 +88,10 @@ def run(
         # before Thread.start() has even returned.
         session.start()
         while not session.join(0.1):
-            pass
+            paused = session.paused_at
+            if paused is not None:  # only a --break-on stop pauses a headless run
+                stopped = (paused, first_reason(stops, paused) or "a breakpoint")
+                session.stop()
     except KeyboardInterrupt:
         session.stop()
         try:
@@ -100,6 +108,12 @@ def run(
         # Python's advice for a closed pipe: point stdout at devnull so exit stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     status = exit_status(timeline.status, timeline.exit_code)
+    if stopped is not None:
+        event, why = stopped
+        err.write(f"gradtui: stopped at {location(event, os.path.basename(script.path))} "
+                  f"(event {event.seq + 1}): {why}\n")
+        err.flush()
+        status = STOPPED
     if record is not None:
         try:
             codec.save(timeline, record)

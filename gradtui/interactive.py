@@ -15,6 +15,7 @@ from gradtui.engine.notes import GradNormLimits
 from gradtui.engine.preload import preload_in_background
 from gradtui.engine.script import Script
 from gradtui.engine.session import Session
+from gradtui.model.stops import EventStop
 from gradtui.ui.app import GradtuiApp
 
 #: How long a quitting app waits for the script to reach its next event. The screen is
@@ -24,10 +25,11 @@ _STOP_GRACE_SECONDS = 0.5
 
 
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
-        max_values: int = 64, limits: tuple[float, float] | None = None) -> int:
+        max_values: int = 64, limits: tuple[float, float] | None = None,
+        stops: tuple[EventStop, ...] = ()) -> int:
     session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch,
                       grad_norm_limits=GradNormLimits(*limits) if limits else None)
-    app = GradtuiApp(session.timeline, session, watch=watch, theme=theme)
+    app = GradtuiApp(session.timeline, session, watch=watch, theme=theme, stops=stops)
     preload_in_background()
     try:
         app.run()

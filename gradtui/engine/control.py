@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gradtui.model.events import Event, LineReached
+from gradtui.model.stops import EventStop, first_reason
 
 _POLL_SECONDS = 0.05
 
@@ -43,9 +44,10 @@ class NextEvent:
 
 @dataclass(frozen=True, slots=True)
 class Continue:
-    """Run until a line breakpoint ``(file, line)`` is reached, or the end."""
+    """Run until a line breakpoint ``(file, line)`` is reached, an event ``stops`` it, or the end."""
 
     breakpoints: frozenset[tuple[str, int]] = field(default_factory=frozenset)
+    stops: tuple[EventStop, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,14 @@ def wants_pause(command: Command, event: Event) -> bool:
         return isinstance(event, LineReached)
     if isinstance(command, NextEvent):
         return event.is_milestone
-    return isinstance(event, LineReached) and (event.file, event.line) in command.breakpoints
+    if isinstance(event, LineReached) and (event.file, event.line) in command.breakpoints:
+        return True
+    return bool(command.stops) and first_reason(command.stops, event) is not None
+
+
+def _free(command: Command) -> bool:
+    """A command no event can end: the script runs without looking at its events."""
+    return isinstance(command, Continue) and not command.breakpoints and not command.stops
 
 
 class Gate:
@@ -77,7 +86,7 @@ class Gate:
         self._paused_at: Event | None = None
         self._stopping = False
         self._cancelled = cancelled or (lambda: False)
-        self.free_running = isinstance(command, Continue) and not command.breakpoints
+        self.free_running = _free(command)
 
     @property
     def stopping(self) -> bool:
@@ -112,7 +121,7 @@ class Gate:
             # Cleared here, not when the script's thread wakes, so that a wait_paused()
             # right after send() waits for the *next* pause.
             self._paused_at = None
-            self.free_running = isinstance(command, Continue) and not command.breakpoints
+            self.free_running = _free(command)
             self._generation += 1
             self._cond.notify_all()
 

@@ -61,6 +61,7 @@ from gradtui.model.events import (
     StepTaken,
     ValueWatched,
 )
+from gradtui.model.stops import EventStop
 from gradtui.model.timeline import ErrorInfo, Timeline
 
 EventSink = Callable[[Event], None]
@@ -105,6 +106,7 @@ class Session:
         watch: Sequence[str] = (),
         input_handler: InputHandler | None = None,
         grad_norm_limits: GradNormLimits | None = None,
+        stops: tuple[EventStop, ...] = (),
     ) -> None:
         self.script = script
         self.filter = CodeFilter(script.path)
@@ -117,7 +119,7 @@ class Session:
         self.notes = NoteKeeper(grad_norm_limits)
         #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
         self.input_handler = input_handler
-        self.gate = Gate(Pause() if start_paused else Continue())
+        self.gate = Gate(Pause() if start_paused else Continue(stops=stops))
         self.router = StreamRouter(self._on_output, echo=echo_output)
         self._sink = sink
         self._thread: threading.Thread | None = None

@@ -26,9 +26,11 @@ from gradtui.engine.control import Command, Continue, NextEvent, NextLine, StepO
 from gradtui.model import history
 from gradtui.model.events import BackwardDone, Event
 from gradtui.model.index import IndexedEvents
+from gradtui.model.stops import EventStop, first_reason
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
 from gradtui.ui.help import HelpScreen
+from gradtui.ui.stop_commands import StopCommands
 from gradtui.ui.view import View
 from gradtui.ui.widgets.grads import GradHistory
 from gradtui.ui.widgets.graph import GraphView
@@ -77,7 +79,8 @@ class GradtuiApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "gradtui"
-    ENABLE_COMMAND_PALETTE = False
+    #: The palette (ctrl+p) holds the breakpoints on events, and nothing else of ours.
+    COMMANDS = {StopCommands}
 
     BINDINGS = [
         Binding("s", "forward('op')", "step"),
@@ -94,7 +97,7 @@ class GradtuiApp(App[None]):
     ]
 
     def __init__(self, timeline: Timeline, engine: Engine | None = None, *, watch: tuple[str, ...] = (),
-                 theme: str = "textual-dark") -> None:
+                 theme: str = "textual-dark", stops: tuple[EventStop, ...] = ()) -> None:
         super().__init__()
         self.timeline = timeline
         #: The same events, indexed by kind as they grow: every panel's question is a bisection.
@@ -107,10 +110,13 @@ class GradtuiApp(App[None]):
         self.node_cursor: int | None = None
         self.running = engine is not None
         self.breakpoints: set[tuple[str, int]] = set()
+        #: Breakpoints on events (the palette, or --break-on), in the order they were set.
+        self.stops: list[EventStop] = list(dict.fromkeys(stops))
         #: Set whenever the screen shows a settled state (the engine paused or ended):
         #: tests and the latency benchmark wait on it instead of sleeping.
         self.settled_count = 0
         self._frozen = False
+        self._continuing = False  # the engine runs for a ``c``: say which event stop ended it
         self._quitting = threading.Event()
         if engine is not None:
             engine.input_handler = self._ask_from_thread
@@ -182,6 +188,9 @@ class GradtuiApp(App[None]):
             paused = self.engine.paused_at
             self.cursor = paused.seq if paused is not None else max(0, len(events) - 1)
         self.redraw()
+        if self._continuing:
+            self._continuing = False
+            self._say_why_stopped()
 
     def on_tabbed_content_tab_activated(self) -> None:
         self.redraw()
@@ -245,7 +254,14 @@ class GradtuiApp(App[None]):
         if kind == "event":
             return history.is_milestone, NextEvent()
         if kind == "continue":
-            return history.at_breakpoint(self.breakpoints), Continue(frozenset(self.breakpoints))
+            stops = tuple(self.stops)
+            at_line = history.at_breakpoint(self.breakpoints)
+
+            def want(event: Event) -> bool:
+                return at_line(event) or first_reason(stops, event) is not None
+
+            rule = at_line if not stops else want
+            return rule, Continue(frozenset(self.breakpoints), stops)
         return _any_event, StepOp()
 
     def _node_count(self) -> int:
@@ -266,9 +282,12 @@ class GradtuiApp(App[None]):
         self.node_cursor = None
         want, command = self._forward_rule(kind)
         found = history.next_index(self.events, self.cursor, want)
+        self._continuing = kind == "continue"
         if found is not None:
             self.cursor = found
             self.redraw()
+            if self._continuing:
+                self._say_why_stopped()
         elif self.engine is not None and not self.engine.finished:
             self._resume(command)
         else:
@@ -309,6 +328,21 @@ class GradtuiApp(App[None]):
             self.notify(f"breakpoint set: {event.file} line {event.line}; c runs to it", timeout=2)
         self.redraw()
 
+    def toggle_stop(self, stop: EventStop) -> None:
+        """Turn a breakpoint on events on or off (from the command palette)."""
+        if stop in self.stops:
+            self.stops.remove(stop)
+            self.notify(f"no longer breaking on {stop}", timeout=2)
+        else:
+            self.stops.append(stop)
+            self.notify(f"c now stops at: {stop}", timeout=2)
+
+    def _say_why_stopped(self) -> None:
+        event = self.view().current
+        why = first_reason(tuple(self.stops), event) if event is not None and self.stops else None
+        if why is not None:
+            self.notify(f"stopped: {why}", timeout=4)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -327,5 +361,5 @@ class GradtuiApp(App[None]):
 
 
 def run_app(timeline: Timeline, engine: Any = None, *, watch: tuple[str, ...] = (),
-            theme: str = "textual-dark") -> None:
-    GradtuiApp(timeline, engine, watch=watch, theme=theme).run()
+            theme: str = "textual-dark", stops: tuple[EventStop, ...] = ()) -> None:
+    GradtuiApp(timeline, engine, watch=watch, theme=theme, stops=stops).run()

@@ -19,6 +19,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("S  N  E", "the same, backwards in time"),
     ("C", "back to the start"),
     ("b", "toggle a breakpoint on the current line"),
+    ("ctrl+p", "breakpoints on events: every backward / zero_grad / step, first NaN, large gradient, any note"),
     ("? / F1", "this help"),
     ("q / ctrl+q", "quit"),
     ("Tab / arrows / mouse", "move between panels, scroll, open graph nodes (Enter / Space)"),
