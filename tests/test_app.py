@@ -305,6 +305,9 @@ async def test_s_steps_into_backward_node_by_node_and_e_steps_over() -> None:
         assert app.node_cursor is None and app.cursor == backward + 1  # past the last node: on to the next event
         await press(pilot, "E")
         assert app.cursor == backward and app.node_cursor is None
+        await press(pilot, "s", "n")  # n steps over the rest of the pass, to the next line
+        assert app.node_cursor is None and isinstance(_current(app), LineReached) and app.cursor > backward
+        await press(pilot, "E")
         await press(pilot, "e")  # e steps over the backward pass as a whole
         assert app.node_cursor is None and app.cursor > backward
         await pilot.press("q")

@@ -28,7 +28,6 @@ from gradtui.model.history import (
     GradEntry,
     at_breakpoint,
     backward_number,
-    describe,
     focus_graph_event,
     format_grad_history,
     grad_history,
@@ -41,6 +40,7 @@ from gradtui.model.history import (
     prev_index,
     watch_points,
 )
+from gradtui.model.sentences import describe
 from gradtui.model.tensors import TensorSummary
 
 FILE = "accumulation.py"

@@ -69,11 +69,11 @@ def compute_stats(t: torch.Tensor) -> TensorStats | None:
         count = nan = inf = 0
         single: torch.Tensor | None = None
         for chunk in x.split(STATS_CHUNK):
-            chunk, c_nan, c_inf = _finite_part(chunk)
+            chunk, c_nan, c_inf, extremes = _finite_part(chunk)
             nan, inf = nan + c_nan, inf + c_inf
             if chunk.numel() == 0:
                 continue
-            c_lo, c_hi = (float(v) for v in torch.aminmax(chunk))
+            c_lo, c_hi = extremes if extremes is not None else _extremes(chunk)
             lo, hi = (c_lo, c_hi) if count == 0 else (min(lo, c_lo), max(hi, c_hi))
             c64 = chunk.to(torch.float64)
             total += float(c64.sum())
@@ -108,15 +108,21 @@ def _flat_real(t: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _finite_part(chunk: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """The chunk without NaN and inf, and how many of each it had (masks only when needed)."""
+def _extremes(chunk: torch.Tensor) -> tuple[float, float]:
+    lo, hi = torch.stack(torch.aminmax(chunk)).tolist()  # one read back, not two
+    return float(lo), float(hi)
+
+
+def _finite_part(chunk: torch.Tensor) -> tuple[torch.Tensor, int, int, tuple[float, float] | None]:
+    """The chunk without NaN and inf, how many of each it had, and its min and max when they
+    were read on the way (masks only when there is something to mask)."""
     if not chunk.is_floating_point():
-        return chunk, 0, 0
-    lo, hi = (float(v) for v in torch.aminmax(chunk))
+        return chunk, 0, 0, None
+    lo, hi = _extremes(chunk)
     if math.isfinite(lo) and math.isfinite(hi):
-        return chunk, 0, 0
+        return chunk, 0, 0, (lo, hi)
     nan, inf = int(torch.isnan(chunk).sum()), int(torch.isinf(chunk).sum())
-    return chunk[torch.isfinite(chunk)], nan, inf
+    return chunk[torch.isfinite(chunk)], nan, inf, None
 
 
 class _Deferred:

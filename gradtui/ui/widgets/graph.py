@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from gradtui.model import history
+from gradtui.model import history, sentences
 from gradtui.model.events import BackwardDone, OpCalled
 from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.ui.view import View
@@ -58,7 +58,7 @@ class GraphView(Tree[Data]):
         label = tree_node.label.copy() if isinstance(tree_node.label, Text) else Text(str(tree_node.label))
         self._marked = (tree_node, label)
         marked = label.copy()
-        marked.append("  ◀ " + history.describe_flow(run), style="bold yellow")
+        marked.append("  ◀ " + sentences.describe_flow(run), style="bold yellow")
         tree_node.set_label(marked)
         self.move_cursor(tree_node)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from gradtui.model import history
+from gradtui.model import history, sentences
 from gradtui.model.events import BackwardDone
 from gradtui.ui.view import View
 
@@ -33,10 +33,10 @@ def render_status(view: View) -> Text:
         out.append(f" · inside backward: node {view.node + 1} / {len(event.nodes)}", style="bold yellow")
         out.append("\n")
         node = view.graph.get(run.id)
-        out.append(history.describe_node(event, view.node, node.variable if node is not None else None))
+        out.append(sentences.describe_node(event, view.node, node.variable if node is not None else None))
         return out
     out.append("\n")
-    out.append(history.describe(view.events, view.cursor))
+    out.append(sentences.describe(view.events, view.cursor))
     for note in event.notes if event is not None else ():
         out.append("\n")
         out.append(f"⚠ {note}", style="bold magenta")

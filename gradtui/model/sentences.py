@@ -1,0 +1,180 @@
+"""One plain sentence about an event, for the status line: what it did, in a learner's words.
+
+``describe`` covers every kind of event; ``describe_node`` and ``describe_flow`` a node
+of a backward pass. Pure functions of model values: no torch, no textual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gradtui.model.events import (
+    BackwardDone,
+    Change,
+    ErrorRaised,
+    Event,
+    GradsZeroed,
+    HyperValue,
+    LineReached,
+    NodeRun,
+    OpCalled,
+    OutputWritten,
+    StepTaken,
+)
+from gradtui.model.formatting import ARROW, format_number, format_tensor
+from gradtui.model.tensors import TensorSummary
+
+WATCH_KIND = "watch"
+ELLIPSIS = "…"
+#: Printed text is cut to this many characters in ``describe``.
+OUTPUT_CHARS = 60
+
+
+def _last(events: Sequence[Event], upto: int) -> int:
+    return min(upto, len(events) - 1)
+
+
+def describe_flow(run: NodeRun) -> str:
+    """What flowed through one node: ``received 1, sent [[0.25, 0.25], [0.25, 0.25]]``."""
+    received = ", ".join(format_tensor(g) for g in run.grad_in) or "nothing"
+    if not run.grad_out:
+        return f"received {received}"
+    return f"received {received}, sent {', '.join(format_tensor(g) for g in run.grad_out)}"
+
+
+def describe_node(event: BackwardDone, index: int, variable: str | None = None) -> str:
+    """The sentence for node ``index`` of a backward pass, for the status line."""
+    run = event.nodes[index]
+    if run.name == "AccumulateGrad":
+        leaf = variable or "the leaf"
+        received = format_tensor(run.grad_in[0]) if run.grad_in else "nothing"
+        change = event.grads.get(variable) if variable is not None and event.grads else None
+        how = ""
+        if change is not None:
+            how = " (set from None)" if change.before is None else f" (added to {format_tensor(change.before)})"
+        return f"AccumulateGrad writes {received} into {leaf}.grad{how}"
+    return f"{run.name} {describe_flow(run)}"
+
+
+def _more(changes: Mapping[str, Change]) -> str:
+    return f", and {len(changes) - 1} more" if len(changes) > 1 else ""
+
+
+def _is_zero(t: TensorSummary) -> bool:
+    flat = t.flat_values()
+    return flat is not None and len(flat) > 0 and all(v == 0 for v in flat)
+
+
+def _grad_note(before: TensorSummary | None) -> str:
+    if before is None:
+        return "the first gradient"
+    if _is_zero(before):
+        return "added to the old value, which was zero"
+    return "added to the old value; nothing reset it"
+
+
+def _describe_backward(event: BackwardDone) -> str:
+    head = "backward()"
+    if event.root:
+        head += f" from {event.root}"
+    if event.loss is not None:
+        head += f" (loss={format_number(event.loss)})"
+    grads = event.grads or {}
+    if not grads:
+        return f"{head}: no leaf received a gradient"
+    name, change = next(iter(grads.items()))
+    values = f"{format_tensor(change.before)} {ARROW} {format_tensor(change.after)}"
+    return f"{head}: {name}.grad {values} ({_grad_note(change.before)}){_more(grads)}"
+
+
+def _call(owner_name: str, method: str) -> str:
+    return f"{owner_name}.{method}()" if owner_name else f"{method}()"
+
+
+def _describe_zeroed(event: GradsZeroed) -> str:
+    head = _call(event.optimizer.name, "zero_grad")
+    grads = event.grads or {}
+    if not grads:
+        return f"{head}: no grads to reset"
+    noun = "grad" if len(grads) == 1 else "grads"
+    to_none = sum(1 for change in grads.values() if change.after is None)
+    if to_none == len(grads):
+        return f"{head}: {len(grads)} {noun} reset to None"
+    if to_none == 0:
+        return f"{head}: {len(grads)} {noun} set to zero"
+    return f"{head}: {len(grads)} {noun} reset ({to_none} to None, {len(grads) - to_none} to zero)"
+
+
+def _hyper_text(hyperparams: tuple[Mapping[str, HyperValue], ...]) -> list[str]:
+    """``lr`` always, ``momentum`` only where it does something (SGD records momentum=0)."""
+    group = hyperparams[0] if hyperparams else {}
+    parts = []
+    if group.get("lr") is not None:
+        parts.append(f"lr={format_number(group['lr'])}")
+    if group.get("momentum"):
+        parts.append(f"momentum={format_number(group['momentum'])}")
+    return parts
+
+
+def _describe_step(event: StepTaken) -> str:
+    details = ", ".join(p for p in [event.optimizer.cls, *_hyper_text(event.hyperparams)] if p)
+    head = _call(event.optimizer.name, "step") + (f" ({details})" if details else "")
+    params = event.params or {}
+    if not params:
+        return f"{head}: no parameters"
+    name, change = next(iter(params.items()))
+    return f"{head}: {name} {format_tensor(change.before)} {ARROW} {format_tensor(change.after)}{_more(params)}"
+
+
+def _describe_op(event: OpCalled) -> str:
+    text = f"{event.op}({', '.join(event.args)}) {ARROW} {event.grad_fn or 'no grad_fn'}"
+    if not event.grad_enabled:
+        return f"{text} (grad mode off: no graph recorded)"
+    if event.grad_fn is None:
+        return f"{text} (not part of the graph)"
+    return text
+
+
+def _describe_output(event: OutputWritten) -> str:
+    text = " ⏎ ".join(event.text.strip().splitlines())
+    if len(text) > OUTPUT_CHARS:
+        text = text[:OUTPUT_CHARS] + ELLIPSIS
+    return f"printed: {text}" if event.stream == "stdout" else f"printed to {event.stream}: {text}"
+
+
+def _describe_watch(event: Event) -> str:
+    value = getattr(event, "value", None)
+    # The same words as ``formatting.summary`` uses for a watch without a number.
+    return f"{getattr(event, 'name', '')} = {format_number(value) if value is not None else 'not a number'}"
+
+
+def describe(events: Sequence[Event], upto: int) -> str:
+    """One plain sentence about what ``events[upto]`` did, for somebody learning autograd.
+
+    Forms: ``backward() from loss (loss=1): theta.grad 2 → 4 (added to the old value;
+    nothing reset it)`` (``from`` only with a root name, ``(loss=…)`` only with a loss, the
+    first leaf and ``, and N more``); ``opt.zero_grad(): 2 grads reset to None``;
+    ``opt.step() (SGD, lr=0.2): theta 1 → 0.6``; ``mul(theta, theta) → MulBackward0``;
+    ``line 13 in <module>``; ``printed: …``; ``TypeName: message``; ``theta = 0.36``.
+    ``upto`` past the end means the last event; an empty timeline gives ``""``.
+    """
+    if not events or upto < 0:
+        return ""
+    event = events[_last(events, upto)]
+    if isinstance(event, BackwardDone):
+        return _describe_backward(event)
+    if isinstance(event, GradsZeroed):
+        return _describe_zeroed(event)
+    if isinstance(event, StepTaken):
+        return _describe_step(event)
+    if isinstance(event, OpCalled):
+        return _describe_op(event)
+    if isinstance(event, LineReached):
+        return f"line {event.line} in {event.function}"
+    if isinstance(event, OutputWritten):
+        return _describe_output(event)
+    if isinstance(event, ErrorRaised):
+        return f"{event.type}: {event.message}" if event.message else event.type
+    if event.kind == WATCH_KIND:
+        return _describe_watch(event)
+    return event.kind
