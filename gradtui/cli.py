@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open the debugger on a recorded timeline; runs nothing (no SCRIPT, no torch needed)")
     p.add_argument("--watch", metavar="NAME", action="append", default=[],
                    help="follow the variable NAME (a number or one-element tensor) and plot it; repeatable")
+    p.add_argument("--backward-nodes", action="store_true",
+                   help="with --record/--trace: also record each backward pass node by node, so a --replay "
+                        "can step into it (the debugger always does; it costs time on long training loops)")
     p.add_argument("--break-on", metavar="KIND", action="append", default=[],
                    help="stop at an event of KIND: backward, zero_grad, step, nan, grad-norm>X, note "
                         "(repeatable); headless runs then exit with status 3 and the reason")
@@ -181,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     return headless.run(script, list(args.args), record=args.record, trace=args.trace,
                         max_values=args.max_values, watch=tuple(args.watch), limits=_limits(args),
-                        stops=args.stops)
+                        stops=args.stops, record_nodes=args.backward_nodes)
 
 
 def _limits(args: argparse.Namespace) -> tuple[float, float]:

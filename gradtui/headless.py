@@ -74,13 +74,15 @@ def run(
     watch: tuple[str, ...] = (),
     limits: tuple[float, float] | None = None,
     stops: tuple[EventStop, ...] = (),
+    record_nodes: bool = False,
 ) -> int:
     """Run ``script`` to the end headless; return the exit status for the process."""
     out, err = sys.stdout, sys.stderr
     stopped: tuple[Event, str] | None = None
     printer = TracePrinter(script, out) if trace else None
     session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
-                      grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops)
+                      grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops,
+                      record_nodes=record_nodes)
     if printer is not None:
         printer.session = session
     try:

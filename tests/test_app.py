@@ -311,3 +311,20 @@ async def test_s_steps_into_backward_node_by_node_and_e_steps_over() -> None:
         await press(pilot, "e")  # e steps over the backward pass as a whole
         assert app.node_cursor is None and app.cursor > backward
         await pilot.press("q")
+
+
+async def test_replay_steps_into_a_recorded_backward(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = tmp_path / "mean.json"
+    subprocess.run([sys.executable, "-m", "gradtui", "--backward-nodes", "--record", str(path),
+                    str(SCENARIOS / "mean_chain.py")], cwd=REPO, check=True, capture_output=True, timeout=120)
+    app = GradtuiApp(codec.load(path), None, theme=THEME)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, "e", "s")
+        assert "MeanBackward0 received 1, sent [[0.25, 0.25], [0.25, 0.25]]" in panel_text(app, "#status")
+        await pilot.press("q")

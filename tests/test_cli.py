@@ -501,3 +501,15 @@ def test_bad_script_for_the_debugger_is_reported_before_the_terminal(tmp_path: P
         path.write_text("x = (1,\n")
     line = assert_usage_error(gradtui(path))
     assert "terminal" not in line  # the script's problem is named first, in the debugger's mode too
+
+
+def test_backward_nodes_are_recorded_on_request(tmp_path: Path) -> None:
+    with_nodes, without = tmp_path / "with.json", tmp_path / "without.json"
+    assert gradtui("--backward-nodes", "--record", with_nodes, SCENARIOS / "mean_chain.py").returncode == 0
+    assert gradtui("--record", without, SCENARIOS / "mean_chain.py").returncode == 0
+    (bw,) = [e for e in load_json(with_nodes)["events"] if e["kind"] == "backward"]
+    assert [n["name"] for n in bw["nodes"]] == ["MeanBackward0", "MulBackward0", "PowBackward0", "AddBackward0",
+                                                "AccumulateGrad"]
+    assert bw["nodes"][0]["grad_out"][0]["values"] == [[0.25, 0.25], [0.25, 0.25]]  # the tutorial's 0.25
+    (bw,) = [e for e in load_json(without)["events"] if e["kind"] == "backward"]
+    assert not bw.get("nodes")

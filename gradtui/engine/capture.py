@@ -27,6 +27,8 @@ from gradtui.model.tensors import TensorStats, TensorSummary
 DEFAULT_MAX_VALUES = 64
 #: Clones waiting for their statistics are kept within this many bytes.
 DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
+#: Gradients between backward nodes keep their values up to this many elements.
+NODE_VALUES = 16
 #: A tensor larger than this share of the budget is summarised at once, never cloned.
 _DIRECT_SHARE = 4
 
@@ -205,15 +207,16 @@ class TensorCapture:
         return summary
 
     def summarize_small(self, t: object) -> TensorSummary | None:
-        """Values for a tensor of up to ``max_values`` elements; shape and dtype only above.
+        """Values for a tensor of up to ``NODE_VALUES`` elements; shape and dtype only above.
 
         For the gradients flowing between the nodes of a backward pass: the tutorials'
-        small tensors keep every value, while a large model is not charged a copy and
-        statistics for every intermediate gradient (that doubled the cost of recording).
+        small tensors keep every value, while a training loop is not charged a copy,
+        statistics and a list of numbers for every intermediate gradient (that doubled
+        the cost of recording, and added half again to the timeline).
         """
         if not isinstance(t, torch.Tensor):
             return None
-        if t.numel() <= self.max_values:
+        if t.numel() <= min(self.max_values, NODE_VALUES):
             return self.summarize(t)
         return TensorSummary(tuple(t.shape), dtype_name(t.dtype), t.requires_grad, grad_fn_name(t))
 

@@ -107,6 +107,7 @@ class Session:
         input_handler: InputHandler | None = None,
         grad_norm_limits: GradNormLimits | None = None,
         stops: tuple[EventStop, ...] = (),
+        record_nodes: bool = True,
     ) -> None:
         self.script = script
         self.filter = CodeFilter(script.path)
@@ -117,6 +118,8 @@ class Session:
         self.graph = GraphRecorder(self.timeline.graph)
         self.watch = WatchList(watch)
         self.notes = NoteKeeper(grad_norm_limits)
+        #: Record each backward pass node by node (what stepping into backward shows).
+        self.record_nodes = record_nodes
         #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
         self.input_handler = input_handler
         self.gate = Gate(Pause() if start_paused else Continue(stops=stops))
@@ -465,7 +468,8 @@ class Session:
             graph = self.graph.record(roots[0], index.name) if roots else None
             for extra in roots[1:]:
                 self.graph.record(extra, index.name)
-            trace = BackwardTrace([n for r in roots for n in self.graph.nodes_under(r)], self.capture.summarize_small)
+            hooked = [n for r in roots for n in self.graph.nodes_under(r)] if self.record_nodes else []
+            trace = BackwardTrace(hooked, self.capture.summarize_small)
         try:
             out = func(*args, **kwargs)
         finally:
