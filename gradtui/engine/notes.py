@@ -63,14 +63,18 @@ class NoteKeeper:
                              "resets them.")
             self._left_by_backward.add(name)
             self._leaves[name] = id(leaf)
-        notes += self._non_finite(names, leaves, loss, events)
-        notes += self._norms(names, leaves)
+        # One norm per gradient answers both questions: it is NaN or inf exactly when some
+        # element is (or when it overflows, which the explicit check below tells apart).
+        norms = [_norm(leaf.grad) for leaf in leaves]
+        notes += self._non_finite(names, leaves, norms, loss, events)
+        notes += self._norms(names, norms)
         notes += self._lost_leaves(frame, names)
         return notes
 
-    def _non_finite(self, names: Sequence[str], leaves: Sequence[torch.Tensor], loss: Any,
-                    events: Sequence[Event]) -> list[str]:
-        bad = [n for n, leaf in zip(names, leaves) if leaf.grad is not None and not _finite(leaf.grad)]
+    def _non_finite(self, names: Sequence[str], leaves: Sequence[torch.Tensor], norms: Sequence[float | None],
+                    loss: Any, events: Sequence[Event]) -> list[str]:
+        bad = [n for n, leaf, norm in zip(names, leaves, norms)
+               if norm is not None and not math.isfinite(norm) and not _finite(leaf.grad)]
         loss_bad = isinstance(loss, float) and not math.isfinite(loss)
         if not bad and not loss_bad:
             return []
@@ -82,14 +86,10 @@ class NoteKeeper:
         where = f"; the first non-finite value came out of {origin}" if origin else ""
         return [f"{what}{where}. Every update from here on carries it."]
 
-    def _norms(self, names: Sequence[str], leaves: Sequence[torch.Tensor]) -> list[str]:
+    def _norms(self, names: Sequence[str], norms: Sequence[float | None]) -> list[str]:
         notes = []
-        for name, leaf in zip(names, leaves):
-            grad = leaf.grad
-            if grad is None or not grad.is_floating_point() or grad.numel() == 0:
-                continue
-            norm = float(torch.linalg.vector_norm(grad.detach()))
-            if not math.isfinite(norm):
+        for name, norm in zip(names, norms):
+            if norm is None or not math.isfinite(norm):
                 continue
             if norm > self.limits.above:
                 notes.append(f"{name}.grad has norm {format_number(norm)}, above {format_number(self.limits.above)}: "
@@ -180,7 +180,15 @@ def _summary_non_finite(t: TensorSummary) -> bool:
     return stats is not None and (stats.nan > 0 or stats.inf > 0)
 
 
-def _finite(t: torch.Tensor) -> bool:
+def _norm(grad: torch.Tensor | None) -> float | None:
+    if grad is None or not grad.is_floating_point() or grad.numel() == 0:
+        return None
+    return float(torch.linalg.vector_norm(grad.detach()))
+
+
+def _finite(t: torch.Tensor | None) -> bool:
+    if t is None:
+        return True
     if not t.is_floating_point() and not t.is_complex():
         return True
     return bool(torch.isfinite(t.detach()).all())
