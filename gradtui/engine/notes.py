@@ -22,7 +22,6 @@ import torch
 
 from gradtui.model.events import Event, OpCalled
 from gradtui.model.formatting import format_number, format_tensor
-from gradtui.model.tensors import TensorSummary
 
 NON_LEAF_WARNING = "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"
 FREED_GRAPH_ERROR = "Trying to backward through the graph a second time"
@@ -55,7 +54,7 @@ class NoteKeeper:
         notes: list[str] = []
         for name, leaf, old in zip(names, leaves, before):
             self._ever_had_grad.add(id(leaf))
-            accumulated = name in self._left_by_backward and old is not None and not _all_zero(old)
+            accumulated = name in self._left_by_backward and old is not None and not old.is_all_zero()
             if accumulated and name not in self._accumulation_noted:
                 self._accumulation_noted.add(name)
                 notes.append(f"{name}.grad still held {format_tensor(old)} from an earlier backward(), and this "
@@ -167,17 +166,9 @@ def first_non_finite_op(events: Sequence[Event]) -> str | None:
             start = i + 1
             break
     for event in events[start:]:
-        if isinstance(event, OpCalled) and event.output is not None and _summary_non_finite(event.output):
+        if isinstance(event, OpCalled) and event.output is not None and event.output.has_non_finite():
             return f"{event.op}({', '.join(event.args)}) at line {event.line}"
     return None
-
-
-def _summary_non_finite(t: TensorSummary) -> bool:
-    flat = t.flat_values()
-    if flat is not None:
-        return any(isinstance(v, float) and not math.isfinite(v) for v in flat)
-    stats = t.stats
-    return stats is not None and (stats.nan > 0 or stats.inf > 0)
 
 
 def _norm(grad: torch.Tensor | None) -> float | None:
@@ -192,14 +183,6 @@ def _finite(t: torch.Tensor | None) -> bool:
     if not t.is_floating_point() and not t.is_complex():
         return True
     return bool(torch.isfinite(t.detach()).all())
-
-
-def _all_zero(t: TensorSummary) -> bool:
-    flat = t.flat_values()
-    if flat is not None:
-        return all(v == 0 for v in flat)
-    stats = t.stats
-    return stats is not None and stats.min == 0 and stats.max == 0
 
 
 def _join(names: Sequence[str]) -> str:

@@ -47,7 +47,7 @@ class GradEntry:
     reset: bool = False
 
 
-def _last(events: Sequence[Event], upto: int) -> int:
+def last_index(events: Sequence[Event], upto: int) -> int:
     """The index of the last event the cursor covers; -1 when it covers none."""
     return min(upto, len(events) - 1)
 
@@ -123,16 +123,16 @@ def format_grad_history(
 def _of_kinds(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Iterator[Event]:
     """The events of ``kinds`` up to ``upto``, in order: by the index when there is one."""
     if isinstance(events, IndexedEvents):
-        return (events[i] for i in events.positions([k.kind for k in kinds], _last(events, upto)))
-    return (e for e in events[: _last(events, upto) + 1] if isinstance(e, kinds))
+        return (events[i] for i in events.positions([k.kind for k in kinds], last_index(events, upto)))
+    return (e for e in events[: last_index(events, upto) + 1] if isinstance(e, kinds))
 
 
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Event | None:
     """The last event of one of ``kinds`` with ``seq <= upto``."""
     if isinstance(events, IndexedEvents):
-        found = events.latest([k.kind for k in kinds], _last(events, upto))
+        found = events.latest([k.kind for k in kinds], last_index(events, upto))
         return None if found is None else events[found]
-    for i in range(_last(events, upto), -1, -1):
+    for i in range(last_index(events, upto), -1, -1):
         if isinstance(events[i], kinds):
             return events[i]
     return None
@@ -147,8 +147,8 @@ def focus_graph_event(events: Sequence[Event], upto: int) -> Event | None:
 def count(events: Sequence[Event], upto: int, kind: type[Event]) -> int:
     """How many events of ``kind`` there are up to and including ``upto``."""
     if isinstance(events, IndexedEvents):
-        return events.count_of(kind.kind, _last(events, upto))
-    return sum(1 for event in events[: _last(events, upto) + 1] if isinstance(event, kind))
+        return events.count_of(kind.kind, last_index(events, upto))
+    return sum(1 for event in events[: last_index(events, upto) + 1] if isinstance(event, kind))
 
 
 def backward_number(events: Sequence[Event], upto: int) -> int:
@@ -163,7 +163,7 @@ def position(events: Sequence[Event], upto: int, finished: bool) -> str:
     """
     if not events:
         return "no events yet"
-    index = max(0, _last(events, upto))
+    index = max(0, last_index(events, upto))
     total = f"{len(events)}" if finished else f"{len(events)}+"
     parts = [f"event {index + 1} / {total}", f"line {events[index].line}"]
     number = backward_number(events, index)
@@ -191,9 +191,9 @@ def loss_points(events: Sequence[Event], upto: int) -> list[tuple[int, float]]:
 def watch_points(events: Sequence[Event], upto: int, name: str) -> list[tuple[int, float]]:
     """``(seq, value)`` of every watch of ``name`` up to ``upto`` that had a value."""
     points: list[tuple[int, float]] = []
-    candidates: Iterable[Event] = events[: _last(events, upto) + 1]
+    candidates: Iterable[Event] = events[: last_index(events, upto) + 1]
     if isinstance(events, IndexedEvents):
-        candidates = (events[i] for i in events.positions([WATCH_KIND], _last(events, upto)))
+        candidates = (events[i] for i in events.positions([WATCH_KIND], last_index(events, upto)))
     for event in candidates:
         if event.kind == WATCH_KIND and getattr(event, "name", None) == name:
             value = getattr(event, "value", None)

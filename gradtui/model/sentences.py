@@ -22,16 +22,13 @@ from gradtui.model.events import (
     StepTaken,
 )
 from gradtui.model.formatting import ARROW, format_number, format_tensor
+from gradtui.model.history import last_index
 from gradtui.model.tensors import TensorSummary
 
 WATCH_KIND = "watch"
 ELLIPSIS = "…"
 #: Printed text is cut to this many characters in ``describe``.
 OUTPUT_CHARS = 60
-
-
-def _last(events: Sequence[Event], upto: int) -> int:
-    return min(upto, len(events) - 1)
 
 
 def describe_flow(run: NodeRun) -> str:
@@ -160,7 +157,7 @@ def describe(events: Sequence[Event], upto: int) -> str:
     """
     if not events or upto < 0:
         return ""
-    event = events[_last(events, upto)]
+    event = events[last_index(events, upto)]
     if isinstance(event, BackwardDone):
         return _describe_backward(event)
     if isinstance(event, GradsZeroed):

@@ -52,16 +52,6 @@ def parse_stop(text: str) -> EventStop:
     raise StopSpecError(f"unknown --break-on '{text}'; use one of: {', '.join(KINDS)}")
 
 
-def _non_finite(t: TensorSummary | None) -> bool:
-    if t is None:
-        return False
-    flat = t.flat_values()
-    if flat is not None:
-        return any(isinstance(v, float) and not math.isfinite(v) for v in flat)
-    stats = t.stats
-    return stats is not None and (stats.nan > 0 or stats.inf > 0)
-
-
 def _norm(t: TensorSummary | None) -> float | None:
     if t is None:
         return None
@@ -87,7 +77,8 @@ def reason(stop: EventStop, event: Event) -> str | None:
         loss = getattr(event, "loss", None)
         if isinstance(event, BackwardDone) and isinstance(loss, float) and not math.isfinite(loss):
             return f"the loss is {format_number(loss)}"
-        bad = [name for name, change in _afters(event).items() if _non_finite(change.after)]
+        bad = [name for name, change in _afters(event).items()
+               if change.after is not None and change.after.has_non_finite()]
         if bad:
             what = "gradient" if isinstance(event, BackwardDone) else "value"
             return f"NaN or inf in the {what} of {', '.join(bad)}"

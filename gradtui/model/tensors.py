@@ -109,6 +109,22 @@ class TensorSummary:
         _flatten(self.values, out)
         return out
 
+    def has_non_finite(self) -> bool:
+        """Whether any element is NaN or inf (False when neither values nor statistics were kept)."""
+        flat = self.flat_values()
+        if flat is not None:
+            return any(isinstance(v, float) and not math.isfinite(v) for v in flat)
+        stats = self.stats
+        return stats is not None and (stats.nan > 0 or stats.inf > 0)
+
+    def is_all_zero(self) -> bool:
+        """Whether every element is 0 (what ``zero_grad(set_to_none=False)`` leaves)."""
+        flat = self.flat_values()
+        if flat is not None:
+            return all(v == 0 for v in flat)
+        stats = self.stats
+        return stats is not None and stats.min == 0 and stats.max == 0 and stats.nan == stats.inf == 0
+
     def _key(self) -> tuple[object, ...]:
         return (self.shape, self.dtype, self.requires_grad, self.grad_fn, self.values, self.stats)
 

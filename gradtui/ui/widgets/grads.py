@@ -6,13 +6,13 @@ This is the panel a learner opens gradtui for: ``theta.grad None → 2 → 4 →
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import BackwardDone, GradsZeroed
 from gradtui.ui.view import View
+from gradtui.ui.widgets.panel import EventPanel
 
 
 def render_grads(view: View) -> Text:
@@ -38,21 +38,10 @@ def render_grads(view: View) -> Text:
     return out
 
 
-class GradHistory(VerticalScroll):
+class GradHistory(EventPanel):
     """``.grad`` of every leaf a backward or zero_grad touched, up to the event on screen."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._body = Static("")
-        self._drawn: object = ()
+    KINDS = (BackwardDone, GradsZeroed)
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self._body
-
-    def show(self, view: View) -> None:
-        # Only a backward or a zero_grad changes this panel: redraw (and re-lay out) then.
-        latest = history.latest(view.events, view.cursor, (BackwardDone, GradsZeroed))
-        key = None if latest is None else latest.seq
-        if key != self._drawn:
-            self._drawn = key
-            self._body.update(render_grads(view))
+    def render_view(self, view: View) -> RenderableType:
+        return render_grads(view)

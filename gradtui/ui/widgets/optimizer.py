@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import StepTaken
 from gradtui.model.formatting import format_number, format_tensor
 from gradtui.model.tensors import TensorSummary
 from gradtui.ui.view import View
+from gradtui.ui.widgets.panel import EventPanel
 
 
 def _value(v: object) -> str:
@@ -48,22 +47,10 @@ def render_optimizer(view: View) -> Group | Text:
     return Group(*parts)
 
 
-class OptimizerView(VerticalScroll):
+class OptimizerView(EventPanel):
     """What the latest ``step()`` used and left behind."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._body = Static("")
-        self._drawn: object = ()
+    KINDS = (StepTaken,)
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self._body
-
-    def show(self, view: View) -> None:
-        if not self.display or (self.parent is not None and not self.parent.display):
-            return  # a hidden tab: drawn when it is opened (its statistics may cost ms)
-        latest = history.latest(view.events, view.cursor, (StepTaken,))
-        key = None if latest is None else latest.seq
-        if key != self._drawn:
-            self._drawn = key
-            self._body.update(render_optimizer(view))
+    def render_view(self, view: View) -> RenderableType:
+        return render_optimizer(view)

@@ -6,15 +6,15 @@ A step shows each parameter before and after with the change; a zero_grad shows 
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import GradsZeroed, StepTaken
 from gradtui.model.formatting import format_delta, format_tensor
 from gradtui.ui.view import View
+from gradtui.ui.widgets.panel import EventPanel
 
 
 def render_params(view: View) -> Table | Text:
@@ -44,22 +44,10 @@ def render_params(view: View) -> Table | Text:
     return table
 
 
-class ParamsView(VerticalScroll):
+class ParamsView(EventPanel):
     """Each parameter before and after the latest ``zero_grad()`` or ``step()``."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._body = Static("")
-        self._drawn: object = ()
+    KINDS = (StepTaken, GradsZeroed)
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self._body
-
-    def show(self, view: View) -> None:
-        if not self.display or (self.parent is not None and not self.parent.display):
-            return  # a hidden tab: drawn when it is opened (its statistics may cost ms)
-        latest = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed))
-        key = None if latest is None else latest.seq
-        if key != self._drawn:
-            self._drawn = key
-            self._body.update(render_params(view))
+    def render_view(self, view: View) -> RenderableType:
+        return render_params(view)
