@@ -113,6 +113,9 @@ def check_writable(path: str) -> str | None:
     """Why ``path`` cannot receive a timeline, or None. Nothing is left behind."""
     if os.path.isdir(path):
         return f"{path}: is a directory; give a file name for the timeline"
+    if os.path.exists(path) and not os.path.isfile(path):
+        # A device or a pipe (/dev/null, /dev/stdout): written in place, nothing created beside it.
+        return None if os.access(path, os.W_OK) else f"{path}: cannot write there"
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         return f"{path}: the folder {folder} does not exist"

@@ -103,9 +103,9 @@ def test_keyboard_interrupt_raised_by_the_script(tmp_path: Path) -> None:
     assert r.stdout == plain.stdout == "about to interrupt\n"
 
 
-def test_a_script_with_its_own_thread(run_script) -> None:
+def test_a_script_with_its_own_thread(tmp_path: Path) -> None:
     plain = run_plain(SCRIPTS / "hostile_threads.py")
-    r = run_gradtui("--record", os.devnull, str(SCRIPTS / "hostile_threads.py"))
+    r = run_gradtui("--record", str(tmp_path / "t.json"), str(SCRIPTS / "hostile_threads.py"))
     assert r.returncode == plain.returncode == 0
     assert sorted(r.stdout.splitlines()) == sorted(plain.stdout.splitlines()) == ["from the thread", "main saw [6.0]"]
 
@@ -142,9 +142,9 @@ def test_cuda_on_a_machine_without_a_gpu_is_the_scripts_error(run_script) -> Non
     assert timeline.error.line == 4 and timeline.error.file == "hostile_cuda.py"
 
 
-def test_input_in_headless_mode_reads_stdin_as_python_does() -> None:
+def test_input_in_headless_mode_reads_stdin_as_python_does(tmp_path: Path) -> None:
     plain = run_plain(SCRIPTS / "hostile_asks.py", stdin="Ada\n")
-    r = run_gradtui("--record", os.devnull, str(SCRIPTS / "hostile_asks.py"), stdin="Ada\n")
+    r = run_gradtui("--record", str(tmp_path / "a.json"), str(SCRIPTS / "hostile_asks.py"), stdin="Ada\n")
     assert r.returncode == plain.returncode == 0
     assert r.stdout == plain.stdout == "your name? hello Ada\n"
 
@@ -161,3 +161,21 @@ def test_torch_compile_runs_and_says_what_it_cannot_show(run_script) -> None:
     assert backward.grads["x"].after.values == [2.0, 2.0, 2.0]  # d/dx sum(x * x) at ones
     stderr_text = "".join(e.text for e in timeline.events if e.kind == "output" and e.stream == "stderr")
     assert "Dynamo does not know how to trace" not in stderr_text
+
+
+def test_record_into_a_pipe_writes_through_it_and_leaves_it_a_pipe(tmp_path: Path) -> None:
+    """--record /dev/stdout or a FIFO: replacing the target with a file would destroy it."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "timeline.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    r = run_gradtui("--record", str(fifo), str(SCRIPTS / "raises.py"))
+    reader.join(60)
+    assert r.returncode == 1
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert json.loads(received[0])["error"]["type"] == "RuntimeError"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["timeline.fifo"]  # no temporary file left beside it

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -155,8 +156,21 @@ def _dumps(tl: Timeline) -> str:
 
 
 def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
-    """Write ``tl`` to ``path`` atomically: a reader never sees half a file."""
+    """Write ``tl`` to ``path`` atomically: a reader never sees half a file.
+
+    An existing target that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO)
+    is written to in place: replacing it with a file would destroy the device or pipe.
+    """
     target = Path(path)
+    try:
+        special = target.exists() and not stat.S_ISREG(target.stat().st_mode)
+    except OSError:
+        special = False
+    if special:
+        with target.open("w", encoding="utf-8") as fh:
+            fh.write(_dumps(tl))
+            fh.write("\n")
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
