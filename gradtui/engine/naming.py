@@ -1,64 +1,182 @@
 """Naming tensors the way the script names them: ``theta``, ``loss``, ``net.0.weight``.
 
 A graph labelled with the user's own variable names is what makes the debugger
-readable. A tensor is named after the variable bound to it in the script's frames,
-innermost first; a module parameter after the module's variable and the parameter's
-path in it. A tensor no name reaches gets a fallback (``tensor#3``) that stays the same
-for as long as the tensor lives, so its history can still be followed.
+readable, and a parameter's history can only be followed if its name never changes.
+Two kinds of tensor are named differently:
+
+* **Leaves and module tensors** (parameters, buffers, tensors that require grad and have
+  no ``grad_fn``) live long and own a ``.grad``. Each keeps one name for its whole life,
+  held in a book; a name is only ever replaced by a better kind of name (``Rank``): a
+  module path rooted at one of the script's variables (``model.0.bias``) beats a path
+  seen from inside a method (``self.a``), which beats a variable of the outermost frame
+  that sees it (``w``, or a leftover loop variable ``param``), which beats a function's
+  local alias (``t`` in ``def square(t)``), which beats an expression (``self.w``), which
+  beats the fallback (``tensor#3``). No two live tensors in the book share a name.
+* **Everything else** (activations, losses, batches) is named for the moment, by the
+  innermost variable bound to it, or by the expression that reached it: ``a.grad``,
+  ``p.data``, ``self.loss``, and for the root of a backward the receiver the script wrote
+  (``scaler.scale(loss)``).
+
+Module paths are cached per module and recomputed when torch reports that a parameter,
+buffer or submodule was registered anywhere (its global registration hooks), so a module
+seen first in its ``__init__``, before its parameters exist, is named right afterwards.
 
 Callers run with torch functions disabled.
 """
 
 from __future__ import annotations
 
+import ast
+import linecache
 import weakref
-from collections.abc import Callable, Iterable
-from types import FrameType
+from collections.abc import Callable, Iterable, Iterator
+from enum import IntEnum
+from types import CodeType, FrameType
 from typing import Any
 
 import torch
+from torch.nn.modules import module as _module_hooks
+
+
+class Rank(IntEnum):
+    """How good a name is; lower is better. A booked name is only replaced by a lower rank.
+
+    Variable names are the exception that follows Python's own meaning: a variable names
+    whatever it is bound to now, so a tensor bound to ``x`` takes the name ``x`` from an
+    earlier tensor that is no longer bound to it (``x = x - lr * x.grad`` makes a new
+    ``x``). The earlier one is ``DEMOTED`` and named anew where it shows up again.
+    """
+
+    MODULE_PATH = 0  # model.0.bias
+    SELF_PATH = 1  # self.a, seen from inside the module's own method
+    VARIABLE = 2  # w, in the outermost of the script's frames that sees it
+    LOCAL = 3  # t, a function's parameter bound to w
+    EXPRESSION = 4  # self.w, a.grad
+    FALLBACK = 5  # tensor#3
+    DEMOTED = 6  # a variable name since bound to another tensor: any name is better
+
+
+class _Entry:
+    __slots__ = ("ref", "name", "rank", "order")
+
+    def __init__(self, ref: weakref.ref[torch.Tensor], name: str, rank: Rank, order: int) -> None:
+        self.ref = ref
+        self.name = name
+        self.rank = rank
+        self.order = order
 
 
 class NameIndex:
     """Names for the tensors reachable from some frames at one moment: id -> name."""
 
-    __slots__ = ("_names", "_taken", "_namer", "_order")
+    __slots__ = ("_names", "_top", "_top_vars", "_taken", "_namer", "_order", "_frames", "_attrs")
 
-    def __init__(self, names: dict[int, str], namer: Namer) -> None:
-        self._names = names
+    def __init__(self, names: dict[int, str], top: dict[int, str], top_vars: dict[str, Any], namer: Namer,
+                 frames: list[FrameType]) -> None:
+        self._names = names  # innermost variable first: what an activation is called here
+        self._top = top  # variables of the outermost frame: what a leaf is called
+        self._top_vars = top_vars  # the outermost frame's variables, by name
         self._taken: dict[str, int] = {}
         self._namer = namer
         self._order: dict[int, int] | None = None
+        self._frames = frames
+        self._attrs: dict[int, str] | None = None
 
-    def name(self, t: torch.Tensor) -> str:
-        name = self._names.get(id(t))
-        if name is None:
-            name = self._namer.fallback(t)
+    def name(self, t: torch.Tensor, hint: str | None = None) -> str:
+        """``t``'s name; ``hint`` (the expression that reached it) is used before a fallback."""
+        tid = id(t)
+        namer = self._namer
+        var = self._names.get(tid)
+        entry = namer.entry(t)
+        if entry is not None or (t.requires_grad and t.grad_fn is None):
+            if entry is not None and entry.rank == Rank.VARIABLE and self._top_vars.get(entry.name, t) is not t:
+                namer.demote(entry)  # the script has bound its name to another object since
+            top = self._top.get(tid)
+            if top is not None:
+                name = namer.book(t, top, Rank.VARIABLE)
+            elif var is not None:
+                name = namer.book(t, var, Rank.LOCAL)
+            elif entry is not None and entry.rank != Rank.DEMOTED:
+                name = entry.name
+            else:
+                expression = hint or self._expression(t)
+                if expression:
+                    name = namer.book(t, expression, Rank.EXPRESSION)
+                else:
+                    name = namer.book(t, namer.fallback(t), Rank.FALLBACK)
+        else:
+            name = var or hint or self._expression(t) or namer.fallback(t)
         # Two different tensors in one event never share a name.
-        owner = self._taken.setdefault(name, id(t))
-        if owner != id(t):
+        owner = self._taken.setdefault(name, tid)
+        if owner != tid:
             n = 2
-            while self._taken.setdefault(f"{name}#{n}", id(t)) != id(t):
+            while self._taken.setdefault(f"{name}#{n}", tid) != tid:
                 n += 1
             name = f"{name}#{n}"
         return name
 
     def rank(self, t: torch.Tensor) -> int:
-        """Position of ``t`` in the frames' order (variables first, then parameters)."""
+        """Position of ``t`` in the frames' order (variables first, then module tensors)."""
         if self._order is None:
             self._order = {key: i for i, key in enumerate(self._names)}
-        return self._order.get(id(t), len(self._order))
+        entry = self._namer.entry(t)
+        if entry is None or entry.rank > Rank.SELF_PATH:
+            position = self._order.get(id(t))
+            if position is not None:
+                return position
+        # Module tensors in their module's order, whatever loop variable holds one now.
+        return len(self._order) + self._namer.booking_order(t)
+
+    def _expression(self, t: torch.Tensor) -> str | None:
+        """``a.grad``, ``p.data`` or ``self.loss``: how the script can reach an unnamed tensor."""
+        derived = self._namer.derived_name(t)
+        if derived is not None:
+            return derived
+        if self._attrs is None:
+            self._attrs = _self_attributes(self._frames)
+        return self._attrs.get(id(t))
 
 
 class Namer:
-    """Builds ``NameIndex`` objects from the script's frames; owns the fallback names."""
+    """Builds ``NameIndex`` objects from the script's frames; owns the book of lasting names."""
 
     def __init__(self, is_user_frame: Callable[[FrameType], bool]) -> None:
         self._is_user_frame = is_user_frame
-        self._fallback: dict[int, tuple[weakref.ref[torch.Tensor], str]] = {}
+        self._book: dict[int, _Entry] = {}
+        self._holders: dict[str, int] = {}  # booked name -> id of the live tensor holding it
+        self._bookings = 0
+        self._fallbacks: dict[int, tuple[weakref.ref[torch.Tensor], str]] = {}
         self._counter = 0
-        # id(module) -> (weakref, {id(param): dotted path})
-        self._param_paths: dict[int, tuple[weakref.ref[Any], dict[int, str]]] = {}
+        #: Bumped by torch whenever a parameter, buffer or submodule is registered anywhere.
+        self._generation = 0
+        # (variable, id(module)) -> (weakref to the module, generation its tensors were booked at)
+        self._rooted: dict[tuple[str, int], tuple[weakref.ref[Any], int]] = {}
+        # id(grad) -> (weakref to the grad, weakref to the leaf that owns it)
+        self._grads: dict[int, tuple[weakref.ref[torch.Tensor], weakref.ref[torch.Tensor]]] = {}
+        self._data_owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] | None = None
+        self._hooks: list[Any] = []
+        self._receivers: dict[tuple[CodeType, int], str | None] = {}
+
+    # ------------------------------------------------------------------ lifetime
+
+    def install(self) -> None:
+        """Follow module registrations (torch's global hooks) for as long as the run lasts."""
+
+        def registered(*_: Any) -> None:
+            self._generation += 1
+
+        for register in ("register_module_parameter_registration_hook",
+                         "register_module_buffer_registration_hook",
+                         "register_module_module_registration_hook"):
+            hook = getattr(_module_hooks, register, None)
+            if hook is not None:
+                self._hooks.append(hook(registered))
+
+    def remove(self) -> None:
+        while self._hooks:
+            self._hooks.pop().remove()
+
+    # ------------------------------------------------------------------ frames
 
     def user_frames(self, frame: FrameType | None) -> list[FrameType]:
         frames = []
@@ -68,21 +186,35 @@ class Namer:
             frame = frame.f_back
         return frames
 
-    def index(self, frame: FrameType | None, with_params: bool = True) -> NameIndex:
+    def index(self, frame: FrameType | None) -> NameIndex:
         """Names visible from ``frame`` and the script frames that called it."""
         names: dict[int, str] = {}
-        modules: list[tuple[str, Any]] = []
+        modules: list[list[tuple[str, Any]]] = []
         module_cls = torch.nn.Module
-        for f in self.user_frames(frame):
-            for var, value in _frame_items(f):
-                if isinstance(value, torch.Tensor):
+        tensor_cls = torch.Tensor
+        top: dict[int, str] = {}
+        top_vars: dict[str, Any] = {}
+        frames = self.user_frames(frame)
+        outermost = frames[-1] if frames else None
+        for f in frames:
+            found = []
+            mapping = f.f_locals  # a module's frame has f_locals is f_globals: no copy
+            if f is outermost:
+                top_vars = mapping
+            for var, value in list(mapping.items()):
+                if isinstance(value, tensor_cls):
                     names.setdefault(id(value), var)
-                elif with_params and isinstance(value, module_cls):
-                    modules.append((var, value))
-        for var, module in modules:
-            for pid, path in self._paths(module).items():
-                names.setdefault(pid, f"{var}.{path}")
-        return NameIndex(names, self)
+                    if f is outermost:
+                        top.setdefault(id(value), var)
+                elif isinstance(value, module_cls):
+                    found.append((var, value))
+            modules.append(found)
+        # Outermost frames first: ``model.0.weight`` from the script's top level is booked
+        # before ``self.weight`` from inside a forward.
+        for found in reversed(modules):
+            for var, module in found:
+                self._root(var, module)
+        return NameIndex(names, top, top_vars, self, frames)
 
     def owner_name(self, obj: object, frame: FrameType | None) -> str:
         """The script's variable for an optimizer or module, else its class name."""
@@ -92,39 +224,211 @@ class Namer:
                     return var
         return type(obj).__name__
 
+    # ------------------------------------------------------------------ the book
+
+    def entry(self, t: torch.Tensor) -> _Entry | None:
+        entry = self._book.get(id(t))
+        return entry if entry is not None and entry.ref() is t else None
+
+    def booked_name(self, t: torch.Tensor) -> str | None:
+        entry = self.entry(t)
+        return entry.name if entry is not None and entry.rank != Rank.DEMOTED else None
+
+    def booking_order(self, t: torch.Tensor) -> int:
+        entry = self.entry(t)
+        return entry.order if entry is not None else self._bookings
+
+    def demote(self, entry: _Entry) -> None:
+        entry.rank = Rank.DEMOTED
+        key = id(entry.ref())
+        if self._holders.get(entry.name) == key:
+            del self._holders[entry.name]
+
+    def book(self, t: torch.Tensor, name: str, rank: Rank) -> str:
+        """Give ``t`` the name ``name`` unless it already has one at least as good."""
+        key = id(t)
+        entry = self.entry(t)
+        if entry is not None:
+            if entry.rank <= rank:
+                return entry.name
+            if self._holders.get(entry.name) == key:
+                del self._holders[entry.name]
+        holder = self._holders.get(name)
+        if holder is not None and holder != key:
+            held = self._book[holder]
+            if rank in (Rank.VARIABLE, Rank.LOCAL) and held.rank >= Rank.VARIABLE:
+                self.demote(held)  # a variable names what it is bound to now
+            else:
+                name = self._free_variant(name)
+        self._holders[name] = key
+        self._bookings += 1
+        if entry is not None:
+            # A better name also takes the better name's place in the order (a module's own).
+            entry.name, entry.rank, entry.order = name, rank, self._bookings
+            return name
+        book, holders = self._book, self._holders
+
+        def forget(ref: weakref.ref[torch.Tensor]) -> None:
+            current = book.get(key)
+            if current is not None and current.ref is ref:
+                del book[key]
+                if holders.get(current.name) == key:
+                    del holders[current.name]
+
+        self._book[key] = _Entry(weakref.ref(t, forget), name, rank, self._bookings)
+        self._data_owners = None
+        return name
+
+    def _free_variant(self, name: str) -> str:
+        n = 2
+        while f"{name}#{n}" in self._holders:
+            n += 1
+        return f"{name}#{n}"
+
+    def _root(self, var: str, module: Any) -> None:
+        """Book every parameter and buffer of ``module`` under ``var`` (cached until a registration)."""
+        key = (var, id(module))
+        known = self._rooted.get(key)
+        if known is not None and known[0]() is module and known[1] == self._generation:
+            return
+        rank = Rank.SELF_PATH if var == "self" else Rank.MODULE_PATH
+        for path, tensor in _module_tensors(module):
+            self.book(tensor, f"{var}.{path}", rank)
+        try:
+            self._rooted[key] = (weakref.ref(module), self._generation)
+        except TypeError:  # pragma: no cover - modules support weak references
+            pass
+
+    # ------------------------------------------------------------------ expressions
+
+    def note_grads(self, leaves: Iterable[torch.Tensor]) -> None:
+        """After a backward: each leaf's ``.grad`` is named after the leaf (``a.grad``)."""
+        grads = self._grads
+        for leaf in leaves:
+            grad = leaf.grad
+            if grad is not None and id(grad) not in grads:
+                key = id(grad)
+
+                def forget(ref: weakref.ref[torch.Tensor], key: int = key) -> None:
+                    current = grads.get(key)
+                    if current is not None and current[0] is ref:
+                        del grads[key]
+
+                grads[key] = (weakref.ref(grad, forget), weakref.ref(leaf))
+
+    def derived_name(self, t: torch.Tensor) -> str | None:
+        entry = self._grads.get(id(t))
+        if entry is not None and entry[0]() is t:
+            leaf = entry[1]()
+            leaf_name = self.booked_name(leaf) if leaf is not None else None
+            if leaf_name is not None:
+                return f"{leaf_name}.grad"
+        if t.grad_fn is None and not t.requires_grad and self._book:
+            owner_ref = self._data_owner_index().get((t.data_ptr(), tuple(t.shape)))
+            owner = owner_ref() if owner_ref is not None else None
+            if owner is not None and owner is not t and owner.dtype == t.dtype and owner.data_ptr() == t.data_ptr():
+                owner_name = self.booked_name(owner)
+                if owner_name is not None:
+                    return f"{owner_name}.data"
+        return None
+
+    def _data_owner_index(self) -> dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]]:
+        # ``p.data`` is a new tensor object on every access, sharing p's storage: it is
+        # recognised by its data pointer and shape. Rebuilt only when the book changes.
+        if self._data_owners is None:
+            owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] = {}
+            for entry in self._book.values():
+                t = entry.ref()
+                if t is not None and t.layout == torch.strided:
+                    owners.setdefault((t.data_ptr(), tuple(t.shape)), entry.ref)
+            self._data_owners = owners
+        return self._data_owners
+
+    def receiver(self, frame: FrameType | None) -> str | None:
+        """The expression ``X`` of the ``X.backward()`` (or ``backward(X)``) call ``frame`` is making."""
+        if frame is None:
+            return None
+        key = (frame.f_code, frame.f_lasti)
+        if key not in self._receivers:
+            self._receivers[key] = _call_receiver(frame)
+        return self._receivers[key]
+
+    # ------------------------------------------------------------------ fallbacks
+
     def fallback(self, t: torch.Tensor) -> str:
-        entry = self._fallback.get(id(t))
+        entry = self._fallbacks.get(id(t))
         if entry is not None and entry[0]() is t:
             return entry[1]
         self._counter += 1
         name = f"tensor#{self._counter}"
         key = id(t)
-        fallback = self._fallback
+        fallbacks = self._fallbacks
 
         def forget(ref: weakref.ref[torch.Tensor]) -> None:
-            current = fallback.get(key)
+            current = fallbacks.get(key)
             if current is not None and current[0] is ref:
-                del fallback[key]
+                del fallbacks[key]
 
-        fallback[key] = (weakref.ref(t, forget), name)
+        fallbacks[key] = (weakref.ref(t, forget), name)
         return name
 
-    def _paths(self, module: Any) -> dict[int, str]:
-        # Cached per module object: walking named_parameters() of a large model for every
-        # event would cost more than the event. A parameter added to a module after its
-        # first event is named by the fallback until the module is seen anew.
-        key = id(module)
-        entry = self._param_paths.get(key)
-        if entry is not None and entry[0]() is module:
-            return entry[1]
-        paths = {id(p): path for path, p in module.named_parameters()}
-        try:
-            self._param_paths[key] = (weakref.ref(module), paths)
-        except TypeError:  # pragma: no cover - modules support weak references
-            pass
-        return paths
+
+def _module_tensors(module: Any) -> Iterator[tuple[str, torch.Tensor]]:
+    yield from module.named_parameters()
+    for path, buffer in module.named_buffers():
+        if buffer is not None:
+            yield path, buffer
 
 
 def _frame_items(frame: FrameType) -> Iterable[tuple[str, Any]]:
     # A module's frame has f_locals is f_globals: reading it does not copy.
     return list(frame.f_locals.items())
+
+
+def _self_attributes(frames: list[FrameType]) -> dict[int, str]:
+    """Tensors held as plain attributes of a method's ``self``: ``self.loss``."""
+    found: dict[int, str] = {}
+    for f in frames:
+        obj = f.f_locals.get("self")
+        attrs = getattr(obj, "__dict__", None)
+        if not isinstance(attrs, dict):
+            continue
+        for attr, value in list(attrs.items()):
+            if isinstance(value, torch.Tensor):
+                found.setdefault(id(value), f"self.{attr}")
+    return found
+
+
+def _call_receiver(frame: FrameType) -> str | None:
+    positions = list(frame.f_code.co_positions())
+    index = frame.f_lasti // 2
+    if not 0 <= index < len(positions):
+        return None
+    start, end, col, end_col = positions[index]
+    if start is None or end is None or col is None or end_col is None:
+        return None
+    lines = linecache.getlines(frame.f_code.co_filename)[start - 1:end]
+    if not lines:
+        return None
+    # Columns are byte offsets into the UTF-8 encoded lines.
+    encoded = [line.encode() for line in lines]
+    if len(encoded) == 1:
+        segment = encoded[0][col:end_col]
+    else:
+        segment = b"".join([encoded[0][col:], *encoded[1:-1], encoded[-1][:end_col]])
+    text = segment.decode(errors="replace").strip()
+    try:
+        call = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(call, ast.Call):
+        return None
+    func = call.func
+    target: ast.expr | None = None
+    if isinstance(func, ast.Attribute) and func.attr == "backward":
+        # ``torch.autograd.backward(x)`` names its root as an argument, ``x.backward()`` as the receiver.
+        owner = ast.get_source_segment(text, func.value)
+        target = (call.args[0] if call.args else None) if owner in ("torch.autograd", "autograd") else func.value
+    elif isinstance(func, ast.Name) and func.id == "backward" and call.args:
+        target = call.args[0]
+    return ast.get_source_segment(text, target) if target is not None else None

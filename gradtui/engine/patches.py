@@ -55,6 +55,7 @@ class Patches:
                 self._wrap_zero_grad(cls)
             self._watch_new_subclasses(root)
         self._wrap_function_apply()
+        self._wrap_grad_scaler()
         if s.input_handler is not None:
             self._wrap_input()
         self._wrap_compile()
@@ -142,6 +143,24 @@ class Patches:
             return session.run_function_apply(original, cls, args, kwargs)
 
         self._set(Function, "apply", classmethod(apply))
+
+
+    def _wrap_grad_scaler(self) -> None:
+        """Remember what ``GradScaler.scale`` multiplied each loss by (``engine.loss_scale``)."""
+        amp = getattr(torch, "amp", None)
+        scaler_cls = getattr(amp, "GradScaler", None)
+        original = getattr(scaler_cls, "scale", None) if scaler_cls is not None else None
+        if original is None:  # pragma: no cover - torch without torch.amp.GradScaler
+            return
+        session = self._session
+
+        @functools.wraps(original)
+        def scale(scaler: Any, outputs: Any) -> Any:
+            scaled = original(scaler, outputs)
+            session.loss_scales.remember(scaled, scaler)  # harmless from any thread: a weak table
+            return scaled
+
+        self._set(scaler_cls, "scale", scale)  # type: ignore[arg-type]
 
 
 def _all_subclasses(cls: type) -> list[type]:

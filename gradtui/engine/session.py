@@ -39,6 +39,7 @@ from gradtui.engine.capture import (
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
 from gradtui.engine.graph import GraphRecorder
+from gradtui.engine.loss_scale import LossScales
 from gradtui.engine.naming import Namer
 from gradtui.engine.notes import GradNormLimits, NoteKeeper
 from gradtui.engine.ops import OpRecorder
@@ -118,6 +119,8 @@ class Session:
         self.graph = GraphRecorder(self.timeline.graph)
         self.watch = WatchList(watch)
         self.notes = NoteKeeper(grad_norm_limits)
+        #: Tensors that ``GradScaler.scale`` returned, with the factor it multiplied by.
+        self.loss_scales = LossScales()
         #: Record each backward pass node by node (what stepping into backward shows).
         self.record_nodes = record_nodes
         #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
@@ -243,6 +246,7 @@ class Session:
             relocator = WarningRelocator(self._in_script_thread, self._is_engine_file, self.user_frame)
             patches.install()
             relocator.install()
+            self.namer.install()
             # torch's ~160k import-time objects live as long as the process: freezing them
             # keeps every full collection during the run from scanning them again (the
             # engine allocates per event; without this a capture cost ~8x more).
@@ -256,6 +260,7 @@ class Session:
                         sys.settrace(None)
             finally:
                 gc.unfreeze()
+                self.namer.remove()
                 relocator.remove()
                 patches.remove()
         except StopScript:
@@ -462,7 +467,8 @@ class Session:
             leaves = _as_tensors(explicit) if explicit is not None else _reachable_leaves(roots)
             index = self.namer.index(frame)
             leaves.sort(key=index.rank)
-            root_names = [index.name(r) for r in roots]
+            receiver = self.namer.receiver(frame) if len(roots) == 1 else None
+            root_names = [index.name(r, hint=receiver) for r in roots]
             names = [index.name(leaf) for leaf in leaves]
             before = [self.capture.summarize(leaf.grad) for leaf in leaves]
             graph = self.graph.record(roots[0], index.name) if roots else None
@@ -477,13 +483,18 @@ class Session:
         with _no_torch_function():
             self.graph.forget()  # the graph is consumed: do not keep its nodes alive
             after = [self.capture.summarize(leaf.grad) for leaf in leaves]
-            loss = None
+            self.namer.note_grads(leaves)
+            loss, loss_scale = None, None
             if len(roots) == 1 and roots[0].numel() == 1:
                 loss = plain_value(roots[0].detach().reshape(-1)[0].item())
+                loss_scale = self.loss_scales.scale_of(roots[0])
+                if loss_scale is not None and isinstance(loss, float):
+                    loss /= loss_scale  # what the script's loss was before GradScaler scaled it
             notes = self.notes.on_backward(names, leaves, before, loss, self.timeline.events, frame)
         file, line = self._at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
-        self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, grads=grads, graph=graph,
+        self._emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, loss_scale=loss_scale,
+                   grads=grads, graph=graph,
                    nodes=tuple(trace.runs), notes=tuple(notes))
         return out
 

@@ -99,6 +99,8 @@ def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
         out.update(root=e.root, loss=_number(e.loss), grads=_changes(e.grads, raw), graph=e.graph,
                    nodes=[{"id": n.id, "name": n.name, "grad_in": [tensor_to_json(g, raw) for g in n.grad_in],
                            "grad_out": [tensor_to_json(g, raw) for g in n.grad_out]} for n in e.nodes])
+        if e.loss_scale is not None:
+            out["loss_scale"] = _number(e.loss_scale)
     elif isinstance(e, GradsZeroed):
         out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls}, grads=_changes(e.grads, raw))
     elif isinstance(e, StepTaken):
@@ -301,7 +303,10 @@ def event_from_json(d: Any, index: int) -> Event:
                         graph=r.get(d, "graph", int, optional=True))
     if cls is BackwardDone:
         loss = _unnumber(d.get("loss"))
+        scale = _unnumber(d.get("loss_scale"))
         return BackwardDone(**base, root=r.get(d, "root", str), loss=loss,
+                            loss_scale=float(scale) if isinstance(scale, int | float) and not isinstance(scale, bool)
+                            else None,
                             grads=_changes_from(r.get(d, "grads", dict), f"{where}.grads"),
                             graph=r.get(d, "graph", int, optional=True),
                             nodes=_node_runs(r.get(d, "nodes", list, optional=True) or [], f"{where}.nodes"))

@@ -100,7 +100,10 @@ class BackwardDone(Event):
     is_milestone: ClassVar[bool] = True
 
     root: str = ""
+    #: The loss the script computed: for a root that ``GradScaler.scale`` returned, the
+    #: root's value divided by ``loss_scale``, the factor the scaler multiplied it by.
     loss: float | None = None
+    loss_scale: float | None = None
     grads: Mapping[str, Change] = None  # type: ignore[assignment]
     #: The root's ``grad_fn`` in the timeline's node table, taken before backward ran.
     graph: int | None = None

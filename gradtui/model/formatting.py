@@ -134,6 +134,8 @@ def summary(event: Event, source: str | None = None) -> str:
         return text
     if isinstance(event, BackwardDone):
         loss = f"{event.root}={format_number(event.loss)}" if event.loss is not None else f"root={event.root}"
+        if event.loss_scale is not None:
+            loss += f" (scaled ×{format_number(event.loss_scale)})"
         return f"backward  {loss}  {_changes(event.grads, '.grad')}".rstrip()
     if isinstance(event, GradsZeroed):
         owner = f"{event.optimizer.name}({event.optimizer.cls})"

@@ -76,6 +76,8 @@ def _describe_backward(event: BackwardDone) -> str:
         head += f" from {event.root}"
     if event.loss is not None:
         head += f" (loss={format_number(event.loss)})"
+    if event.loss_scale is not None:
+        head += f" scaled by {format_number(event.loss_scale)} for backward: the gradients are scaled too"
     grads = event.grads or {}
     if not grads:
         return f"{head}: no leaf received a gradient"

@@ -1,0 +1,183 @@
+"""Names on real model code: module paths for every parameter on every event, names that
+last for a tensor's life, and the expressions that reach unnamed tensors.
+
+The expected names come from torch itself (``named_parameters()`` / ``named_buffers()``
+of the same model built directly), never from an earlier gradtui run.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import torch
+
+from tests.conftest import SCRIPTS
+from tests.helpers import of_kind
+
+REAL = SCRIPTS / "real"
+
+
+def _write(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "script.py"
+    path.write_text(source)
+    return path
+
+
+def _names_on_events(tl) -> list[list[str]]:
+    out = []
+    for e in tl.events:
+        if e.kind in ("backward", "zero_grad"):
+            out.append(list(e.grads))
+        elif e.kind == "step":
+            out.append(list(e.params))
+    return out
+
+
+def test_transformer_parameters_and_buffer_named_by_module_path(run_script):
+    # The script builds its model with a buffer registered before any parameter exists.
+    direct = runpy.run_path(str(REAL / "transformer_block.py"), run_name="not_main")["model"]
+    expected = ["model." + name for name, _ in direct.named_parameters()]
+    assert len(expected) == 29
+    tl = run_script(REAL / "transformer_block.py")
+    assert tl.status == "finished"
+    events = _names_on_events(tl)
+    assert len(events) == 60
+    for names in events:
+        assert sorted(names) == sorted(expected)
+    # Backward and step list them in the model's own order.
+    assert list(of_kind(tl, "backward")[0].grads) == expected
+    assert list(of_kind(tl, "step")[-1].params) == expected
+    # The attention mask is a buffer: ops on it name it by its path too.
+    buffers = ["model." + name for name, _ in direct.named_buffers()]
+    assert buffers == ["model.transformer.h.0.attn.bias", "model.transformer.h.1.attn.bias"]
+    op_args = {a for e in of_kind(tl, "op") for a in e.args}
+    assert set(buffers) <= op_args
+    # The graph's leaves carry the same names.
+    leaves = {n.variable for n in tl.graph.values() if n.variable is not None}
+    assert leaves == set(expected)
+
+
+def test_parameters_made_in_init_from_tensor_ops_get_module_paths(run_script):
+    tl = run_script(REAL / "unused_parameter.py")
+    expected = {"model.a", "model.b", "model.c", "model.d", "model.e"}
+    for event in of_kind(tl, "step"):
+        assert set(event.params) == expected
+    # e is unused on some iterations: only those backward passes leave it out.
+    backward = of_kind(tl, "backward")
+    assert [("model.e" in e.grads) for e in backward[:4]] == [False, True, False, True]
+
+
+def test_a_leftover_loop_variable_never_takes_a_parameters_name(run_script):
+    tl = run_script(REAL / "manual_update_loop.py")
+    events = _names_on_events(tl)
+    assert len(events) == 600
+    assert all(names == ["model.0.weight", "model.0.bias"] for names in events)
+    # The update loop's ops name the parameter by its path, and its gradient after it.
+    subs = [e for e in of_kind(tl, "op") if e.op == "sub_"]
+    assert len(subs) == 600
+    assert {e.args[0] for e in subs} == {"model.0.weight", "model.0.bias"}
+    muls = [e for e in of_kind(tl, "op") if e.op == "mul" and not e.grad_enabled]
+    assert {a for e in muls for a in e.args} >= {"model.0.weight.grad", "model.0.bias.grad"}
+
+
+def test_grad_and_data_and_self_attributes_are_named_by_expression(run_script, tmp_path):
+    script = _write(tmp_path, """
+import torch
+
+class Fit:
+    def __init__(self):
+        self.w = torch.tensor([1.0, -2.0], requires_grad=True)
+
+    def run(self):
+        self.loss = (self.w * self.w).sum()
+        self.loss.backward()
+
+fit = Fit()
+fit.run()
+with torch.no_grad():
+    fit.w.data -= 0.5 * fit.w.grad
+w = fit.w
+v = w * 3
+""")
+    tl = run_script(script)
+    (backward,) = of_kind(tl, "backward")
+    assert backward.root == "self.loss"
+    # Reached only as self.w inside the method, the name it keeps.
+    assert list(backward.grads) == ["self.w"]
+    ops = of_kind(tl, "op")
+    assert ops[-1].args == ("w", "3")
+    update = [e for e in ops if e.op == "sub_"]
+    assert update and update[0].args[0] == "self.w.data"
+    grad_mul = [e for e in ops if e.op == "mul" and not e.grad_enabled]
+    assert "self.w.grad" in grad_mul[0].args
+
+
+def test_a_rebound_variable_names_the_new_tensor_and_lets_go_of_the_old(run_script, tmp_path):
+    # The tutorials rebind x to a new leaf each iteration while the old one lives on.
+    script = _write(tmp_path, """
+import torch
+x = torch.tensor([1.0], requires_grad=True)
+for _ in range(3):
+    y = (x - 4) ** 2
+    y.backward()
+    with torch.no_grad():
+        prev_x = x
+        x = x - 0.5 * x.grad
+        gap = prev_x - x
+    x.requires_grad = True
+""")
+    tl = run_script(script)
+    assert [list(e.grads) for e in of_kind(tl, "backward")] == [["x"], ["x"], ["x"]]
+    gaps = [e for e in of_kind(tl, "op") if e.op == "sub" and not e.grad_enabled and len(e.args) == 2
+            and e.args[1] == "x"]
+    assert [e.args[0] for e in gaps] == ["prev_x"] * 3
+
+
+def test_a_function_parameter_does_not_rename_the_scripts_variable(run_script):
+    tl = run_script(SCRIPTS / "sibling_import.py")
+    (backward,) = of_kind(tl, "backward")
+    assert list(backward.grads) == ["w"]
+
+
+def test_a_parameter_added_after_the_first_event_gets_its_path(run_script, tmp_path):
+    script = _write(tmp_path, """
+import torch
+net = torch.nn.Linear(2, 1)
+out = net(torch.ones(1, 2)).sum()
+net.extra = torch.nn.Parameter(torch.tensor([2.0]))
+loss = (net(torch.ones(1, 2)) * net.extra).sum()
+loss.backward()
+""")
+    tl = run_script(script)
+    (backward,) = of_kind(tl, "backward")
+    assert sorted(backward.grads) == ["net.bias", "net.extra", "net.weight"]
+
+
+def test_grad_scaler_root_is_named_by_expression_and_its_loss_unscaled(run_script):
+    # The same loop run directly: the losses the script computed, and the scaler's factor.
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu")
+    data, target = torch.randn(8, 16), torch.randn(8, 4)
+    losses, scales, grads = [], [], []
+    for _ in range(5):
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            loss = torch.nn.functional.mse_loss(net(data).float(), target)
+        scales.append(scaler.get_scale())
+        scaler.scale(loss).backward()
+        grads.append(net[0].bias.grad.clone())
+        losses.append(loss.item())
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad()
+
+    tl = run_script(REAL / "grad_scaler.py")
+    backward = of_kind(tl, "backward")
+    assert [e.root for e in backward] == ["scaler.scale(loss)"] * 5
+    assert [e.loss for e in backward] == losses
+    assert [e.loss_scale for e in backward] == scales == [65536.0] * 5
+    # The gradients are what torch computed: scaled.
+    for event, grad in zip(backward, grads):
+        assert event.grads["net.0.bias"].after.flat_values() == grad.tolist()
