@@ -10,8 +10,8 @@ learning rate and the algorithm's own numbers (``momentum``, ``betas``, ``eps``,
 
 from __future__ import annotations
 
-import functools
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -45,14 +45,22 @@ def _off(key: str, value: Any, fixed: frozenset[str]) -> bool:
     return value is OFF_VALUES[key] or key in fixed
 
 
-@functools.cache
+_FIXED: dict[type, frozenset[str]] = {}
+
+
 def _fixed_by_class(cls: type) -> frozenset[str]:
     """Switches a class sets itself and the script cannot pass (AdamW's decoupled weight
-    decay is what makes it AdamW; its name already says so)."""
-    try:
-        accepted = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):
-        return frozenset()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-        return frozenset()
-    return frozenset(k for k in OFF_VALUES if k not in accepted)
+    decay is what makes it AdamW; its name already says so). Looked up once per class."""
+    fixed = _FIXED.get(cls)
+    if fixed is None:
+        accepted: Mapping[str, inspect.Parameter]
+        try:
+            accepted = inspect.signature(cls).parameters
+        except (TypeError, ValueError):
+            accepted = {}
+        if not accepted or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+            fixed = frozenset()
+        else:
+            fixed = frozenset(k for k in OFF_VALUES if k not in accepted)
+        _FIXED[cls] = fixed
+    return fixed
