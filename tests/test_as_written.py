@@ -37,6 +37,7 @@ d = F.cross_entropy(out, labels)
 e = F.cross_entropy(out, labels, label_smoothing=0.1)
 f = F.dropout(x, p=0.2, training=False)
 g = out.sum(dim=0, keepdim=True)
+h = F.layer_norm(x, (3,))
 """
 
 # op name -> the arguments as each line above wrote them, in order of the lines.
@@ -46,6 +47,7 @@ WRITTEN = {
     "cross_entropy": [("out", "labels"), ("out", "labels", "label_smoothing=0.1")],
     "dropout": [("x", "p=0.2", "training=False")],
     "sum": [("out", "dim=0", "keepdim=True")],
+    "layer_norm": [("x", "(3,)")],
 }
 
 

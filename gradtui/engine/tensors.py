@@ -38,7 +38,9 @@ def describe_args(args: Any, kwargs: Mapping[str, Any], name: Callable[[torch.Te
             return format_number(value)
         if isinstance(value, (tuple, list)) and len(value) <= 8:
             inner = ", ".join(one(v) for v in value)
-            return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+            if isinstance(value, list):
+                return f"[{inner}]"
+            return f"({inner},)" if len(value) == 1 else f"({inner})"  # (16,) as Python spells it
         if isinstance(value, (str, torch.dtype, torch.device)):
             return repr(value) if isinstance(value, str) else str(value)
         return type(value).__name__
