@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_argument_group("what to do (default: open the debugger)")
     mode.add_argument("--record", metavar="OUT.json",
                       help="run SCRIPT to the end without a screen and write its timeline to OUT.json")
+    mode.add_argument("--force", action="store_true",
+                      help="with --record: write over an existing file that is not a gradtui recording "
+                           "(never over SCRIPT or a file it imports)")
     mode.add_argument("--trace", action="store_true",
                       help="run SCRIPT to the end, printing one line per event as it happens")
     mode.add_argument("--replay", metavar="TIMELINE.json",
@@ -173,6 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         script = load_script(args.script)
     except ScriptError as exc:
         return _fail(str(exc))
+    if args.record is not None:
+        from gradtui.record_guard import record_problem
+
+        problem = record_problem(args.record, script.path, script.source, force=args.force)
+        if problem:
+            return _fail(problem)
+    elif args.force:
+        return _fail("--force only changes what --record may write over; give --record OUT.json too")
 
     if args.record is None and not args.trace:
         problem = _theme_problem(args.theme) or _terminal_problem()

@@ -5,14 +5,22 @@ thread only waits, in short slices, so that Ctrl-C reaches it at once: it then s
 script, still writes the timeline (status ``interrupted``) and exits with 130, as Python
 does. The script's own output reaches the terminal as it is printed; with ``--trace`` it
 appears in place as ``output`` lines, so the log reads in the order things happened.
+
+The timeline's ``exit_code`` is the process's exit status, whatever ended the run (a
+``--break-on`` stop is status ``stopped``, 3); a Ctrl-C while the timeline is being
+written is held until it is on disk, a second one abandons the write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import linecache
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from types import FrameType
 from typing import TextIO
 
 from gradtui.engine.notes import GradNormLimits
@@ -25,18 +33,44 @@ from gradtui.model.stops import EventStop, first_reason
 
 EXIT_INTERRUPTED = 130
 _STOP_GRACE_SECONDS = 2.0
-#: Exit status when a --break-on stop ended the run (the reason is on stderr).
+#: Exit status when a --break-on stop ended the run (the reason is on stderr; status ``stopped``).
 STOPPED = 3
 
 
 def exit_status(status: str, exit_code: int | None) -> int:
+    """The process's exit status for a run that ended so: 0..255, as the system reports it."""
     if status == "finished":
         return 0
     if status == "error":
         return 1
     if status == "interrupted":
         return EXIT_INTERRUPTED
-    return exit_code if exit_code is not None else 0
+    if status == "stopped":
+        return STOPPED
+    # sys.exit(True) exits 1 and sys.exit(-1) 255: the system keeps the low byte.
+    return int(exit_code) & 0xFF if exit_code is not None else 0
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold a Ctrl-C until the block is done; a second one raises KeyboardInterrupt at once
+    (writing into a pipe nobody reads would otherwise never end)."""
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+        if len(held) > 1:
+            raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, hold)
+    except ValueError:  # not the main thread: signals are not ours to hold
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class TracePrinter:
@@ -109,19 +143,24 @@ def run(
     if printer is not None and printer.broken:
         # Python's advice for a closed pipe: point stdout at devnull so exit stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    status = exit_status(timeline.status, timeline.exit_code)
     if stopped is not None:
         event, why = stopped
         err.write(f"gradtui: stopped at {location(event, os.path.basename(script.path))} "
                   f"(event {event.seq + 1}): {why}\n")
         err.flush()
-        status = STOPPED
+        timeline.status = "stopped"
+    status = exit_status(timeline.status, timeline.exit_code)
+    timeline.exit_code = status  # what the file says is what the process exits with
     if record is not None:
         try:
-            codec.save(timeline, record)
+            with _interrupts_held():
+                codec.save(timeline, record)
         except OSError as exc:
             err.write(f"gradtui: cannot write the timeline to {record}: {exc.strerror}\n")
             status = 2
+        except KeyboardInterrupt:
+            err.write(f"gradtui: interrupted while writing the timeline; {record} was not written\n")
+            status = EXIT_INTERRUPTED
     if not session.join(0):
         # The script's thread is stuck in one long C operation. Everything is saved; a
         # normal interpreter exit would wait on torch's runtime, so leave at once.

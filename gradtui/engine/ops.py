@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from gradtui.engine.tensors import written_kwargs
+
 if TYPE_CHECKING:
     from gradtui.engine.session import Session
 
@@ -66,5 +68,5 @@ class OpRecorder(TorchFunctionMode):
             return func(*args, **kwargs)
         grad_enabled = torch.is_grad_enabled()
         out = func(*args, **kwargs)
-        self._session.record_op(frame, name, args, kwargs, out, grad_enabled)
+        self._session.record_op(frame, name, args, written_kwargs(func, kwargs), out, grad_enabled)
         return out

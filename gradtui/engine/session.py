@@ -39,6 +39,7 @@ from gradtui.engine.capture import (
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
 from gradtui.engine.graph import GraphRecorder
+from gradtui.engine.hyperparams import hyperparameters
 from gradtui.engine.loss_scale import LossScales
 from gradtui.engine.naming import Namer
 from gradtui.engine.notes import GradNormLimits, NoteKeeper
@@ -578,7 +579,7 @@ class Session:
                 entry = opt.state.get(p)
                 if entry:
                     state[name] = state_entry(entry, self.capture.summarize)
-            hyper = tuple({k: plain_value(v) for k, v in g.items() if k != "params"} for g in opt.param_groups)
+            hyper = hyperparameters(opt)
         changes = {n: Change(b, a) for n, b, a in zip(pending.names, pending.before, after)}
         self._emit(StepTaken, pending.file, pending.line, optimizer=pending.owner, hyperparams=hyper,
                    params=changes, state=state, notes=pending.notes)

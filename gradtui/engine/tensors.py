@@ -7,6 +7,7 @@ one place.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,12 +38,65 @@ def describe_args(args: Any, kwargs: Mapping[str, Any], name: Callable[[torch.Te
             return format_number(value)
         if isinstance(value, (tuple, list)) and len(value) <= 8:
             inner = ", ".join(one(v) for v in value)
-            return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+            if isinstance(value, list):
+                return f"[{inner}]"
+            return f"({inner},)" if len(value) == 1 else f"({inner})"  # (16,) as Python spells it
         if isinstance(value, (str, torch.dtype, torch.device)):
             return repr(value) if isinstance(value, str) else str(value)
         return type(value).__name__
 
     return (*(one(a) for a in args), *(f"{k}={one(v)}" for k, v in kwargs.items()))
+
+
+#: Each function's keyword defaults, looked up once: this is on every operation's path.
+_DEFAULTS: dict[Any, Mapping[str, Any]] = {}
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _defaults(func: Any) -> Mapping[str, Any]:
+    try:
+        return _DEFAULTS[func]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable callable: look it up every time
+        return _signature_defaults(func)
+    found = _DEFAULTS[func] = _signature_defaults(func)
+    return found
+
+
+def _signature_defaults(func: Any) -> Mapping[str, Any]:
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # a C function (torch.sum, linear): torch passes only what was written
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Plain values only: comparing a tensor with ``==`` would be an operation of its own."""
+    if value is default:
+        return True
+    if type(value) is not type(default):
+        return False
+    if isinstance(value, tuple):
+        return len(value) == len(default) and all(_is_default(v, d) for v, d in zip(value, default))
+    return isinstance(value, _PLAIN) and bool(value == default)
+
+
+def written_kwargs(func: Any, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The keywords of a call as the script could have written them.
+
+    torch's Python wrappers hand ``__torch_function__`` every keyword they have:
+    ``F.mse_loss(x, y)`` arrives with ``size_average=None, reduce=None, reduction='mean'``,
+    ``F.softmax(x, dim=-1)`` with ``_stacklevel=3, dtype=None``. Keywords at the function's
+    default are left out (a default the script spelled out is indistinguishable, and says
+    nothing either), private ones (``_stacklevel``) always.
+    """
+    if not kwargs:
+        return kwargs
+    defaults = _defaults(func)
+    return {k: v for k, v in kwargs.items()
+            if not k.startswith("_") and not (k in defaults and _is_default(v, defaults[k]))}
 
 
 def optimizer_params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:

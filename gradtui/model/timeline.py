@@ -16,8 +16,9 @@ from gradtui.model.graph import GraphNode
 FORMAT_NAME: Final = "gradtui-timeline"
 FORMAT_VERSION: Final = 1
 
-#: How a run can end. ``running`` only while the engine is still going.
-STATUSES: Final = ("running", "finished", "error", "exited", "interrupted")
+#: How a run can end. ``running`` only while the engine is still going; ``stopped`` when
+#: a ``--break-on`` stop ended a headless run.
+STATUSES: Final = ("running", "finished", "error", "exited", "interrupted", "stopped")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ _ENDINGS = {
     "error": "the script raised an error",
     "exited": "the script called sys.exit()",
     "interrupted": "the run was interrupted",
+    "stopped": "the recording ended at a --break-on stop",
 }
 
 
