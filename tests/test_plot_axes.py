@@ -15,7 +15,7 @@ import pytest
 from textual_plotext.plot import Plot
 
 from gradtui.ui.plot_series import auto_scale, downsample, prepare
-from gradtui.ui.plot_ticks import log_label, x_ticks, y_limits, y_ticks
+from gradtui.ui.plot_ticks import log_label, x_ticks, y_axis, y_limits, y_ticks
 from gradtui.ui.widgets.plot import AXES_FROM_ROWS, draw
 
 #: The polynomial_autograd tutorial's loss: about 2e5 at the start, about 12 after 2000 passes.
@@ -96,6 +96,13 @@ def test_linear_ticks_are_round_and_labelled_with_the_decimals_they_need() -> No
     assert y_ticks(1e7, 3e7, 6, "linear").labels == ("1e7", "2e7", "3e7")
 
 
+def test_one_value_is_labelled_with_itself_not_a_round_neighbour() -> None:
+    assert y_axis(27.0, 27.0, 6, "linear")[1].labels == ("27",)
+    assert y_axis(0.125, 0.125, 6, "log")[1].labels == ("0.125",)
+    screen = _screen([(1.0, 27.0)], 58, 8)
+    assert [line for line in screen if "●" in line][0].startswith("27┤")
+
+
 def test_x_ticks_are_whole_numbers_even_where_plotext_chose_500_8() -> None:
     ticks = x_ticks(1.0, 2000.0, 35, margin=3)
     assert ticks.labels == ("500", "1000", "1500", "2000")
@@ -112,8 +119,7 @@ def test_every_label_chosen_is_on_plotexts_screen_on_its_own_row(points, request
     screen = _screen(points, width, height, requested)
     axes = height >= AXES_FROM_ROWS
     rows = height - 1 - int(axes)
-    lo, hi = y_limits(min(series.ys), max(series.ys), series.scale)
-    yt = y_ticks(lo, hi, rows, series.scale)
+    (lo, hi), yt = y_axis(min(series.ys), max(series.ys), rows, series.scale)
     if rows >= 2:
         assert len(yt.labels) >= 2 or series.scale == "log"
     margin = max((len(label) for label in yt.labels), default=0)

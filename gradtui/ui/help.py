@@ -32,8 +32,9 @@ PANELS = (
     "  inside a backward pass, ◀ marks the node torch is running and what flows through it.",
     "Gradients: each leaf's .grad across the run; the current value is highlighted.",
     "Parameters / Optimizer: before and after the latest zero_grad() or step(); the optimizer's state.",
-    "Plot: the loss at each backward (or the --watch variable); its border names the scale and what",
-    "  is not drawn (NaN, inf, values ≤ 0 on a log scale). Output: what the script printed.",
+    "Plot: the loss per backward (or the --watch variable) and its scale;",
+    "  the border says what is not drawn (NaN, inf, ≤ 0 on a log scale).",
+    "Output: what the script printed.",
     "Stepping back never re-runs the script; stepping past the newest event runs it on.",
 )
 

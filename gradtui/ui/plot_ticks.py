@@ -45,18 +45,34 @@ def y_limits(lo: float, hi: float, scale: Scale) -> tuple[float, float]:
     return lo, hi
 
 
+def y_axis(lo: float, hi: float, rows: int, scale: Scale) -> tuple[tuple[float, float], Ticks]:
+    """The y limits and ticks (plot coordinates) for data from ``lo`` to ``hi`` (real values).
+
+    One value (a single backward, a constant loss) is labelled with itself: a round tick
+    near it would share its row and misread it (27 shown on the row labelled 27.5).
+    """
+    limits = y_limits(lo, hi, scale)
+    if lo == hi:
+        position = math.log10(lo) if scale == "log" else lo
+        return limits, Ticks((position,), (f"{lo:.4g}",))
+    return limits, y_ticks(*limits, rows, scale)
+
+
 def y_ticks(lo: float, hi: float, rows: int, scale: Scale) -> Ticks:
     """Ticks for the y range ``lo``..``hi`` (plot coordinates) drawn over ``rows`` rows."""
     if rows < 2 or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:  # one row has no scale
         return Ticks()
-    most = min(6, max(2, (rows + 1) // 2))
-    gap = 2 if rows >= 5 else 1  # a blank row between labels once there is room for one
+    # A blank row between linear labels once there is room for one; a log axis is read
+    # by its decades, so those may sit on neighbouring rows.
+    log = scale == "log"
+    most = min(6, max(2, (rows + 2 if log else rows + 1) // 2))
+    gap = 2 if rows >= 5 and not log else 1
 
     def fits(positions: Sequence[float]) -> bool:
         at = [row_of(p, lo, hi, rows) for p in positions]
         return all(b - a >= gap for a, b in zip(at, at[1:], strict=False))
 
-    if scale == "log":
+    if log:
         groups = [_decade_ticks(lo, hi), _mantissa_ticks(lo, hi), _linear_in_log(lo, hi)]
     else:
         groups = [[(values, [_linear_label(v, step) for v in values]) for step, values in _round_ticks(lo, hi)]]

@@ -85,8 +85,7 @@ def draw(plt: Plot, series: Series, width: int, height: int) -> None:
         plt.yaxes(True, False)
     rows = height - 1 - int(axes)
     log = series.scale == "log"
-    ylo, yhi = plot_ticks.y_limits(min(series.ys), max(series.ys), series.scale)
-    yt = plot_ticks.y_ticks(ylo, yhi, rows, series.scale)
+    (ylo, yhi), yt = plot_ticks.y_axis(min(series.ys), max(series.ys), rows, series.scale)
     margin = max((len(label) for label in yt.labels), default=0) + int(axes)
     columns = max(1, width - margin)
     xlo, xhi = series.xs[0], series.xs[-1]
