@@ -208,7 +208,7 @@ async def test_watch_plots_plain_python_descent() -> None:
         await started(pilot)
         await press(pilot, "c")
         plot = app.query_one("#plot")
-        assert plot.border_title == "Plot"
+        assert plot.border_title == "Plot · theta per update (log)"  # 1.0 down to 3.7e-5
         from gradtui.model.history import watch_points
 
         values = [v for _, v in watch_points(app.timeline.events, app.cursor, "theta")]

@@ -84,3 +84,19 @@ def test_inside_a_backward_pass(snap_compare) -> None:
         await press(pilot, "s", "s")  # the second node: MulBackward0
 
     assert snap_compare(live_app(SCENARIOS / "mean_chain.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_a_loss_over_four_decades_on_a_log_scale(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await started(pilot)
+        await press(pilot, "c")
+
+    assert snap_compare(live_app(SCRIPTS / "loss_decades.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_a_loss_over_four_decades_at_80x24(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await started(pilot)
+        await press(pilot, "c")
+
+    assert snap_compare(live_app(SCRIPTS / "loss_decades.py"), run_before=run_before, terminal_size=(80, 24))

@@ -92,6 +92,7 @@ class GradtuiApp(App[None]):
         Binding("E", "rewind('event')", "event back", show=False),
         Binding("C", "rewind('start')", "to start", show=False),
         Binding("b", "toggle_breakpoint", "break"),
+        Binding("L", "toggle_plot_scale", "log/linear plot", show=False),
         Binding("question_mark,f1", "help", "help", key_display="?"),
         Binding("q,ctrl+q", "quit", "quit", key_display="q"),
     ]
@@ -139,7 +140,7 @@ class GradtuiApp(App[None]):
     def on_mount(self) -> None:
         self.theme = self._theme_name
         self.sub_title = os.path.basename(self.timeline.script)
-        titles = {"#grads": "Gradients", "#output": "Output", "#plot": "Plot", "#state-tabs": "Parameters · Optimizer"}
+        titles = {"#grads": "Gradients", "#output": "Output", "#state-tabs": "Parameters · Optimizer"}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         if self.engine is not None:
@@ -327,6 +328,9 @@ class GradtuiApp(App[None]):
             self.breakpoints.add(spot)
             self.notify(f"breakpoint set: {event.file} line {event.line}; c runs to it", timeout=2)
         self.redraw()
+
+    def action_toggle_plot_scale(self) -> None:
+        self.query_one(LossPlot).toggle_scale()
 
     def toggle_stop(self, stop: EventStop) -> None:
         """Turn a breakpoint on events on or off (from the command palette)."""

@@ -19,6 +19,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("S  N  E", "the same, backwards in time"),
     ("C", "back to the start"),
     ("b", "toggle a breakpoint on the current line"),
+    ("L", "plot on a log / linear scale (chosen by itself until pressed: log once values span 100×)"),
     ("ctrl+p", "breakpoints on events: every backward / zero_grad / step, first NaN, large gradient, any note"),
     ("? / F1", "this help"),
     ("q / ctrl+q", "quit"),
@@ -31,7 +32,9 @@ PANELS = (
     "  inside a backward pass, ◀ marks the node torch is running and what flows through it.",
     "Gradients: each leaf's .grad across the run; the current value is highlighted.",
     "Parameters / Optimizer: before and after the latest zero_grad() or step(); the optimizer's state.",
-    "Plot: the loss at each backward (or the --watch variable). Output: what the script printed.",
+    "Plot: the loss per backward (or the --watch variable) and its scale;",
+    "  the border says what is not drawn (NaN, inf, ≤ 0 on a log scale).",
+    "Output: what the script printed.",
     "Stepping back never re-runs the script; stepping past the newest event runs it on.",
 )
 

@@ -1,15 +1,29 @@
 """The plot: the loss at each backward, or the watched variable (``--watch``), up to now.
 
 Drawn with plotext through textual-plotext. The point of the event on screen is marked,
-so stepping back moves the mark along the curve.
+so stepping back moves the mark along the curve. What plotext would choose by itself
+does not survive small panels and wide ranges, so the choices are made here: the scale
+(log once the values span two orders of magnitude; ``L`` switches), the ticks for the
+panel's real size (``plot_ticks``), and at most two points per braille column
+(``plot_series.downsample``: thousands of backward passes draw as fast as a hundred).
+The panel's border says what is plotted and on which scale, and what was left out.
 """
 
 from __future__ import annotations
 
+import math
+
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 from gradtui.model import history
+from gradtui.ui import plot_ticks
+from gradtui.ui.plot_series import Requested, Series, downsample, prepare
 from gradtui.ui.view import View
+
+#: Below this many rows the axis lines give way to one more row of curve.
+AXES_FROM_ROWS = 6
 
 
 class LossPlot(PlotextPlot):
@@ -18,32 +32,73 @@ class LossPlot(PlotextPlot):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._key: tuple[object, ...] | None = None
+        self._points: list[tuple[float, float]] = []
+        self._what = "loss per backward"
+        #: ``auto`` until the user presses ``L``; then the scale they asked for.
+        self.requested: Requested = "auto"
+        self.series: Series = prepare([])
 
     def show(self, view: View) -> None:
         if view.watch:
             name = view.watch[0]
-            points = history.watch_points(view.events, view.cursor, name)
-            xs = list(range(len(points)))
-            title, xlabel = f"{name} over the run", "update"
+            values = history.watch_points(view.events, view.cursor, name)
+            points = [(float(i), y) for i, (_, y) in enumerate(values)]
+            what = f"{name} per update"
         else:
-            points = history.loss_points(view.events, view.cursor)
-            xs = [n for n, _ in points]
-            title, xlabel = "loss at each backward()", "backward #"
-        ys = [y for _, y in points]
-        key = (title, tuple(xs), tuple(ys))
+            points = [(float(n), y) for n, y in history.loss_points(view.events, view.cursor)]
+            what = "loss per backward"
+        key = (what, tuple(points))
         if key == self._key:
             return
         self._key = key
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        plt.xlabel(xlabel)
-        if not points:
-            plt.title(f"{title}: nothing yet")
-        else:
-            plt.plot(xs, ys, marker="braille")
-            if len(xs) <= 12:
-                plt.xticks([float(x) for x in xs], [str(x) for x in xs])
-            plt.scatter([xs[-1]], [ys[-1]], marker="●", color="red")
+        self._points, self._what = points, what
+        self._prepare()
+
+    def toggle_scale(self) -> None:
+        """``L``: log if the plot is linear now, linear if it is log (``auto`` ends here)."""
+        self.requested = "linear" if self.series.scale == "log" else "log"
+        self._prepare()
+
+    def _prepare(self) -> None:
+        self.series = prepare(self._points, self.requested)
+        scale = f" ({self.series.scale})" if self.series.xs else ""
+        self.border_title = f"Plot · {self._what}{scale}"
+        notes = self.series.notes() if self._points else ("nothing yet",)
+        self.border_subtitle = " · ".join(notes)
         self.refresh()
+
+    def render(self) -> RenderResult:
+        draw(self.plt, self.series, self.size.width, self.size.height)
+        return super().render()
+
+
+def draw(plt: Plot, series: Series, width: int, height: int) -> None:
+    """Put ``series`` on the plotext figure ``plt`` for a plot of ``width`` × ``height`` cells."""
+    plt.clear_data()
+    plt.clear_figure()
+    plt.frame(False)
+    if not series.xs or height < 2 or width < 8:
+        return
+    axes = height >= AXES_FROM_ROWS
+    if axes:
+        plt.xaxes(True, False)
+        plt.yaxes(True, False)
+    rows = height - 1 - int(axes)
+    log = series.scale == "log"
+    (ylo, yhi), yt = plot_ticks.y_axis(min(series.ys), max(series.ys), rows, series.scale)
+    margin = max((len(label) for label in yt.labels), default=0) + int(axes)
+    columns = max(1, width - margin)
+    xlo, xhi = series.xs[0], series.xs[-1]
+    xt = plot_ticks.x_ticks(xlo, xhi, columns, margin)
+    if xlo == xhi:  # one point: room either side of it, ticked on its own number
+        xlo, xhi = xlo - 1, xhi + 1
+    xs, ys = downsample(series.xs, series.ys, 2 * columns)
+    if log:
+        ys = [math.log10(y) for y in ys]
+    plt.plot(xs, ys, marker="braille")
+    if series.latest_left_out is None:
+        plt.scatter([xs[-1]], [ys[-1]], marker="●", color="red")
+    plt.xlim(xlo, xhi)
+    plt.ylim(ylo, yhi)
+    plt.xticks(list(xt.positions), list(xt.labels))
+    plt.yticks(list(yt.positions), list(yt.labels))
