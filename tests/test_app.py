@@ -228,7 +228,8 @@ async def test_source_follows_the_script_into_its_sibling_module_and_back() -> N
         assert source.border_title == "Source · helpers_mod.py"
         assert "▶5     return t * t" in panel_text(app, "#source")
         await press(pilot, "s")  # the multiplication inside square(): an op of the script's own code
-        assert _current(app).op == "mul" and _current(app).args == ("t", "t")
+        # The leaf keeps the name the script gave it (w), also inside square(t).
+        assert _current(app).op == "mul" and _current(app).args == ("w", "w")
         await press(pilot, "e")
         assert source.border_title == "Source · sibling_import.py"
         # d/dw sum(w * w) = 2w = [6, -2]
