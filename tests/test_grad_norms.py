@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from gradtui.engine.grad_norms import (
     GROWTH_PASSES,
+    MAX_TRACKED,
     MIN_HISTORY,
     VANISH_PASSES,
     WINDOW,
@@ -118,11 +119,14 @@ def test_explicit_limits_only_when_set_and_once_per_episode() -> None:
     ]
 
 
-def test_the_window_is_bounded() -> None:
+def test_the_window_and_the_number_of_histories_are_bounded() -> None:
     watch = GradNormWatch()
     for i in range(1000):
         watch.observe([GradSize("w", 1.0 + i % 3, 1)])
     assert len(watch._histories["w"].norms) == WINDOW
+    for i in range(MAX_TRACKED + 10):  # a new leaf, under a new name, at every pass
+        watch.observe([GradSize(f"tensor#{i}", 1.0, 1), GradSize("w", 1.0, 1)])
+    assert len(watch._histories) == MAX_TRACKED and "w" in watch._histories
 
 
 def test_several_parameters_in_one_pass_make_one_sentence() -> None:

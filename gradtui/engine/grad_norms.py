@@ -36,7 +36,8 @@ above 10x ``VANISH_RATIO``, a limit when the norm is back on the right side of i
 loop that diverges is told once, not on every pass.
 
 Cost per backward: per parameter, a few comparisons and a deque of ``WINDOW`` floats
-(the median is sorted only when the norm beats the window's minimum by the jump factor).
+(the median is sorted only when the norm beats the window's minimum by the jump factor);
+at most ``MAX_TRACKED`` parameters are remembered.
 This module sees plain numbers: it must not import torch.
 """
 
@@ -57,6 +58,8 @@ GROWTH_FACTOR = 1e3
 VANISH_RATIO = 1e-6
 VANISH_PASSES = 3
 EXPLODED_SHARE = 1e-3
+#: Histories kept at most (each is a few hundred bytes).
+MAX_TRACKED = 4096
 #: An episode ends once the norm (or ratio) is back within this factor of normal.
 RECOVERY = 10.0
 
@@ -124,13 +127,11 @@ class GradNormWatch:
         for g in finite:
             norm = g.norm
             assert norm is not None
-            h = self._histories.get(g.name)
-            if h is None:
-                h = self._histories[g.name] = _History()
+            h = self._history(g.name)
             # Passes in a row with a fresh gradient larger than the one before, this one included.
             rising = h.rising + 1 if g.fresh and h.last is not None and 0 < h.last < norm else 0
             small = largest is not None and sizes.get(g.name, 0.0) < EXPLODED_SHARE * sizes[largest]
-            answers = [None if small else self._explosion(g.name, norm, rising, h), *self._limits(g.name, norm, h)]
+            answers = [self._explosion(g.name, norm, rising, small, h), *self._limits(g.name, norm, h)]
             if largest is not None:
                 answers.append(self._vanishing(g.name, sizes.get(g.name, 0.0), largest, sizes[largest], h))
             for answer in answers:
@@ -141,12 +142,24 @@ class GradNormWatch:
 
     # ---------------------------------------------------------------- the questions
 
-    def _explosion(self, name: str, norm: float, rising: int, h: _History) -> tuple[str, str] | None:
+    def _history(self, name: str) -> _History:
+        """The parameter's history, most recently seen last; the longest unseen is forgotten past
+        ``MAX_TRACKED`` (a script that makes a new leaf every iteration names each anew)."""
+        histories = self._histories
+        h = histories.pop(name, None)
+        if h is None:
+            h = _History()
+            if len(histories) >= MAX_TRACKED:
+                del histories[next(iter(histories))]
+        histories[name] = h
+        return h
+
+    def _explosion(self, name: str, norm: float, rising: int, small: bool, h: _History) -> tuple[str, str] | None:
         if h.exploded_from is not None:
             if norm <= RECOVERY * h.exploded_from:
                 h.exploded_from = None  # back to normal: a later explosion is news again
             return None
-        if norm <= 0:
+        if norm <= 0 or small:
             return None
         window = h.norms
         if len(window) >= MIN_HISTORY and norm >= JUMP_FACTOR * min(window):
