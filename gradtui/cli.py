@@ -72,10 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--break-on", metavar="KIND", action="append", default=[],
                    help="stop at an event of KIND: backward, zero_grad, step, nan, grad-norm>X, note "
                         "(repeatable); headless runs then exit with status 3 and the reason")
-    p.add_argument("--grad-norm-above", metavar="X", type=_positive_float, default=1e4,
-                   help="note a gradient whose norm exceeds X as exploded (default: 1e4)")
-    p.add_argument("--grad-norm-below", metavar="X", type=_positive_float, default=1e-8,
-                   help="note a non-zero gradient whose norm is under X as vanished (default: 1e-8)")
+    p.add_argument("--grad-norm-above", metavar="X", type=_positive_float, default=None,
+                   help="also note a gradient whose norm exceeds X (default: off; exploded gradients are "
+                        "noted anyway, judged against each parameter's own earlier norms)")
+    p.add_argument("--grad-norm-below", metavar="X", type=_positive_float, default=None,
+                   help="also note a non-zero gradient whose norm is under X (default: off; vanished "
+                        "gradients are noted anyway, judged against the other gradients of the same backward)")
     p.add_argument("--theme", metavar="THEME", default="textual-dark",
                    help="the debugger's Textual colour theme (default: textual-dark)")
     p.add_argument("--max-values", metavar="N", type=_non_negative, default=64,
@@ -201,8 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         stops=args.stops, record_nodes=args.backward_nodes)
 
 
-def _limits(args: argparse.Namespace) -> tuple[float, float]:
-    """(above, below) for gradient norms; checked here, turned into the engine's type by the drivers."""
+def _limits(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """(above, below) for gradient norms, None where not set; checked here, turned into the engine's type by the
+    drivers."""
     return args.grad_norm_above, args.grad_norm_below
 
 

@@ -106,7 +106,7 @@ def run(
     trace: bool = False,
     max_values: int = 64,
     watch: tuple[str, ...] = (),
-    limits: tuple[float, float] | None = None,
+    limits: tuple[float | None, float | None] | None = None,
     stops: tuple[EventStop, ...] = (),
     record_nodes: bool = False,
 ) -> int:

@@ -25,7 +25,7 @@ _STOP_GRACE_SECONDS = 0.5
 
 
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
-        max_values: int = 64, limits: tuple[float, float] | None = None,
+        max_values: int = 64, limits: tuple[float | None, float | None] | None = None,
         stops: tuple[EventStop, ...] = ()) -> int:
     session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch,
                       grad_norm_limits=GradNormLimits(*limits) if limits else None)

@@ -291,3 +291,22 @@ def test_at_breakpoint_matches_file_and_line() -> None:
     assert prev_index(events, 13, stop) == 9
     assert not stop(events[10])  # the backward on line 42 is not a line event
     assert next_index(events, 9, stop) is None
+
+
+def test_describe_a_large_gradient_reset_to_zeros_kept_as_statistics() -> None:
+    # 100 elements, over --max-values: only statistics are kept. min == max == 0 is zero.
+    from gradtui.model.tensors import TensorStats
+
+    def large(lo: float, hi: float, nan: int = 0) -> TensorSummary:
+        stats = TensorStats(numel=100, min=lo, max=hi, mean=0.0, std=0.0, norm=0.0, nan=nan)
+        return TensorSummary((10, 10), "float32", stats=stats)
+
+    def sentence(before: TensorSummary | None) -> str:
+        change = Change(before, large(-1.0, 1.0))
+        return describe([BackwardDone(0, FILE, 1, root="loss", loss=1.0, grads={"w": change})], 0)
+
+    assert sentence(large(0.0, 0.0)).endswith("(added to the old value, which was zero)")
+    assert sentence(large(0.0, 0.0, nan=3)).endswith("(added to the old value; nothing reset it)")
+    assert sentence(large(-0.5, 0.5)).endswith("(added to the old value; nothing reset it)")
+    shape_only = TensorSummary((10, 10), "float32")  # neither values nor statistics: no claim either way
+    assert sentence(shape_only).endswith("(added to the old value)")

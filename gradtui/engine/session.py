@@ -60,6 +60,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     Owner,
+    RunReviewed,
     StepTaken,
     ValueWatched,
 )
@@ -279,7 +280,7 @@ class Session:
                 pass
             if saved_main is not None:
                 sys.modules["__main__"] = saved_main
-        self._settle(error_event, main.__dict__)
+        self._settle(error_event, main.__dict__, status == "interrupted")
         self.router.uninstall()
         self.capture.close()
         tl = self.timeline
@@ -294,16 +295,27 @@ class Session:
         for name, value in self.watch.changes(frame, namespace):
             self._emit(ValueWatched, file, line, name=name, value=value)
 
-    def _settle(self, error_event: dict[str, Any] | None, namespace: dict[str, Any]) -> None:
-        """Emit what is left (the last watched values, pending output, the error); a stop cannot interrupt it."""
+    def _settle(self, error_event: dict[str, Any] | None, namespace: dict[str, Any], interrupted: bool) -> None:
+        """Emit what is left (the last watched values, pending output, the notes about the whole
+        run, the error); a stop cannot interrupt it."""
         try:
             if self.watch:
                 self._emit_watched(None, namespace)
             self.router.flush_all()
-            if error_event is not None:
-                self._emit(ErrorRaised, **error_event)
         except StopScript:
             pass
+        with _no_torch_function():
+            review = self.notes.on_end(interrupted or self.timeline.status == "interrupted")
+        last: list[tuple[type[Event], dict[str, Any]]] = []
+        if review:
+            last.append((RunReviewed, dict(file=self._where[0], line=self._where[1], notes=tuple(review))))
+        if error_event is not None:
+            last.append((ErrorRaised, error_event))
+        for cls, fields in last:
+            try:
+                self._emit(cls, **fields)
+            except StopScript:  # a stopping gate raises after the event is recorded
+                pass
 
     def _exit_code(self, exc: SystemExit) -> int:
         if exc.code is None:

@@ -30,6 +30,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     Owner,
+    RunReviewed,
     StepTaken,
     ValueWatched,
 )
@@ -334,6 +335,8 @@ def event_from_json(d: Any, index: int) -> Event:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise r.fail("field 'value' must be a number or null")
         return ValueWatched(**base, name=r.get(d, "name", str), value=value)
+    if cls is RunReviewed:
+        return RunReviewed(**base)
     return ErrorRaised(**base, type=r.get(d, "type", str), message=r.get(d, "message", str),
                        traceback=r.get(d, "traceback", str, optional=True) or "")
 

@@ -171,7 +171,20 @@ class ValueWatched(Event):
     value: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RunReviewed(Event):
+    """What can only be said once the run is over, as ``notes`` (a parameter that never got a gradient).
+
+    Emitted after the script's last line, output and watched values, and before the
+    ``error`` event if there is one; only when there is a note. ``file`` and ``line`` are
+    where the script was when it ended.
+    """
+
+    kind: ClassVar[str] = "review"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, OutputWritten, ErrorRaised, ValueWatched)
+    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, OutputWritten, ErrorRaised, ValueWatched,
+                RunReviewed)
 }

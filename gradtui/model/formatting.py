@@ -155,6 +155,8 @@ def summary(event: Event, source: str | None = None) -> str:
         return f"error     {event.type}: {event.message}"
     if isinstance(event, ValueWatched):
         return f"watch     {event.name} = {format_number(event.value) if event.value is not None else 'not a number'}"
+    if event.kind == "review":
+        return "review    looking back over the run"
     return event.kind
 
 

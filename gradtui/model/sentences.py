@@ -26,6 +26,7 @@ from gradtui.model.history import last_index
 from gradtui.model.tensors import TensorSummary
 
 WATCH_KIND = "watch"
+REVIEW_KIND = "review"
 ELLIPSIS = "…"
 #: Printed text is cut to this many characters in ``describe``.
 OUTPUT_CHARS = 60
@@ -57,16 +58,15 @@ def _more(changes: Mapping[str, Change]) -> str:
     return f", and {len(changes) - 1} more" if len(changes) > 1 else ""
 
 
-def _is_zero(t: TensorSummary) -> bool:
-    flat = t.flat_values()
-    return flat is not None and len(flat) > 0 and all(v == 0 for v in flat)
-
-
 def _grad_note(before: TensorSummary | None) -> str:
     if before is None:
         return "the first gradient"
-    if _is_zero(before):
+    # A tensor over --max-values keeps statistics only: min == max == 0 says it is zero
+    # just as well (what zero_grad(set_to_none=False) leaves).
+    if before.numel > 0 and before.is_all_zero():
         return "added to the old value, which was zero"
+    if before.values is None and before.stats is None:
+        return "added to the old value"  # nothing kept to tell whether it was reset
     return "added to the old value; nothing reset it"
 
 
@@ -176,4 +176,6 @@ def describe(events: Sequence[Event], upto: int) -> str:
         return f"{event.type}: {event.message}" if event.message else event.type
     if event.kind == WATCH_KIND:
         return _describe_watch(event)
+    if event.kind == REVIEW_KIND:
+        return "looking back over the run: " + (f"{len(event.notes)} notes" if len(event.notes) > 1 else "a note")
     return event.kind
