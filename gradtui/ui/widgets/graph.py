@@ -30,8 +30,8 @@ from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.model.graph_rows import Row
 from gradtui.ui.view import View
 
-#: Graphs up to this many nodes open fully (module groups excepted); larger ones open
-#: one level at a time.
+#: Graphs whose lines outside module groups number up to this many open fully (groups
+#: stay closed); larger ones open one level at a time.
 EXPAND_ALL_LIMIT = 150
 
 Data = Row | None
@@ -116,7 +116,7 @@ class GraphView(Tree[Data]):
         self.border_title = f"Graph · {len(order)} node{'s' if len(order) != 1 else ''}"
         first = self._add(self.root, self._top)
         self.root.expand()
-        if len(order) <= EXPAND_ALL_LIMIT:
+        if _rows_outside_groups(self._top) <= EXPAND_ALL_LIMIT:
             self._open(first, stop_at_groups=True)
         else:
             self._fill(first)
@@ -300,6 +300,17 @@ class GraphView(Tree[Data]):
         if self.has_focus:
             return _fit(*self.path_to_cursor(), width=max(10, self.size.width - 6))
         return ""
+
+
+def _rows_outside_groups(top: Row) -> int:
+    """How many lines the first view opens: every row down to the module groups."""
+    count, stack = 0, [top]
+    while stack:
+        row = stack.pop()
+        count += 1
+        if row.group is None:
+            stack.extend(row.children)
+    return count
 
 
 def _plain(label: object) -> str:
