@@ -32,13 +32,20 @@ class GraphRecorder:
         self._ids: dict[int, tuple[int, Any]] = {}  # id(node) -> (our id, the node, kept alive)
         self._next_id = len(table)
 
-    def record(self, t: torch.Tensor, name_of: Callable[[torch.Tensor], str]) -> int | None:
+    def record(self, t: torch.Tensor, name_of: Callable[[torch.Tensor], str], module: str | None = None) -> int | None:
+        """Record ``t``'s graph; nodes new to the table are marked as made in ``module``.
+
+        The new nodes are the op's own (its output's node, the nodes torch adds inside it,
+        the ``AccumulateGrad`` of a parameter it uses first), or nodes of earlier
+        operations gradtui did not record, which then take the module of the first
+        recorded operation that uses them.
+        """
         fn = t.grad_fn
         if fn is None:
             return None
         if len(self._ids) > MAX_REMEMBERED:
             self.forget()
-        return self._record(fn, name_of)
+        return self._record(fn, name_of, module)
 
     def nodes_under(self, t: torch.Tensor) -> list[tuple[int, Any]]:
         """``(id, node)`` for every recorded node under ``t.grad_fn`` (call ``record`` first)."""
@@ -63,7 +70,7 @@ class GraphRecorder:
         known = self._ids.get(id(node))
         return known[0] if known is not None else None
 
-    def _record(self, root: Any, name_of: Callable[[torch.Tensor], str]) -> int:
+    def _record(self, root: Any, name_of: Callable[[torch.Tensor], str], module: str | None) -> int:
         known = self._id(root)
         if known is not None:
             return known
@@ -83,5 +90,5 @@ class GraphRecorder:
             children = tuple(self._ids[id(c)][0] for c, _ in node.next_functions if c is not None)
             variable = getattr(node, "variable", None)
             label = name_of(variable) if isinstance(variable, torch.Tensor) else None
-            self._table[node_id] = GraphNode(node_id, type(node).__name__, children, label)
+            self._table[node_id] = GraphNode(node_id, type(node).__name__, children, label, module)
         return self._ids[id(root)][0]

@@ -41,6 +41,7 @@ from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine,
 from gradtui.engine.graph import GraphRecorder
 from gradtui.engine.hyperparams import hyperparameters
 from gradtui.engine.loss_scale import LossScales
+from gradtui.engine.modules import ModuleLocator
 from gradtui.engine.naming import Namer
 from gradtui.engine.notes import GradNormLimits, NoteKeeper
 from gradtui.engine.ops import OpRecorder
@@ -119,6 +120,7 @@ class Session:
         self.timeline = Timeline(script=script.path, argv=[script.path, *args], max_values=max_values,
                                  torch_version=torch.__version__)
         self.graph = GraphRecorder(self.timeline.graph)
+        self.modules = ModuleLocator()
         self.watch = WatchList(watch)
         self.notes = NoteKeeper(grad_norm_limits)
         #: Tensors that ``GradScaler.scale`` returned, with the factor it multiplied by.
@@ -254,7 +256,7 @@ class Session:
             # engine allocates per event; without this a capture cost ~8x more).
             gc.freeze()
             try:
-                with OpRecorder(self):
+                with OpRecorder(self), self.modules.installed():
                     sys.settrace(self._trace_call)
                     try:
                         exec(script.code, main.__dict__)
@@ -455,7 +457,8 @@ class Session:
             described = describe_args(args, kwargs, index.name)
             output = self.capture.summarize(t)
             fn = grad_fn_name(t)
-            graph = self.graph.record(t, index.name)
+            module = self.modules.locate(sys._getframe(1)) if t.grad_fn is not None else None
+            graph = self.graph.record(t, index.name, module)
         file, line = self._at(frame)
         self._emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described,
                    output=output, graph=graph)
@@ -495,6 +498,7 @@ class Session:
             trace.close()
         with _no_torch_function():
             self.graph.forget()  # the graph is consumed: do not keep its nodes alive
+            self.modules.forget_frame()
             after = [self.capture.summarize(leaf.grad) for leaf in leaves]
             self.namer.note_grads(leaves)
             loss, loss_scale = None, None

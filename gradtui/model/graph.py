@@ -25,6 +25,10 @@ class GraphNode:
     children: tuple[int, ...] = ()
     #: For ``AccumulateGrad``: the script's name of the leaf tensor whose ``.grad`` it fills.
     variable: str | None = None
+    #: The dotted path, inside the model the script called, of the module whose ``forward``
+    #: made the node (``transformer.h.0.attn``; ``""`` the model itself); None outside any
+    #: module, or when it is not known (files from before it was recorded).
+    module: str | None = None
 
 
 def reachable(nodes: Mapping[int, GraphNode], root: int) -> list[int]:

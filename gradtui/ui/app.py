@@ -93,6 +93,7 @@ class GradtuiApp(App[None]):
         Binding("C", "rewind('start')", "to start", show=False),
         Binding("b", "toggle_breakpoint", "break"),
         Binding("L", "toggle_plot_scale", "log/linear plot", show=False),
+        Binding("slash", "find_in_graph", "find", show=False),
         Binding("question_mark,f1", "help", "help", key_display="?"),
         Binding("q,ctrl+q", "quit", "quit", key_display="q"),
     ]
@@ -346,6 +347,11 @@ class GradtuiApp(App[None]):
         why = first_reason(tuple(self.stops), event) if event is not None and self.stops else None
         if why is not None:
             self.notify(f"stopped: {why}", timeout=4)
+
+    def action_find_in_graph(self) -> None:
+        graph = self.query_one(GraphView)
+        graph.focus()
+        graph.action_find()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

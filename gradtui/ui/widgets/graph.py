@@ -4,8 +4,14 @@ The tensor in focus is the root of the latest backward, or before any backward t
 output of the latest op. Nodes carry torch's names; ``AccumulateGrad`` nodes carry the
 script's name of their leaf. A node fed into several others (``theta * theta`` feeds
 ``theta``'s AccumulateGrad twice) is drawn once, under its first parent in torch's order;
-its other places point back to it. Small graphs open fully; large ones open one level
-and add children only when a node is expanded, so thousands of nodes stay responsive.
+its other places point back to it. A real model's nodes are grouped under one line per
+module (``▸ transformer.h.0.attn · 24 nodes``, see ``gradtui.model.graph_rows``),
+closed until opened; nodes outside modules open fully in small graphs, one level at a
+time in large ones, and tree nodes are only made when their parent opens, so thousands
+of nodes stay responsive. ``+`` opens everything, ``-`` goes back to one line per
+module, ``/`` finds a node, a leaf or a module by name (typing jumps to the first match,
+Enter to the next, Escape ends); with the panel focused its lower border shows the path
+from the root to the selected line.
 """
 
 from __future__ import annotations
@@ -13,35 +19,52 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from gradtui.model import history, sentences
+from gradtui.model import graph_rows, history, sentences
 from gradtui.model.events import BackwardDone, OpCalled
 from gradtui.model.graph import GraphNode, parent_counts, reachable
+from gradtui.model.graph_rows import Row
 from gradtui.ui.view import View
 
-#: Graphs up to this many nodes open fully; larger ones open one level at a time.
+#: Graphs whose lines outside module groups number up to this many open fully (groups
+#: stay closed); larger ones open one level at a time.
 EXPAND_ALL_LIMIT = 150
 
-Data = tuple[int, bool]  # (node id, whether this is the node's home: where its inputs are drawn)
+Data = Row | None
 
 
 class GraphView(Tree[Data]):
-    """The autograd graph of the tensor in focus; Enter or Space opens and closes a node."""
+    """The autograd graph of the tensor in focus; Enter or Space opens and closes a line."""
+
+    BINDINGS = [
+        Binding("plus", "expand_all", "open all", show=False),
+        Binding("minus", "collapse_all", "close all", show=False),
+        Binding("slash", "find", "find", show=False),
+    ]
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("graph", **kwargs)  # type: ignore[arg-type]
         self.show_root = True
         self.guide_depth = 3
         self._key: tuple[object, ...] | None = None
+        self._view: View | None = None
         self._graph_nodes: Mapping[int, GraphNode] = {}
         self._shared: dict[int, int] = {}  # node id -> how many parents, for shared nodes
-        self._homes: set[int] = set()
-        self._home_of: dict[int, TreeNode[Data]] = {}  # node id -> where its inputs are drawn
+        self._top: Row | None = None
+        self._homes: dict[int, Row] = {}  # node id -> its home row
+        self._tree_of: dict[int, TreeNode[Data]] = {}  # id(row) -> its tree node, once made
         self._marked: tuple[TreeNode[Data], Text] | None = None
+        #: The text being looked for while ``/`` is on (None: not finding).
+        self.finding: str | None = None
+        self._matches: list[Row] = []
+        self._match = -1
 
     def show(self, view: View) -> None:
+        self._view = view
         self._show_graph(view)
         self._mark_running_node(view)
 
@@ -52,9 +75,10 @@ class GraphView(Tree[Data]):
             previous.set_label(original)
             self._marked = None
         run = view.node_run
-        tree_node = self._home_of.get(run.id) if run is not None else None
-        if run is None or tree_node is None:
+        row = self._homes.get(run.id) if run is not None else None
+        if run is None or row is None:
             return
+        tree_node = self._reveal(row)
         label = tree_node.label.copy() if isinstance(tree_node.label, Text) else Text(str(tree_node.label))
         self._marked = (tree_node, label)
         marked = label.copy()
@@ -62,15 +86,17 @@ class GraphView(Tree[Data]):
         tree_node.set_label(marked)
         self.move_cursor(tree_node)
 
-    def _show_graph(self, view: View) -> None:
+    def _show_graph(self, view: View, force: bool = False) -> None:
         event = history.focus_graph_event(view.events, view.cursor)
         root_id = event.graph if isinstance(event, (OpCalled, BackwardDone)) else None
         key = (None if event is None else event.seq, root_id)
-        if key == self._key:
+        if key == self._key and not force:
             return
         self._key = key
         self.clear()
-        self._home_of = {}
+        self._tree_of = {}
+        self._homes = {}
+        self._top = None
         self._marked = None
         self._graph_nodes = view.graph
         if event is None:
@@ -85,22 +111,27 @@ class GraphView(Tree[Data]):
             return
         order = reachable(view.graph, root_id)
         self._shared = {n: c for n, c in parent_counts(view.graph, root_id).items() if c > 1}
-        self._homes = set()
+        self._top = graph_rows.lay_out(view.graph, root_id)
+        self._homes = graph_rows.homes(self._top)
         self.border_title = f"Graph · {len(order)} node{'s' if len(order) != 1 else ''}"
-        expand_all = len(order) <= EXPAND_ALL_LIMIT
-        first = self._add(self.root, root_id)
+        first = self._add(self.root, self._top)
         self.root.expand()
-        if expand_all:
-            self._fill_all(first)
+        if _rows_outside_groups(self._top) <= EXPAND_ALL_LIMIT:
+            self._open(first, stop_at_groups=True)
         else:
             self._fill(first)
             first.expand()
+        self._refresh_subtitle()
 
-    def _add(self, parent: TreeNode[Data], node_id: int) -> TreeNode[Data]:
+    # ------------------------------------------------------------------ rows to tree nodes
+
+    def _label(self, row: Row) -> Text:
+        if row.group is not None:
+            count = f" · {row.count} node{'s' if row.count != 1 else ''}"
+            return Text.assemble((row.group, "bold cyan"), (count, "dim"))
+        assert row.node is not None
+        node_id, home = row.node, row.home
         node = self._graph_nodes[node_id]
-        home = node_id not in self._homes
-        if home:
-            self._homes.add(node_id)
         label = Text(node.name, style="bold" if node.children else "")
         if node.variable is not None:
             label.append(" · ")
@@ -108,34 +139,208 @@ class GraphView(Tree[Data]):
         if node_id in self._shared:
             uses = self._shared[node_id]
             label.append(f"  shared: used {uses}×" if home else "  shared: see above", style="magenta")
-        has_inputs = home and bool(node.children)
-        if has_inputs:
+        if home and node.children:
             label.append(f"  ({len(node.children)} input{'s' if len(node.children) != 1 else ''})", style="dim")
-            added = parent.add(label, data=(node_id, True), allow_expand=True)
+        return label
+
+    def _add(self, parent: TreeNode[Data], row: Row) -> TreeNode[Data]:
+        if row.children:
+            added = parent.add(self._label(row), data=row, allow_expand=True)
         else:
-            added = parent.add_leaf(label, data=(node_id, False))
-        if home:
-            self._home_of[node_id] = added
+            added = parent.add_leaf(self._label(row), data=row)
+        self._tree_of[id(row)] = added
         return added
 
     def _fill(self, tree_node: TreeNode[Data]) -> None:
-        data = tree_node.data
-        if data is None or not data[1] or tree_node.children:
+        row = tree_node.data
+        if row is None or tree_node.children:
             return
-        for child in self._graph_nodes[data[0]].children:
-            if child in self._graph_nodes:
-                self._add(tree_node, child)
+        for child in row.children:
+            self._add(tree_node, child)
 
-    def _fill_all(self, top: TreeNode[Data]) -> None:
+    def _open(self, top: TreeNode[Data], stop_at_groups: bool) -> None:
+        """Open ``top`` and everything below it (down to module groups, which stay closed)."""
         stack = [top]
         while stack:
             tree_node = stack.pop()
             self._fill(tree_node)
             tree_node.expand()
-            stack.extend(reversed(tree_node.children))
+            for child in reversed(tree_node.children):
+                row = child.data
+                if row is None or not row.children:
+                    continue
+                if stop_at_groups and row.group is not None:
+                    continue
+                stack.append(child)
+
+    def _reveal(self, row: Row) -> TreeNode[Data]:
+        """Make the tree nodes down to ``row`` and open its ancestors."""
+        tree_node = self._tree_of.get(id(row))
+        for above in (*row.ancestors(), row):
+            made = self._tree_of.get(id(above))
+            if made is None:
+                parent = self._tree_of[id(above.parent)] if above.parent is not None else self.root
+                self._fill(parent)
+                made = self._tree_of[id(above)]
+            if above is not row and not made.is_expanded:
+                made.expand()
+            tree_node = made
+        assert tree_node is not None
+        return tree_node
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Data]) -> None:
-        self._fill(event.node)
+        row = event.node.data
+        # Opening a module group opens its own nodes at once: one Enter per module.
+        if row is not None and row.group is not None and not event.node.children:
+            self._open(event.node, stop_at_groups=True)
+        else:
+            self._fill(event.node)
+
+    # ------------------------------------------------------------------ keys
+
+    def action_expand_all(self) -> None:
+        if self._top is None:
+            return
+        first = self._tree_of.get(id(self._top))
+        if first is not None:
+            self._open(first, stop_at_groups=False)
+
+    def action_collapse_all(self) -> None:
+        """Back to the first view: one line per module."""
+        if self._view is not None:
+            self._show_graph(self._view, force=True)
+            self._mark_running_node(self._view)
+            self.scroll_home(animate=False)
+
+    def action_find(self) -> None:
+        self.finding = ""
+        self._matches, self._match = [], -1
+        self._refresh_subtitle()
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.finding is None:
+            return
+        key = event.key
+        if key == "escape":
+            self.finding = None
+        elif key == "enter":
+            self._next_match()
+        elif key == "backspace":
+            self._search(self.finding[:-1])
+        elif event.is_printable and event.character is not None:
+            self._search(self.finding + event.character)
+        else:
+            self.finding = None  # any other key ends finding, and does what it always does
+            self._refresh_subtitle()
+            return
+        event.stop()
+        event.prevent_default()
+        self._refresh_subtitle()
+
+    def _search(self, text: str) -> None:
+        self.finding = text
+        self._matches = graph_rows.find(self._top, self._graph_nodes, text) if self._top is not None else []
+        self._match = -1
+        self._next_match()
+
+    def _next_match(self) -> None:
+        if not self._matches:
+            return
+        self._match = (self._match + 1) % len(self._matches)
+        self._go_to(self._reveal(self._matches[self._match]))
+
+    def _go_to(self, tree_node: TreeNode[Data]) -> None:
+        # Tree numbers its lines lazily: a node just made has none until it does.
+        self._tree_lines  # noqa: B018 (the property rebuilds the line numbers)
+        self.move_cursor(tree_node)
+
+    # ------------------------------------------------------------------ the path to the cursor
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Data]) -> None:
+        self._refresh_subtitle()
+
+    def on_focus(self) -> None:
+        self._refresh_subtitle()
+
+    def on_blur(self) -> None:
+        self.finding = None
+        self._refresh_subtitle()
+
+    def path_to_cursor(self) -> tuple[list[str], int | None]:
+        """The names from the root down to the selected line (module groups by their path),
+        and the place of the innermost group among them."""
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return [], None
+        row: Row = node.data
+        names = [_plain(self.root.label)]
+        group = None
+        for above in (*row.ancestors(), row):
+            if above.group is not None:
+                group = len(names)
+                names.append(above.group)
+            elif above.node is not None:
+                names.append(self._graph_nodes[above.node].name)
+        return names, group
+
+    def _refresh_subtitle(self) -> None:
+        subtitle = self._subtitle()
+        if subtitle != self.border_subtitle:  # setting it lays the panel out again
+            self.border_subtitle = subtitle
+
+    def _subtitle(self) -> str:
+        if self.finding is not None:
+            if not self.finding:
+                found = "type a node, leaf or module name"
+            elif self._matches:
+                found = f"{self._match + 1} of {len(self._matches)} · Enter next"
+            else:
+                found = "no match"
+            return f"find: {self.finding}▏ {found} · Esc done"
+        if self.has_focus:
+            return _fit(*self.path_to_cursor(), width=max(10, self.size.width - 6))
+        return ""
+
+
+def _rows_outside_groups(top: Row) -> int:
+    """How many lines the first view opens: every row down to the module groups."""
+    count, stack = 0, [top]
+    while stack:
+        row = stack.pop()
+        count += 1
+        if row.group is None:
+            stack.extend(row.children)
+    return count
+
+
+def _plain(label: object) -> str:
+    text = label.plain if isinstance(label, Text) else str(label)
+    return text.split("  ")[0]
+
+
+def _fit(names: list[str], keep: int | None = None, *, width: int) -> str:
+    """``a ▸ … ▸ m ▸ … ▸ z``: the root, the line ``keep`` (the innermost module group) and
+    as many of the last names as fit in ``width``; an ellipsis where names are left out."""
+    sep = " ▸ "
+    whole = sep.join(names)
+    if len(whole) <= width or len(names) < 3:
+        return whole
+    chosen = {0, len(names) - 1} | ({keep} if keep is not None else set())
+    used = sum(len(names[i]) + len(sep) for i in chosen) + 2 * (len(sep) + 1)
+    for i in range(len(names) - 2, 0, -1):
+        if i in chosen:
+            continue
+        if used + len(names[i]) + len(sep) > width:
+            break
+        chosen.add(i)
+        used += len(names[i]) + len(sep)
+    parts: list[str] = []
+    for i, name in enumerate(names):
+        if i in chosen:
+            parts.append(name)
+        elif parts and parts[-1] != "…":
+            parts.append("…")
+    return sep.join(parts)
 
 
 def _focus_label(view: View, event: object) -> Text:
