@@ -46,6 +46,7 @@ from gradtui.engine.patches import Patches
 from gradtui.engine.script import Script
 from gradtui.engine.streams import StreamRouter
 from gradtui.engine.tensors import describe_args, first_tensor, optimizer_params, plain_value, state_entry
+from gradtui.engine.updates import ManualUpdates
 from gradtui.engine.warning_location import WarningRelocator
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import (
@@ -58,6 +59,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     Owner,
+    ParamsUpdated,
     StepTaken,
     ValueWatched,
 )
@@ -118,6 +120,7 @@ class Session:
         self.graph = GraphRecorder(self.timeline.graph)
         self.watch = WatchList(watch)
         self.notes = NoteKeeper(grad_norm_limits)
+        self.updates = ManualUpdates(self)
         #: Record each backward pass node by node (what stepping into backward shows).
         self.record_nodes = record_nodes
         #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
@@ -441,6 +444,13 @@ class Session:
         file, line = self._at(frame)
         self._emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described,
                    output=output, graph=graph)
+
+    def record_update(self, frame: FrameType, op: str, args: tuple[str, ...], grad_enabled: bool,
+                      through_data: bool, params: dict[str, Change]) -> None:
+        """Parameters the script changed in place (found by ``ManualUpdates``)."""
+        file, line = self._at(frame)
+        self._emit(ParamsUpdated, file, line, op=op, args=args, grad_enabled=grad_enabled, through_data=through_data,
+                   params=params)
 
     def run_function_apply(self, original: Any, cls: type, args: Any, kwargs: Any) -> Any:
         if not self._in_script_thread():
