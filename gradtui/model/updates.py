@@ -2,7 +2,7 @@
 
 A script that writes ``a -= lr * a.grad`` for each parameter makes one ``update`` event per
 parameter and line. A learner thinks of them as one step of gradient descent, so they are
-grouped: the updates since the latest backward (or step, or zero_grad), the same parameter
+grouped: the updates since the backward (or step, or zero_grad) before them, the same parameter
 updated twice (weight decay, then the step) read as one change from its first value to
 its last. Pure functions of model values: no torch, no textual.
 """
@@ -32,18 +32,17 @@ class UpdateRow:
 
 
 def update_group(events: Sequence[Event], upto: int) -> list[ParamsUpdated]:
-    """The updates made by hand since the latest backward, step or zero_grad, oldest first.
+    """The latest updates made by hand up to ``upto``, oldest first: one iteration's worth.
 
-    Empty when there is none, or when a backward, step or zero_grad came after the last one
-    (that event is then the news). At most ``GROUP_LIMIT`` events: the latest ones.
+    The group ends at the last update up to ``upto`` and starts after the backward, step or
+    zero_grad that preceded it; it stays the latest group while a backward follows it.
+    Empty when there is no update. At most ``GROUP_LIMIT`` events: the latest ones.
     """
     last = history.latest(events, upto, (ParamsUpdated,))
     if not isinstance(last, ParamsUpdated):
         return []
-    boundary = history.latest(events, upto, _BOUNDARIES)
+    boundary = history.latest(events, last.seq, _BOUNDARIES)
     start = -1 if boundary is None else boundary.seq
-    if start > last.seq:
-        return []
     group: list[ParamsUpdated] = []
     found: Event | None = last
     while isinstance(found, ParamsUpdated) and found.seq > start and len(group) < GROUP_LIMIT:
@@ -54,17 +53,25 @@ def update_group(events: Sequence[Event], upto: int) -> list[ParamsUpdated]:
 
 
 def update_rows(group: Sequence[ParamsUpdated]) -> list[UpdateRow]:
-    """One row per parameter, in order of its first update in ``group``."""
-    firsts: dict[str, Change] = {}
-    lasts: dict[str, Change] = {}
-    ops: dict[str, list[tuple[str, int]]] = {}
+    """One row per parameter, in order of its first update in ``group``.
+
+    A later update continues a row when it has the row's name and starts from the row's
+    last value: two tensors the script calls by one name (``param`` in ``for param in
+    model.parameters()``) stay two rows.
+    """
+    rows: list[tuple[str, Change, list[tuple[str, int]]]] = []
     for event in group:
         for name, change in (event.params or {}).items():
-            firsts.setdefault(name, change)
-            lasts[name] = change
-            ops.setdefault(name, []).append((event.op, event.line))
-    return [UpdateRow(name, Change(first.before, lasts[name].after), tuple(ops[name]))
-            for name, first in firsts.items()]
+            for i in range(len(rows) - 1, -1, -1):
+                row_name, row_change, ops = rows[i]
+                after = row_change.after
+                if row_name == name and (after is change.before or after == change.before):
+                    rows[i] = (name, Change(row_change.before, change.after), ops)
+                    ops.append((event.op, event.line))
+                    break
+            else:
+                rows.append((name, change, [(event.op, event.line)]))
+    return [UpdateRow(name, change, tuple(ops)) for name, change, ops in rows]
 
 
 def lines_text(group: Sequence[ParamsUpdated]) -> str:

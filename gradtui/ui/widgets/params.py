@@ -44,7 +44,7 @@ def render_updates(view: View) -> Table | Text:
     table.add_column("by")
     several_lines = len({event.line for event in group}) > 1
     for row in update_rows(group):
-        how = ", ".join(f"{op} (line {line})" if several_lines else op for op, line in row.ops)
+        how = ", ".join(f"{op} L{line}" if several_lines else op for op, line in row.ops)
         _row(table, row.name, row.change, how)
     return table
 
