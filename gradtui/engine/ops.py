@@ -37,13 +37,16 @@ _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
 _compiling = torch.compiler.is_compiling
 
 
-# What a torch function is to the recorder, decided once per function.
-_PLAIN, _SKIP, _IN_PLACE, _DATA = 0, 1, 2, 3
+# What a torch function is to the recorder, decided once per function; the common case
+# (an ordinary operation) is the one falsy kind, so it costs a single test.
+_PLAIN, _SKIP, _IN_PLACE, _DATA, _BACKWARD = 0, 1, 2, 3, 4
 
 
 def _classify(func: Any, name: str) -> int:
     if name in _IGNORED:
         return _DATA if func == DATA_GETTER else _SKIP
+    if func in _BACKWARDS:
+        return _BACKWARD
     return _IN_PLACE if is_in_place(name) else _PLAIN
 
 
@@ -73,22 +76,22 @@ class OpRecorder(TorchFunctionMode):
             name = op_name(func)
             entry = self._kinds[func] = (name, _classify(func, name))
         name, kind = entry
-        if kind == _SKIP:
-            return func(*args, **kwargs)
-        if kind == _DATA:  # p.data: a write through it is an update of p
-            out = func(*args, **kwargs)
-            self._updates.saw_data(args, out)
-            return out
-        if func in _BACKWARDS:
-            return self._session.run_backward(func, args, kwargs, sys._getframe(1))
-        caller = sys._getframe(1)
-        if kind == _IN_PLACE:
-            targets = self._updates.targets(name, args, kwargs)
+        if kind:
+            if kind == _SKIP:
+                return func(*args, **kwargs)
+            if kind == _BACKWARD:
+                return self._session.run_backward(func, args, kwargs, sys._getframe(1))
+            if kind == _DATA:  # p.data: a write through it is an update of p
+                out = func(*args, **kwargs)
+                self._updates.saw_data(args, out)
+                return out
+            targets = self._updates.targets(name, args, kwargs)  # _IN_PLACE
             if targets:
+                caller = sys._getframe(1)
                 frame = self._session.user_op_frame(caller)
                 if frame is not None:
                     return self._updates.run(func, name, args, kwargs, frame, frame is caller, targets)
-        frame = self._session.user_op_frame(caller)
+        frame = self._session.user_op_frame(sys._getframe(1))
         if frame is None:
             return func(*args, **kwargs)
         grad_enabled = torch.is_grad_enabled()

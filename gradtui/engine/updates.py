@@ -47,6 +47,9 @@ _INPLACE_OPERATORS: dict[int, str] = {
 _BINARY_OP = dis.opmap.get("BINARY_OP", -1)
 _STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
 
+#: Aliases are cleared of dead entries when there are more than this many.
+_ALIASES_KEPT = 64
+
 #: The getter of ``Tensor.data``, as the function mode receives it.
 DATA_GETTER = torch.Tensor.data.__get__  # type: ignore[attr-defined]
 
@@ -102,15 +105,11 @@ class ManualUpdates:
         if not (isinstance(owner, torch.Tensor) and isinstance(out, torch.Tensor)):
             return
         if owner.requires_grad and owner.is_leaf:
-            key = id(out)
             aliases = self._aliases
-
-            def forget(ref: weakref.ref[torch.Tensor]) -> None:
-                entry = aliases.get(key)
-                if entry is not None and entry[0] is ref:
+            aliases[id(out)] = (weakref.ref(out), weakref.ref(owner))
+            if len(aliases) > _ALIASES_KEPT:  # an alias rarely outlives its statement
+                for key in [k for k, (ref, _) in aliases.items() if ref() is None]:
                     del aliases[key]
-
-            aliases[key] = (weakref.ref(out, forget), weakref.ref(owner))
 
     def targets(self, name: str, args: Any, kwargs: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``(written tensor, parameter)`` for each parameter an in-place call writes; often none."""
