@@ -14,7 +14,7 @@ from textual.widgets import Static
 KEYS: tuple[tuple[str, str], ...] = (
     ("s", "step one operation (any event); on a backward, step into it node by node"),
     ("n", "next line"),
-    ("e", "next backward / zero_grad / step event (steps over a backward pass)"),
+    ("e", "next backward / zero_grad / step / update event (steps over a backward pass)"),
     ("c", "continue to the next breakpoint or the end"),
     ("S  N  E", "the same, backwards in time"),
     ("C", "back to the start"),
@@ -30,7 +30,8 @@ PANELS = (
     "Graph: the grad_fn chain of the latest backward's root, or of the latest op's output;",
     "  inside a backward pass, ◀ marks the node torch is running and what flows through it.",
     "Gradients: each leaf's .grad across the run; the current value is highlighted.",
-    "Parameters / Optimizer: before and after the latest zero_grad() or step(); the optimizer's state.",
+    "Parameters / Optimizer: before and after the latest zero_grad(), step() or updates by hand; "
+    "the optimizer's state.",
     "Plot: the loss at each backward (or the --watch variable). Output: what the script printed.",
     "Stepping back never re-runs the script; stepping past the newest event runs it on.",
 )
