@@ -206,6 +206,11 @@ class TensorCapture:
         self._cache[key] = (_KeyedRef(t, self._forget, key), version, ptr, requires_grad, summary)
         return summary
 
+    def summarize_fresh(self, t: torch.Tensor) -> TensorSummary | None:
+        """The summary of ``t`` read anew: for a write its ``_version`` did not show (``p.data -= …``)."""
+        self._cache.pop(id(t), None)
+        return self.summarize(t)
+
     def summarize_small(self, t: object) -> TensorSummary | None:
         """Values for a tensor of up to ``NODE_VALUES`` elements; shape and dtype only above.
 

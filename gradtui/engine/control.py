@@ -39,7 +39,7 @@ class NextLine:
 
 @dataclass(frozen=True, slots=True)
 class NextEvent:
-    """Run to the next backward, zero_grad or step."""
+    """Run to the next backward, zero_grad, step or update by hand."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ The mode sees torch functions, tensor methods and operators, but also attribute 
 tensors are operations worth an event. It also sees operations made inside torch's
 Python code on the script's behalf, so each call is attributed by walking the stack to
 the script's own frame (see ``Session.user_op_frame``). ``backward`` is intercepted
-here too, because the mode is the one place that sees it called with its arguments.
+here too, because the mode is the one place that sees it called with its arguments, and
+in-place writes to parameters (``gradtui.engine.updates``) for the same reason.
 
 The mode stack is thread-local: the session enters it in the script's thread.
 """
@@ -19,6 +20,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradtui.engine.tensors import written_kwargs
+from gradtui.engine.updates import DATA_GETTER, is_in_place
 
 if TYPE_CHECKING:
     from gradtui.engine.session import Session
@@ -36,6 +38,19 @@ _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
 _compiling = torch.compiler.is_compiling
 
 
+# What a torch function is to the recorder, decided once per function; the common case
+# (an ordinary operation) is the one falsy kind, so it costs a single test.
+_PLAIN, _SKIP, _IN_PLACE, _DATA, _BACKWARD = 0, 1, 2, 3, 4
+
+
+def _classify(func: Any, name: str) -> int:
+    if name in _IGNORED:
+        return _DATA if func == DATA_GETTER else _SKIP
+    if func in _BACKWARDS:
+        return _BACKWARD
+    return _IN_PLACE if is_in_place(name) else _PLAIN
+
+
 def op_name(func: Any) -> str:
     name = getattr(func, "__name__", None)
     if name is None:
@@ -49,20 +64,34 @@ class OpRecorder(TorchFunctionMode):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self._session = session
-        self._names: dict[Any, str] = {}
+        self._kinds: dict[Any, tuple[str, int]] = {}
+        self._updates = session.updates
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         if kwargs is None:
             kwargs = {}
         if _compiling():
             return func(*args, **kwargs)
-        name = self._names.get(func)
-        if name is None:
-            name = self._names[func] = op_name(func)
-        if name in _IGNORED:
-            return func(*args, **kwargs)
-        if func in _BACKWARDS:
-            return self._session.run_backward(func, args, kwargs, sys._getframe(1))
+        entry = self._kinds.get(func)
+        if entry is None:
+            name = op_name(func)
+            entry = self._kinds[func] = (name, _classify(func, name))
+        name, kind = entry
+        if kind:
+            if kind == _SKIP:
+                return func(*args, **kwargs)
+            if kind == _BACKWARD:
+                return self._session.run_backward(func, args, kwargs, sys._getframe(1))
+            if kind == _DATA:  # p.data: a write through it is an update of p
+                out = func(*args, **kwargs)
+                self._updates.saw_data(args, out)
+                return out
+            targets = self._updates.targets(name, args, kwargs)  # _IN_PLACE
+            if targets:
+                caller = sys._getframe(1)
+                frame = self._session.user_op_frame(caller)
+                if frame is not None:
+                    return self._updates.run(func, name, args, kwargs, frame, frame is caller, targets)
         frame = self._session.user_op_frame(sys._getframe(1))
         if frame is None:
             return func(*args, **kwargs)

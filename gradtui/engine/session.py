@@ -49,6 +49,7 @@ from gradtui.engine.patches import Patches
 from gradtui.engine.script import Script
 from gradtui.engine.streams import StreamRouter
 from gradtui.engine.tensors import describe_args, first_tensor, optimizer_params, plain_value, state_entry
+from gradtui.engine.updates import ManualUpdates
 from gradtui.engine.warning_location import WarningRelocator
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import (
@@ -61,6 +62,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     Owner,
+    ParamsUpdated,
     RunReviewed,
     StepTaken,
     ValueWatched,
@@ -125,6 +127,7 @@ class Session:
         self.notes = NoteKeeper(grad_norm_limits)
         #: Tensors that ``GradScaler.scale`` returned, with the factor it multiplied by.
         self.loss_scales = LossScales()
+        self.updates = ManualUpdates(self)
         #: Record each backward pass node by node (what stepping into backward shows).
         self.record_nodes = record_nodes
         #: Answers the script's ``input()`` (the app asks the user); None: read stdin as usual.
@@ -462,6 +465,13 @@ class Session:
         file, line = self._at(frame)
         self._emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described,
                    output=output, graph=graph)
+
+    def record_update(self, frame: FrameType, op: str, args: tuple[str, ...], grad_enabled: bool,
+                      through_data: bool, params: dict[str, Change]) -> None:
+        """Parameters the script changed in place (found by ``ManualUpdates``)."""
+        file, line = self._at(frame)
+        self._emit(ParamsUpdated, file, line, op=op, args=args, grad_enabled=grad_enabled, through_data=through_data,
+                   params=params)
 
     def run_function_apply(self, original: Any, cls: type, args: Any, kwargs: Any) -> Any:
         if not self._in_script_thread():

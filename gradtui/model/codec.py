@@ -30,6 +30,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     Owner,
+    ParamsUpdated,
     RunReviewed,
     StepTaken,
     ValueWatched,
@@ -111,6 +112,9 @@ def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
             params=_changes(e.params, raw),
             state={n: {k: _plain(v, raw) for k, v in s.items()} for n, s in e.state.items()},
         )
+    elif isinstance(e, ParamsUpdated):
+        out.update(op=e.op, args=list(e.args), grad_enabled=e.grad_enabled, through_data=e.through_data,
+                   params=_changes(e.params, raw))
     elif isinstance(e, OutputWritten):
         out.update(stream=e.stream, text=e.text)
     elif isinstance(e, ErrorRaised):
@@ -328,6 +332,12 @@ def event_from_json(d: Any, index: int) -> Event:
             params=_changes_from(r.get(d, "params", dict), f"{where}.params"),
             state={n: {k: _plain_from(v, f"{where}.state.{n}.{k}") for k, v in s.items()} for n, s in state.items()},
         )
+    if cls is ParamsUpdated:
+        return ParamsUpdated(**base, op=r.get(d, "op", str),
+                             args=tuple(str(a) for a in (r.get(d, "args", list, optional=True) or ())),
+                             grad_enabled=r.get(d, "grad_enabled", bool),
+                             through_data=bool(r.get(d, "through_data", bool, optional=True)),
+                             params=_changes_from(r.get(d, "params", dict), f"{where}.params"))
     if cls is OutputWritten:
         return OutputWritten(**base, stream=r.get(d, "stream", str), text=r.get(d, "text", str))
     if cls is ValueWatched:

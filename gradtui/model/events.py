@@ -136,6 +136,27 @@ class StepTaken(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ParamsUpdated(Event):
+    """The script's own code changed parameters in place: ``a -= lr * a.grad``, ``p.sub_(…)``.
+
+    A parameter is a leaf tensor that requires grad; the change is one in-place operation
+    made outside an optimizer's ``step()`` and ``zero_grad()`` (which have their events).
+    ``op`` is the operator as written (``-=``, ``*=``, ``[]=``) or the method's name
+    (``sub_``, ``copy_``, ``_foreach_sub_``); ``args`` as for ``op`` events. ``through_data``:
+    written through ``p.data``, which autograd does not see (grad mode may then be on).
+    """
+
+    kind: ClassVar[str] = "update"
+    is_milestone: ClassVar[bool] = True
+
+    op: str = ""
+    args: tuple[str, ...] = ()
+    grad_enabled: bool = False
+    through_data: bool = False
+    params: Mapping[str, Change] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
 class OutputWritten(Event):
     """Text the script wrote to ``stdout`` or ``stderr`` (a line, or what preceded an event)."""
 
@@ -185,6 +206,6 @@ class RunReviewed(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, OutputWritten, ErrorRaised, ValueWatched,
-                RunReviewed)
+    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, ParamsUpdated, OutputWritten, ErrorRaised,
+                ValueWatched, RunReviewed)
 }

@@ -20,6 +20,7 @@ from gradtui.model.events import (
     LineReached,
     OpCalled,
     OutputWritten,
+    ParamsUpdated,
     StepTaken,
     ValueWatched,
 )
@@ -113,6 +114,23 @@ def _changes(changes: Mapping[str, Change], suffix: str = "") -> str:
     return "  ".join(format_change(name + suffix, c) for name, c in changes.items())
 
 
+def update_call(event: ParamsUpdated, with_args: bool = True) -> str:
+    """The update as the script wrote it: ``a -= tensor#5``, ``w.sub_(…)``, ``w[0] = 7``.
+
+    Without ``with_args`` the operands after the updated tensor read ``…``.
+    """
+    target = event.args[0] if event.args else ", ".join(event.params or {})
+    rest = list(event.args[1:]) if with_args else (["…"] if len(event.args) > 1 else [])
+    if event.op.startswith("_foreach_"):
+        return f"{event.op}({', '.join([target, *rest])})"
+    if event.op == "[]=":
+        index, value = (rest[0], ", ".join(rest[1:])) if len(rest) > 1 else ("…", "…")
+        return f"{target}[{index}] = {value}"
+    if event.op.endswith("=") and not event.op[0].isalnum():
+        return f"{target} {event.op} {', '.join(rest) or '…'}"
+    return f"{target}.{event.op}({', '.join(rest)})"
+
+
 def location(event: Event, main_file: str) -> str:
     """``L13`` in the main script, ``helpers.py:L3`` elsewhere."""
     if event.file == main_file or not event.file:
@@ -148,6 +166,9 @@ def summary(event: Event, source: str | None = None) -> str:
                 hyper = f" lr={format_number(lr)}"
         owner = f"{event.optimizer.name}({event.optimizer.cls}){hyper}"
         return f"step      {owner}  {_changes(event.params)}".rstrip()
+    if isinstance(event, ParamsUpdated):
+        flag = "  [.data]" if event.through_data else ("" if event.grad_enabled else "  [no_grad]")
+        return f"update    {update_call(event)}  {_changes(event.params)}{flag}"
     if isinstance(event, OutputWritten):
         label = "output" if event.stream == "stdout" else "stderr"
         return f"{label:<9} {event.text.rstrip(chr(10))!r}"

@@ -244,7 +244,7 @@ def prev_index(events: Sequence[Event], start: int, want: EventPredicate) -> int
 
 #: A line event.
 is_line = OfKinds([LineReached.kind])
-#: A backward, zero_grad or step: what ``e`` / ``E`` stop on.
+#: A backward, zero_grad, step or update by hand: what ``e`` / ``E`` stop on.
 is_milestone = OfKinds([kind for kind, cls in EVENT_TYPES.items() if cls.is_milestone])
 
 

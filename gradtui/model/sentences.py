@@ -19,9 +19,10 @@ from gradtui.model.events import (
     NodeRun,
     OpCalled,
     OutputWritten,
+    ParamsUpdated,
     StepTaken,
 )
-from gradtui.model.formatting import ARROW, format_number, format_tensor
+from gradtui.model.formatting import ARROW, format_number, format_tensor, update_call
 from gradtui.model.history import last_index
 from gradtui.model.tensors import TensorSummary
 
@@ -125,6 +126,18 @@ def _describe_step(event: StepTaken) -> str:
     return f"{head}: {name} {format_tensor(change.before)} {ARROW} {format_tensor(change.after)}{_more(params)}"
 
 
+def _describe_update(event: ParamsUpdated) -> str:
+    head = update_call(event, with_args=False)
+    how = ("through .data, which autograd does not see" if event.through_data
+           else "under no_grad" if not event.grad_enabled else "with grad mode on")
+    params = event.params or {}
+    if not params:
+        return f"{head}: no parameter changed"
+    name, change = next(iter(params.items()))
+    values = f"{format_tensor(change.before)} {ARROW} {format_tensor(change.after)}"
+    return f"{head}: {name} {values}{_more(params)} (updated by hand {how})"
+
+
 def _describe_op(event: OpCalled) -> str:
     text = f"{event.op}({', '.join(event.args)}) {ARROW} {event.grad_fn or 'no grad_fn'}"
     if not event.grad_enabled:
@@ -153,7 +166,8 @@ def describe(events: Sequence[Event], upto: int) -> str:
     Forms: ``backward() from loss (loss=1): theta.grad 2 → 4 (added to the old value;
     nothing reset it)`` (``from`` only with a root name, ``(loss=…)`` only with a loss, the
     first leaf and ``, and N more``); ``opt.zero_grad(): 2 grads reset to None``;
-    ``opt.step() (SGD, lr=0.2): theta 1 → 0.6``; ``mul(theta, theta) → MulBackward0``;
+    ``opt.step() (SGD, lr=0.2): theta 1 → 0.6``; ``a -= …: a 0.5214 → 0.519 (updated by
+    hand under no_grad)``; ``mul(theta, theta) → MulBackward0``;
     ``line 13 in <module>``; ``printed: …``; ``TypeName: message``; ``theta = 0.36``.
     ``upto`` past the end means the last event; an empty timeline gives ``""``.
     """
@@ -166,6 +180,8 @@ def describe(events: Sequence[Event], upto: int) -> str:
         return _describe_zeroed(event)
     if isinstance(event, StepTaken):
         return _describe_step(event)
+    if isinstance(event, ParamsUpdated):
+        return _describe_update(event)
     if isinstance(event, OpCalled):
         return _describe_op(event)
     if isinstance(event, LineReached):

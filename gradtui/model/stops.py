@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gradtui.model.events import BackwardDone, Change, Event, GradsZeroed, StepTaken
+from gradtui.model.events import BackwardDone, Change, Event, GradsZeroed, ParamsUpdated, StepTaken
 from gradtui.model.formatting import format_number, stats_from_values
 from gradtui.model.tensors import TensorSummary
 
@@ -19,6 +19,7 @@ KINDS = {
     "backward": "every backward()",
     "zero_grad": "every zero_grad()",
     "step": "every optimizer step()",
+    "update": "every parameter update made by hand (p -= lr * p.grad)",
     "nan": "the first NaN or inf in a loss, gradient or parameter",
     "grad-norm>X": "a gradient whose norm exceeds X (e.g. grad-norm>1e3)",
     "note": "any note",
@@ -40,7 +41,7 @@ class EventStop:
 
 def parse_stop(text: str) -> EventStop:
     spec = text.strip()
-    if spec in ("backward", "zero_grad", "step", "nan", "note"):
+    if spec in ("backward", "zero_grad", "step", "update", "nan", "note"):
         return EventStop(spec)
     if spec.startswith("grad-norm>"):
         try:
@@ -62,7 +63,7 @@ def _norm(t: TensorSummary | None) -> float | None:
 def _afters(event: Event) -> dict[str, Change]:
     if isinstance(event, BackwardDone | GradsZeroed):
         return dict(event.grads or {})
-    if isinstance(event, StepTaken):
+    if isinstance(event, StepTaken | ParamsUpdated):
         return dict(event.params or {})
     return {}
 
@@ -71,6 +72,8 @@ def reason(stop: EventStop, event: Event) -> str | None:
     """Why ``event`` stops the run under ``stop``, in a few words; None when it does not."""
     if stop.kind in ("backward", "zero_grad", "step"):
         return f"a {stop.kind}" if event.kind == stop.kind else None
+    if stop.kind == "update":
+        return "an update made by hand" if event.kind == stop.kind else None
     if stop.kind == "note":
         return f"a note: {event.notes[0]}" if event.notes else None
     if stop.kind == "nan":

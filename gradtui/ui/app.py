@@ -311,7 +311,7 @@ class GradtuiApp(App[None]):
             want = history.is_line if kind == "line" else history.is_milestone
             target = history.prev_index(self.events, self.cursor, want)
         if target is None:
-            what = {"op": "event", "line": "line", "event": "backward, zero_grad or step"}[kind]
+            what = {"op": "event", "line": "line", "event": "backward, zero_grad, step or update"}[kind]
             self.notify(f"no earlier {what}: this is as far back as the run goes", timeout=3)
         else:
             self.cursor = target

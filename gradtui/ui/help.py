@@ -14,7 +14,7 @@ from textual.widgets import Static
 KEYS: tuple[tuple[str, str], ...] = (
     ("s", "step one operation (any event); on a backward, step into it node by node"),
     ("n", "next line"),
-    ("e", "next backward / zero_grad / step event (steps over a backward pass)"),
+    ("e", "next backward / zero_grad / step / update event (steps over a backward pass)"),
     ("c", "continue to the next breakpoint or the end"),
     ("S  N  E", "the same, backwards in time"),
     ("C", "back to the start"),
@@ -34,7 +34,8 @@ PANELS = (
     "  nodes are grouped by the module that made them; focused, its border shows the path to the cursor;",
     "  inside a backward pass, ◀ marks the node torch is running and what flows through it.",
     "Gradients: each leaf's .grad across the run; the current value is highlighted.",
-    "Parameters / Optimizer: before and after the latest zero_grad() or step(); the optimizer's state.",
+    "Parameters / Optimizer: before and after the latest zero_grad(), step() or updates by hand; "
+    "the optimizer's state.",
     "Plot: the loss per backward (or the --watch variable) and its scale;",
     "  the border says what is not drawn (NaN, inf, ≤ 0 on a log scale).",
     "Output: what the script printed.",

@@ -22,6 +22,7 @@ ENTRIES: tuple[tuple[EventStop, str], ...] = (
     (EventStop("backward"), "every backward()"),
     (EventStop("zero_grad"), "every zero_grad()"),
     (EventStop("step"), "every optimizer step()"),
+    (EventStop("update"), "every parameter update made by hand"),
     (EventStop("nan"), "the first NaN or inf in a loss, gradient or parameter"),
     (EventStop("grad-norm", 1e3), "a gradient whose norm exceeds 1000"),
     (EventStop("note"), "any note"),

@@ -1,7 +1,9 @@
-"""The parameters panel: what the latest zero_grad or step did to each parameter.
+"""The parameters panel: what the latest zero_grad, step or updates by hand did to each parameter.
 
 A step shows each parameter before and after with the change; a zero_grad shows each
-``.grad`` before and after. Both are what torch held at those moments, never recomputed.
+``.grad`` before and after; updates made by hand (``a -= lr * a.grad``) show one
+iteration's worth, each parameter from its value before the first to after the last.
+All are what torch held at those moments, never recomputed.
 """
 
 from __future__ import annotations
@@ -11,43 +13,64 @@ from rich.table import Table
 from rich.text import Text
 
 from gradtui.model import history
-from gradtui.model.events import GradsZeroed, StepTaken
+from gradtui.model.events import Change, GradsZeroed, ParamsUpdated, StepTaken
 from gradtui.model.formatting import format_delta, format_tensor
+from gradtui.model.updates import lines_text, update_group, update_rows
 from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
 
 
-def render_params(view: View) -> Table | Text:
-    event = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed))
-    if event is None:
-        return Text("no zero_grad() or step() yet", style="italic")
+def _table(title: str, first_column: str) -> Table:
     table = Table(box=None, pad_edge=False, expand=False, show_edge=False)
-    if isinstance(event, StepTaken):
-        title = f"{event.optimizer.name}.step() · line {event.line}"
-        table.add_column("parameter", style="bold green")
-        changes = event.params
-        suffix = ""
-    else:
-        assert isinstance(event, GradsZeroed)
-        title = f"{event.optimizer.name}.zero_grad() · line {event.line}"
-        table.add_column(".grad of", style="bold green")
-        changes = event.grads
-        suffix = ".grad"
     table.title = title
     table.title_justify = "left"
+    table.add_column(first_column, style="bold green")
     table.add_column("before")
     table.add_column("after")
     table.add_column("change")
-    for name, change in changes.items():
-        table.add_row(name + suffix, format_tensor(change.before), format_tensor(change.after),
-                      format_delta(change.before, change.after))
+    return table
+
+
+def _row(table: Table, name: str, change: Change, *extra: str) -> None:
+    table.add_row(name, format_tensor(change.before), format_tensor(change.after),
+                  format_delta(change.before, change.after), *extra)
+
+
+def render_updates(view: View) -> Table | Text:
+    group = update_group(view.events, view.cursor)
+    if not group:
+        return Text("no update by hand yet", style="italic")
+    table = _table(f"updated by hand · {lines_text(group)}", "parameter")
+    table.add_column("by")
+    several_lines = len({event.line for event in group}) > 1
+    for row in update_rows(group):
+        how = ", ".join(f"{op} L{line}" if several_lines else op for op, line in row.ops)
+        _row(table, row.name, row.change, how)
+    return table
+
+
+def render_params(view: View) -> Table | Text:
+    event = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed, ParamsUpdated))
+    if event is None:
+        return Text("no zero_grad() or step() yet", style="italic")
+    if isinstance(event, ParamsUpdated):
+        return render_updates(view)
+    if isinstance(event, StepTaken):
+        table = _table(f"{event.optimizer.name}.step() · line {event.line}", "parameter")
+        for name, change in event.params.items():
+            _row(table, name, change)
+        return table
+    assert isinstance(event, GradsZeroed)
+    table = _table(f"{event.optimizer.name}.zero_grad() · line {event.line}", ".grad of")
+    for name, change in event.grads.items():
+        _row(table, name + ".grad", change)
     return table
 
 
 class ParamsView(EventPanel):
-    """Each parameter before and after the latest ``zero_grad()`` or ``step()``."""
+    """Each parameter before and after the latest ``zero_grad()``, ``step()`` or updates by hand."""
 
-    KINDS = (StepTaken, GradsZeroed)
+    KINDS = (StepTaken, GradsZeroed, ParamsUpdated)
 
     def render_view(self, view: View) -> RenderableType:
         return render_params(view)
