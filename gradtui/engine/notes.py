@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from gradtui.engine.grad_norms import GradNormLimits, GradNormWatch, GradSize
-from gradtui.model.events import Event, OpCalled
+from gradtui.model.events import Event, OpCalled, ParamsUpdated
 from gradtui.model.formatting import format_number, format_tensor
 
 __all__ = ["GradNormLimits", "NoteKeeper", "first_non_finite_op"]
@@ -225,6 +225,11 @@ def first_non_finite_op(events: Sequence[Event]) -> str | None:
     for event in events[start:]:
         if isinstance(event, OpCalled) and event.output is not None and event.output.has_non_finite():
             return f"{event.op}({', '.join(event.args)}) at line {event.line}"
+        if isinstance(event, ParamsUpdated):
+            # An update by hand is no op event: its parameters' values tell.
+            for name, change in (event.params or {}).items():
+                if change.after is not None and change.after.has_non_finite():
+                    return f"the update of {name} ({event.op}) at line {event.line}"
     return None
 
 
