@@ -73,10 +73,11 @@ def test_a_leftover_loop_variable_never_takes_a_parameters_name(run_script):
     events = _names_on_events(tl)
     assert len(events) == 600
     assert all(names == ["model.0.weight", "model.0.bias"] for names in events)
-    # The update loop's ops name the parameter by its path, and its gradient after it.
-    subs = [e for e in of_kind(tl, "op") if e.op == "sub_"]
-    assert len(subs) == 600
-    assert {e.args[0] for e in subs} == {"model.0.weight", "model.0.bias"}
+    # The updates made by the loop name the parameter by its path, and its gradient after it.
+    updates = of_kind(tl, "update")
+    assert len(updates) == 600
+    assert {e.args[0] for e in updates} == {"model.0.weight", "model.0.bias"}
+    assert [list(e.params) for e in updates[:2]] == [["model.0.weight"], ["model.0.bias"]]
     muls = [e for e in of_kind(tl, "op") if e.op == "mul" and not e.grad_enabled]
     assert {a for e in muls for a in e.args} >= {"model.0.weight.grad", "model.0.bias.grad"}
 
@@ -107,8 +108,8 @@ v = w * 3
     assert list(backward.grads) == ["self.w"]
     ops = of_kind(tl, "op")
     assert ops[-1].args == ("w", "3")
-    update = [e for e in ops if e.op == "sub_"]
-    assert update and update[0].args[0] == "self.w.data"
+    (update,) = of_kind(tl, "update")
+    assert update.args[0] == "self.w.data" and list(update.params) == ["self.w"]
     grad_mul = [e for e in ops if e.op == "mul" and not e.grad_enabled]
     assert "self.w.grad" in grad_mul[0].args
 
