@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from gradtui.engine.session import Session
 
 WORKERS_NOTE = (
-    "gradtui: this DataLoader loads its batches in {n} worker processes; the dataset's code "
+    "gradtui: this DataLoader loads its batches in {workers}; the dataset's code "
     "(__getitem__) runs there, where gradtui does not step through or record it. The batches "
     "they hand back are recorded here.\n"
 )
@@ -128,7 +128,8 @@ class ForkGuard:
             session = guard._session
             workers = getattr(loader, "num_workers", 0)
             if session is not None and isinstance(workers, int) and workers > 0:
-                session.note_once("data-loader-workers", WORKERS_NOTE.format(n=workers))
+                processes = "1 worker process" if workers == 1 else f"{workers} worker processes"
+                session.note_once("data-loader-workers", WORKERS_NOTE.format(workers=processes))
             return original(loader, *args, **kwargs)
 
         iter_.__wrapped__ = original  # type: ignore[attr-defined]
