@@ -5,8 +5,8 @@ it: the line tracer, the ``TorchFunctionMode``, the stream proxies and the gate.
 child's events would go to a copy of the timeline nobody reads, and the first pause
 would wait for a command no driver can send: a ``DataLoader`` with ``num_workers``
 hung the debugger that way, its workers each stopped at their first line. So, right
-after every fork, the child takes gradtui off: no tracer, no recorder mode, the real
-``sys.stdout``/``sys.stderr`` back, a gate that never waits, and the session's patches
+after every fork, the child takes gradtui off: no tracer, no recorder mode, the streams
+that were there before gradtui's proxies back, a gate that never waits, and the session's patches
 (step, zero_grad, ``Function.apply``, ``input``) pass straight through because the
 child is another process (``Session._in_script_thread`` asks ``in_child``: the child's
 thread has the same ident as the parent's script thread).
@@ -19,6 +19,9 @@ runs in is not a thread the child's interpreter can finish.
 Processes started with the ``spawn`` or ``forkserver`` methods are fresh interpreters
 that import the script as ``__mp_main__`` (from the ``__file__`` of the session's
 ``__main__``); gradtui is not in them at all.
+
+In the debugged process, a ``DataLoader`` with workers says once (a note on stderr)
+that its dataset's code runs elsewhere, unseen.
 
 ``os.register_at_fork`` cannot be undone: each session registers one hook, which
 ``close`` makes inert. This module must not record anything in a child: the child's
