@@ -38,6 +38,7 @@ from gradtui.engine.capture import (
 )
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
+from gradtui.engine.forking import ForkGuard
 from gradtui.engine.graph import GraphRecorder
 from gradtui.engine.hyperparams import hyperparameters
 from gradtui.engine.loss_scale import LossScales
@@ -134,6 +135,7 @@ class Session:
         self.input_handler = input_handler
         self.gate = Gate(Pause() if start_paused else Continue(stops=stops))
         self.router = StreamRouter(self._on_output, echo=echo_output)
+        self._forks = ForkGuard(self, self._is_engine_file)
         self._sink = sink
         self._thread: threading.Thread | None = None
         self._thread_id: int | None = None
@@ -254,6 +256,7 @@ class Session:
             patches.install()
             relocator.install()
             self.namer.install()
+            self._forks.install()
             # torch's ~160k import-time objects live as long as the process: freezing them
             # keeps every full collection during the run from scanning them again (the
             # engine allocates per event; without this a capture cost ~8x more).
@@ -262,12 +265,13 @@ class Session:
                 with OpRecorder(self), self.modules.installed():
                     sys.settrace(self._trace_call)
                     try:
-                        exec(script.code, main.__dict__)
+                        self._forks.run_script(lambda: exec(script.code, main.__dict__))
                     finally:
                         sys.settrace(None)
             finally:
                 gc.unfreeze()
                 self.namer.remove()
+                self._forks.close()
                 relocator.remove()
                 patches.remove()
         except StopScript:
@@ -447,7 +451,7 @@ class Session:
         return frame
 
     def _in_script_thread(self) -> bool:
-        return threading.get_ident() == self._thread_id
+        return threading.get_ident() == self._thread_id and not self._forks.in_child()
 
     # ------------------------------------------------------------------ ops
 

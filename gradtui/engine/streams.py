@@ -67,6 +67,19 @@ class StreamRouter:
 
     def uninstall(self) -> None:
         self.flush_all()
+        self._restore()
+
+    def detach(self) -> None:
+        """Stop capturing at once, emitting nothing: in a forked child nobody reads its events.
+
+        What was pending is the parent's, copied by the fork; the parent still emits it.
+        The child's writes go to the streams that were there before ``install``.
+        """
+        for pending in self._pending.values():
+            pending.clear()
+        self._restore()
+
+    def _restore(self) -> None:
         if self._saved is not None:
             # Put back only our own proxies: a script that replaced sys.stdout keeps its own.
             if isinstance(sys.stdout, RoutedStream) and sys.stdout._router is self:
