@@ -10,6 +10,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.conftest import SCRIPTS
@@ -84,6 +85,7 @@ def test_a_leftover_loop_variable_never_takes_a_parameters_name(run_script):
 
 def test_grad_and_data_and_self_attributes_are_named_by_expression(run_script, tmp_path):
     script = _write(tmp_path, """
+import pytest
 import torch
 
 class Fit:
@@ -117,6 +119,7 @@ v = w * 3
 def test_a_rebound_variable_names_the_new_tensor_and_lets_go_of_the_old(run_script, tmp_path):
     # The tutorials rebind x to a new leaf each iteration while the old one lives on.
     script = _write(tmp_path, """
+import pytest
 import torch
 x = torch.tensor([1.0], requires_grad=True)
 for _ in range(3):
@@ -143,6 +146,7 @@ def test_a_function_parameter_does_not_rename_the_scripts_variable(run_script):
 
 def test_a_parameter_added_after_the_first_event_gets_its_path(run_script, tmp_path):
     script = _write(tmp_path, """
+import pytest
 import torch
 net = torch.nn.Linear(2, 1)
 out = net(torch.ones(1, 2)).sum()
@@ -182,3 +186,37 @@ def test_grad_scaler_root_is_named_by_expression_and_its_loss_unscaled(run_scrip
     # The gradients are what torch computed: scaled.
     for event, grad in zip(backward, grads):
         assert event.grads["net.0.bias"].after.flat_values() == grad.tolist()
+
+
+def _expected_names(script: Path) -> set[str]:
+    """Every parameter's name as torch gives it: the script run plainly, its top-level
+    modules' ``named_parameters()`` (or, for a script without modules, its leaf variables)."""
+    namespace = runpy.run_path(str(script), run_name="__main__")
+    modules = {var: m for var, m in namespace.items() if isinstance(m, torch.nn.Module)}
+    # A variable holding a part of another (``linear_layer = model[0]``) is not a root.
+    roots = {var: m for var, m in modules.items()
+             if not any(m is not other and any(m is sub for sub in other.modules()) for other in modules.values())}
+    names = {f"{var}.{path}" for var, m in roots.items() for path, _ in m.named_parameters()}
+    if names:
+        return names
+    return {var for var, value in namespace.items() if isinstance(value, torch.Tensor) and value.is_leaf
+            and value.requires_grad}
+
+
+@pytest.mark.parametrize("script", sorted(REAL.glob("*.py")), ids=lambda p: p.stem)
+def test_every_real_script_names_every_parameter_by_its_path_on_every_event(run_script, script, capsys):
+    expected = _expected_names(script)
+    capsys.readouterr()  # what the plain run printed
+    tl = run_script(script)
+    assert tl.status == "finished"
+    seen: set[str] = set()
+    for event in tl.events:
+        if event.kind in ("backward", "zero_grad"):
+            names = set(event.grads)
+        elif event.kind in ("step", "update"):
+            names = set(event.params)
+        else:
+            continue
+        assert names <= expected, (event.seq, event.kind, names - expected)
+        seen |= names
+    assert seen == expected
