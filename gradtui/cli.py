@@ -29,8 +29,9 @@ exit status: 0 when the script finished, 1 when it raised, the script's own code
 it called sys.exit(), 130 when interrupted (Ctrl-C), 2 for bad usage, 3 when a
 --break-on stop ended a headless run.
 
-keys in the debugger: s step, n next line, e next backward/zero_grad/step, c continue,
-S N E back, C back to the start, b breakpoint, ? help, q quit.
+keys in the debugger: s step, n next line, e next backward/zero_grad/step/update,
+c continue, S N E back, C back to the start, b breakpoint, L log/linear plot,
+/ find in the graph, + - open/close the graph's modules, ? help, q quit.
 
 examples:
   gradtui scenarios/accumulation.py
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --record/--trace: also record each backward pass node by node, so a --replay "
                         "can step into it (the debugger always does; it costs time on long training loops)")
     p.add_argument("--break-on", metavar="KIND", action="append", default=[],
-                   help="stop at an event of KIND: backward, zero_grad, step, nan, grad-norm>X, note "
+                   help="stop at an event of KIND: backward, zero_grad, step, update, nan, grad-norm>X, note "
                         "(repeatable); headless runs then exit with status 3 and the reason")
     p.add_argument("--grad-norm-above", metavar="X", type=_positive_float, default=None,
                    help="also note a gradient whose norm exceeds X (default: off; exploded gradients are "
