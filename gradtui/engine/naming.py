@@ -29,7 +29,7 @@ from __future__ import annotations
 import ast
 import linecache
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import IntEnum
 from types import CodeType, FrameType
 from typing import Any
@@ -71,7 +71,7 @@ class NameIndex:
 
     __slots__ = ("_names", "_top", "_top_vars", "_taken", "_namer", "_order", "_frames", "_attrs")
 
-    def __init__(self, names: dict[int, str], top: dict[int, str], top_vars: dict[str, Any], namer: Namer,
+    def __init__(self, names: dict[int, str], top: dict[int, str], top_vars: Mapping[str, Any], namer: Namer,
                  frames: list[FrameType]) -> None:
         self._names = names  # innermost variable first: what an activation is called here
         self._top = top  # variables of the outermost frame: what a leaf is called
@@ -142,6 +142,7 @@ class Namer:
 
     def __init__(self, is_user_frame: Callable[[FrameType], bool]) -> None:
         self._is_user_frame = is_user_frame
+        self._user_code: dict[CodeType, bool] = {}
         self._book: dict[int, _Entry] = {}
         self._holders: dict[str, int] = {}  # booked name -> id of the live tensor holding it
         self._bookings = 0
@@ -156,6 +157,7 @@ class Namer:
         self._data_owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] | None = None
         self._hooks: list[Any] = []
         self._receivers: dict[tuple[CodeType, int], str | None] = {}
+        self._scans: dict[int, _Scan] = {}
 
     # ------------------------------------------------------------------ lifetime
 
@@ -175,13 +177,21 @@ class Namer:
     def remove(self) -> None:
         while self._hooks:
             self._hooks.pop().remove()
+        self.forget_frames()
 
     # ------------------------------------------------------------------ frames
 
     def user_frames(self, frame: FrameType | None) -> list[FrameType]:
+        # Every op walks the whole stack (a model's forward is a dozen frames of torch's
+        # module machinery deep): the answer is remembered per code object.
         frames = []
+        known = self._user_code
         while frame is not None:
-            if self._is_user_frame(frame):
+            code = frame.f_code
+            user = known.get(code)
+            if user is None:
+                user = known[code] = self._is_user_frame(frame)
+            if user:
                 frames.append(frame)
             frame = frame.f_back
         return frames
@@ -189,32 +199,35 @@ class Namer:
     def index(self, frame: FrameType | None) -> NameIndex:
         """Names visible from ``frame`` and the script frames that called it."""
         names: dict[int, str] = {}
-        modules: list[list[tuple[str, Any]]] = []
-        module_cls = torch.nn.Module
-        tensor_cls = torch.Tensor
         top: dict[int, str] = {}
-        top_vars: dict[str, Any] = {}
+        top_vars: Mapping[str, Any] = {}
         frames = self.user_frames(frame)
         outermost = frames[-1] if frames else None
+        scans: dict[int, _Scan] = {}
+        previous = self._scans
         for f in frames:
-            found = []
-            mapping = f.f_locals  # a module's frame has f_locals is f_globals: no copy
+            scan = previous.get(id(f))
+            if scan is None or scan.frame is not f or scan.lasti != f.f_lasti:
+                scan = _Scan(f)
+            scans[id(f)] = scan
+            for var, value in scan.tensors:
+                names.setdefault(id(value), var)
             if f is outermost:
-                top_vars = mapping
-            for var, value in list(mapping.items()):
-                if isinstance(value, tensor_cls):
-                    names.setdefault(id(value), var)
-                    if f is outermost:
-                        top.setdefault(id(value), var)
-                elif isinstance(value, module_cls):
-                    found.append((var, value))
-            modules.append(found)
+                top_vars = scan.mapping
+                for var, value in scan.tensors:
+                    top.setdefault(id(value), var)
+        # Only the frames on the stack now are kept: a frame that returned is let go.
+        self._scans = scans
         # Outermost frames first: ``model.0.weight`` from the script's top level is booked
         # before ``self.weight`` from inside a forward.
-        for found in reversed(modules):
-            for var, module in found:
+        for f in reversed(frames):
+            for var, module in scans[id(f)].modules:
                 self._root(var, module)
         return NameIndex(names, top, top_vars, self, frames)
+
+    def forget_frames(self) -> None:
+        """Let go of the frames (and their variables) the scans hold, e.g. once a backward is done."""
+        self._scans = {}
 
     def owner_name(self, obj: object, frame: FrameType | None) -> str:
         """The script's variable for an optimizer or module, else its class name."""
@@ -373,6 +386,35 @@ class Namer:
         return name
 
 
+class _Scan:
+    """The tensors and modules among one frame's variables, at one instruction of it.
+
+    While a frame is inside one call (the same ``f_lasti``) its variables cannot change,
+    so the scan is reused for every operation made below that call: a transformer block's
+    forward makes dozens of ops while its caller's frames stay where they are. (A global
+    rebound by a function the frame called is the one change this misses, until the
+    frame moves on.)
+    """
+
+    __slots__ = ("frame", "lasti", "mapping", "tensors", "modules")
+
+    def __init__(self, frame: FrameType) -> None:
+        self.frame = frame
+        self.lasti = frame.f_lasti
+        # A module's frame has f_locals is f_globals: reading it does not copy.
+        self.mapping: Mapping[str, Any] = frame.f_locals
+        tensors: list[tuple[str, torch.Tensor]] = []
+        modules: list[tuple[str, Any]] = []
+        tensor_cls, module_cls = torch.Tensor, torch.nn.Module
+        for var, value in list(self.mapping.items()):
+            if isinstance(value, tensor_cls):
+                tensors.append((var, value))
+            elif isinstance(value, module_cls):
+                modules.append((var, value))
+        self.tensors = tensors
+        self.modules = modules
+
+
 def _module_tensors(module: Any) -> Iterator[tuple[str, torch.Tensor]]:
     yield from module.named_parameters()
     for path, buffer in module.named_buffers():
@@ -390,6 +432,8 @@ def _self_attributes(frames: list[FrameType]) -> dict[int, str]:
     found: dict[int, str] = {}
     for f in frames:
         obj = f.f_locals.get("self")
+        if isinstance(obj, torch.nn.Module):
+            continue  # its parameters and buffers are named by path already
         attrs = getattr(obj, "__dict__", None)
         if not isinstance(attrs, dict):
             continue

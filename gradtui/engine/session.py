@@ -512,6 +512,7 @@ class Session:
             trace.close()
         with _no_torch_function():
             self.graph.forget()  # the graph is consumed: do not keep its nodes alive
+            self.namer.forget_frames()
             self.modules.forget_frame()
             after = [self.capture.summarize(leaf.grad) for leaf in leaves]
             self.namer.note_grads(leaves)
