@@ -9,39 +9,28 @@ the factor beside it. The gradients stay as torch computed them: scaled.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import torch
 
+from gradtui.engine.identity import IdentityTable
+
 
 class LossScales:
-    """id(scaled tensor) -> (weak reference, factor), for the tensors ``scale`` returned."""
+    """The tensors ``scale`` returned, each with the factor it multiplied by."""
 
     def __init__(self) -> None:
-        self._scaled: dict[int, tuple[weakref.ref[torch.Tensor], float]] = {}
+        self._scaled: IdentityTable[float] = IdentityTable()
 
     def remember(self, scaled: Any, scaler: Any) -> None:
         if not isinstance(scaled, torch.Tensor):
             return  # scale() of a list or tuple of outputs: not a single loss
         factor = _factor(scaler)
-        if factor is None:
-            return
-        key = id(scaled)
-        table = self._scaled
-
-        def forget(ref: weakref.ref[torch.Tensor]) -> None:
-            current = table.get(key)
-            if current is not None and current[0] is ref:
-                del table[key]
-
-        table[key] = (weakref.ref(scaled, forget), factor)
+        if factor is not None:
+            self._scaled.put(scaled, factor)
 
     def scale_of(self, t: torch.Tensor) -> float | None:
-        entry = self._scaled.get(id(t))
-        if entry is None or entry[0]() is not t:
-            return None
-        return entry[1]
+        return self._scaled.get(t)
 
 
 def _factor(scaler: Any) -> float | None:

@@ -37,6 +37,8 @@ from typing import Any
 import torch
 from torch.nn.modules import module as _module_hooks
 
+from gradtui.engine.identity import IdentityTable
+
 
 class Rank(IntEnum):
     """How good a name is; lower is better. A booked name is only replaced by a lower rank.
@@ -57,10 +59,9 @@ class Rank(IntEnum):
 
 
 class _Entry:
-    __slots__ = ("ref", "name", "rank", "order")
+    __slots__ = ("name", "rank", "order")
 
-    def __init__(self, ref: weakref.ref[torch.Tensor], name: str, rank: Rank, order: int) -> None:
-        self.ref = ref
+    def __init__(self, name: str, rank: Rank, order: int) -> None:
         self.name = name
         self.rank = rank
         self.order = order
@@ -143,17 +144,17 @@ class Namer:
     def __init__(self, is_user_frame: Callable[[FrameType], bool]) -> None:
         self._is_user_frame = is_user_frame
         self._user_code: dict[CodeType, bool] = {}
-        self._book: dict[int, _Entry] = {}
-        self._holders: dict[str, int] = {}  # booked name -> id of the live tensor holding it
+        self._book: IdentityTable[_Entry] = IdentityTable(on_forget=self._release)
+        self._holders: dict[str, _Entry] = {}  # booked name -> the live tensor's entry holding it
         self._bookings = 0
-        self._fallbacks: dict[int, tuple[weakref.ref[torch.Tensor], str]] = {}
+        self._fallbacks: IdentityTable[str] = IdentityTable()
         self._counter = 0
         #: Bumped by torch whenever a parameter, buffer or submodule is registered anywhere.
         self._generation = 0
         # (variable, id(module)) -> (weakref to the module, generation its tensors were booked at)
         self._rooted: dict[tuple[str, int], tuple[weakref.ref[Any], int]] = {}
-        # id(grad) -> (weakref to the grad, weakref to the leaf that owns it)
-        self._grads: dict[int, tuple[weakref.ref[torch.Tensor], weakref.ref[torch.Tensor]]] = {}
+        #: A ``.grad`` tensor -> the leaf that owns it (weakly).
+        self._grads: IdentityTable[weakref.ref[torch.Tensor]] = IdentityTable()
         self._data_owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] | None = None
         self._hooks: list[Any] = []
         self._receivers: dict[tuple[CodeType, int], str | None] = {}
@@ -240,8 +241,7 @@ class Namer:
     # ------------------------------------------------------------------ the book
 
     def entry(self, t: torch.Tensor) -> _Entry | None:
-        entry = self._book.get(id(t))
-        return entry if entry is not None and entry.ref() is t else None
+        return self._book.get(t)
 
     def booked_name(self, t: torch.Tensor) -> str | None:
         entry = self.entry(t)
@@ -253,43 +253,34 @@ class Namer:
 
     def demote(self, entry: _Entry) -> None:
         entry.rank = Rank.DEMOTED
-        key = id(entry.ref())
-        if self._holders.get(entry.name) == key:
+        self._release(entry)
+
+    def _release(self, entry: _Entry) -> None:
+        if self._holders.get(entry.name) is entry:
             del self._holders[entry.name]
 
     def book(self, t: torch.Tensor, name: str, rank: Rank) -> str:
         """Give ``t`` the name ``name`` unless it already has one at least as good."""
-        key = id(t)
         entry = self.entry(t)
         if entry is not None:
             if entry.rank <= rank:
                 return entry.name
-            if self._holders.get(entry.name) == key:
-                del self._holders[entry.name]
-        holder = self._holders.get(name)
-        if holder is not None and holder != key:
-            held = self._book[holder]
+            self._release(entry)
+        held = self._holders.get(name)
+        if held is not None and held is not entry:
             if rank in (Rank.VARIABLE, Rank.LOCAL) and held.rank >= Rank.VARIABLE:
                 self.demote(held)  # a variable names what it is bound to now
             else:
                 name = self._free_variant(name)
-        self._holders[name] = key
         self._bookings += 1
         if entry is not None:
             # A better name also takes the better name's place in the order (a module's own).
             entry.name, entry.rank, entry.order = name, rank, self._bookings
-            return name
-        book, holders = self._book, self._holders
-
-        def forget(ref: weakref.ref[torch.Tensor]) -> None:
-            current = book.get(key)
-            if current is not None and current.ref is ref:
-                del book[key]
-                if holders.get(current.name) == key:
-                    del holders[current.name]
-
-        self._book[key] = _Entry(weakref.ref(t, forget), name, rank, self._bookings)
-        self._data_owners = None
+        else:
+            entry = _Entry(name, rank, self._bookings)
+            self._book.put(t, entry)
+            self._data_owners = None
+        self._holders[name] = entry
         return name
 
     def _free_variant(self, name: str) -> str:
@@ -319,24 +310,17 @@ class Namer:
         grads = self._grads
         for leaf in leaves:
             grad = leaf.grad
-            if grad is not None and id(grad) not in grads:
-                key = id(grad)
-
-                def forget(ref: weakref.ref[torch.Tensor], key: int = key) -> None:
-                    current = grads.get(key)
-                    if current is not None and current[0] is ref:
-                        del grads[key]
-
-                grads[key] = (weakref.ref(grad, forget), weakref.ref(leaf))
+            if grad is not None and grads.get(grad) is None:
+                grads.put(grad, weakref.ref(leaf))
 
     def derived_name(self, t: torch.Tensor) -> str | None:
-        entry = self._grads.get(id(t))
-        if entry is not None and entry[0]() is t:
-            leaf = entry[1]()
+        leaf_ref = self._grads.get(t)
+        if leaf_ref is not None:
+            leaf = leaf_ref()
             leaf_name = self.booked_name(leaf) if leaf is not None else None
             if leaf_name is not None:
                 return f"{leaf_name}.grad"
-        if t.grad_fn is None and not t.requires_grad and self._book:
+        if t.grad_fn is None and not t.requires_grad and len(self._book):
             owner_ref = self._data_owner_index().get((t.data_ptr(), tuple(t.shape)))
             owner = owner_ref() if owner_ref is not None else None
             if owner is not None and owner is not t and owner.dtype == t.dtype and owner.data_ptr() == t.data_ptr():
@@ -350,10 +334,9 @@ class Namer:
         # recognised by its data pointer and shape. Rebuilt only when the book changes.
         if self._data_owners is None:
             owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] = {}
-            for entry in self._book.values():
-                t = entry.ref()
-                if t is not None and t.layout == torch.strided:
-                    owners.setdefault((t.data_ptr(), tuple(t.shape)), entry.ref)
+            for t, _ in self._book.items():
+                if t.layout == torch.strided:
+                    owners.setdefault((t.data_ptr(), tuple(t.shape)), weakref.ref(t))
             self._data_owners = owners
         return self._data_owners
 
@@ -369,20 +352,11 @@ class Namer:
     # ------------------------------------------------------------------ fallbacks
 
     def fallback(self, t: torch.Tensor) -> str:
-        entry = self._fallbacks.get(id(t))
-        if entry is not None and entry[0]() is t:
-            return entry[1]
-        self._counter += 1
-        name = f"tensor#{self._counter}"
-        key = id(t)
-        fallbacks = self._fallbacks
-
-        def forget(ref: weakref.ref[torch.Tensor]) -> None:
-            current = fallbacks.get(key)
-            if current is not None and current[0] is ref:
-                del fallbacks[key]
-
-        fallbacks[key] = (weakref.ref(t, forget), name)
+        name = self._fallbacks.get(t)
+        if name is None:
+            self._counter += 1
+            name = f"tensor#{self._counter}"
+            self._fallbacks.put(t, name)
         return name
 
 
