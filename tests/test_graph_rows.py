@@ -100,6 +100,16 @@ def test_backward_order_puts_a_node_after_everything_that_feeds_it() -> None:
     # attention (3); the backward cannot run h.0 before the attention has sent its part.
     assert reachable(BLOCKS, 0) == [0, 1, 2, 4, 6, 5, 3]
     assert backward_order(BLOCKS, 0) == [0, 1, 3, 2, 5, 4, 6]
+    # x = wte(idx) + wpe(pos): of two inputs ready together torch runs the one made later
+    # (wpe's, as recorded from tests/scripts/real/transformer_block.py), a leaf at once.
+    embeddings = {
+        4: GraphNode(4, "AddBackward0", (0, 2), None, ""),
+        0: GraphNode(0, "EmbeddingBackward0", (1,), None, "wte"),
+        1: GraphNode(1, "AccumulateGrad", (), "wte.weight", "wte"),
+        2: GraphNode(2, "EmbeddingBackward0", (3,), None, "wpe"),
+        3: GraphNode(3, "AccumulateGrad", (), "wpe.weight", "wpe"),
+    }
+    assert backward_order(embeddings, 4) == [4, 2, 3, 0, 1]
 
 
 def test_nested_modules_nest_numbered_items_fold_into_their_container_and_inputs_elsewhere_are_references() -> None:

@@ -8,9 +8,10 @@ module, with how many nodes it and its submodules made.
 
 Order is the backward's, not the forward's: a module comes where the backward first
 reaches one of its nodes, in a topological order of the graph from the root (a node only
-after every node that feeds gradient into it; among those ready, torch's input order).
-Walking depth-first instead would follow a residual connection down to the embeddings
-before it ever reached the block's MLP.
+after every node that feeds gradient into it; among those ready, the one torch's engine
+would run first). Walking depth-first instead would follow a residual connection down to
+the embeddings before it ever reached the block's MLP. Measured on every backward of the
+corpus in ``tests/scripts/real/``: modules come in the order torch ran their first node.
 
 Two kinds of path level carry nothing the user needs and are folded into their children's
 labels: a level that made no node and holds a single submodule (``encoder.layers`` →
@@ -22,6 +23,7 @@ Pure data; must not import textual or torch.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -53,21 +55,24 @@ class ModuleGroup:
 
 
 def backward_order(nodes: Mapping[int, GraphNode], root: int) -> list[int]:
-    """Every node under ``root`` once, each after all the nodes that pass gradient into it."""
+    """Every node under ``root`` once, each after all the nodes that pass gradient into it.
+
+    Among the nodes ready to run, torch's CPU engine runs the one made last (the highest
+    sequence number; a leaf's ``AccumulateGrad`` at once). gradtui numbers nodes as the
+    ops that make them are recorded, so the highest id stands in for the latest made: a
+    topological order either way, and the one torch ran in for the graphs measured."""
     waiting = parent_counts(nodes, root)
     order: list[int] = []
-    stack = [root]
-    while stack:
-        node_id = stack.pop()
+    ready = [(0, -root)]
+    while ready:
+        node_id = -heapq.heappop(ready)[1]
         order.append(node_id)
-        ready = []
         for child in nodes[node_id].children:
             if child not in nodes:
                 continue
             waiting[child] -= 1
             if waiting[child] == 0:
-                ready.append(child)
-        stack.extend(reversed(ready))
+                heapq.heappush(ready, (0 if nodes[child].children else -1, -child))
     return order
 
 

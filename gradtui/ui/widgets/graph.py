@@ -6,12 +6,12 @@ script's name of their leaf. A node fed into several others (``theta * theta`` f
 ``theta``'s AccumulateGrad twice) is drawn once, under its first parent in torch's order;
 its other places point back to it. A real model's graph opens as its module outline
 (``▶ h.0 · 62 nodes``, nested like ``named_modules()``, in backward order; see
-``gradtui.model.graph_rows``): modules that made nodes of their own start closed, pure
-containers open. Opening a module shows its submodules and the part of the graph it
-made, an input from another module as ``→ NativeLayerNormBackward0 in
-transformer.ln_f`` (Enter jumps there). Nodes outside modules open fully in small
-graphs, one level at a time in large ones, and tree nodes are only made when their
-parent opens, so thousands of nodes stay responsive. ``+`` opens everything, ``-`` goes
+``gradtui.model.graph_rows``): one closed line per module that made nodes of its own and
+per tree of nodes outside modules, pure containers (``transformer``) open. Opening a
+module shows its submodules and the part of the graph it made, an input from another
+module as ``→ NativeLayerNormBackward0 in transformer.ln_f`` (Enter jumps there). A
+graph without modules opens fully when small, one level at a time when large; tree nodes
+are only made when their parent opens, so thousands of nodes stay responsive. ``+`` opens everything, ``-`` goes
 back to the outline, ``/`` finds a node, a leaf or a module by name (typing jumps to the
 first match, opening the modules on the way; Enter to the next, Escape ends); with the
 panel focused its lower border shows the path from the root to the selected line.
@@ -33,8 +33,8 @@ from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.model.graph_rows import Row
 from gradtui.ui.view import View
 
-#: Graphs whose lines outside module groups number up to this many open fully (groups
-#: stay closed); larger ones open one level at a time.
+#: Graphs without modules of up to this many lines open fully; larger ones open one
+#: level at a time.
 EXPAND_ALL_LIMIT = 150
 
 Data = Row | None
@@ -87,7 +87,7 @@ class GraphView(Tree[Data]):
         marked = label.copy()
         marked.append("  ◀ " + sentences.describe_flow(run), style="bold yellow")
         tree_node.set_label(marked)
-        self.move_cursor(tree_node)
+        self._go_to(tree_node)
 
     def _show_graph(self, view: View, force: bool = False) -> None:
         event = history.focus_graph_event(view.events, view.cursor)
@@ -119,14 +119,18 @@ class GraphView(Tree[Data]):
         self.border_title = f"Graph · {len(order)} node{'s' if len(order) != 1 else ''}"
         self._tree_of[id(self._top)] = self.root
         self.root.expand()
-        if _rows_outside_groups(self._top) <= EXPAND_ALL_LIMIT:
+        if any(row.group is not None for row in self._top.children):
+            # A module outline: one line per top-level module and per tree of the nodes
+            # outside modules, so that the model's structure shows even in a small panel.
+            self._fill(self.root)
+            self._open_containers()
+        elif sum(1 for _ in graph_rows.walk(self._top)) - 1 <= EXPAND_ALL_LIMIT:
             self._open(self.root, stop_at_groups=True)
         else:
             self._fill(self.root)
             first = self.root.children[0]
             self._fill(first)
             first.expand()
-        self._open_containers()
         home = self._homes.get(root_id)
         if home is not None and any(row.group is not None for row in home.ancestors()):
             self._reveal(home)  # the tensor in focus was made inside a module: show where
@@ -345,17 +349,6 @@ class GraphView(Tree[Data]):
         if self.has_focus:
             return _fit(*self.path_to_cursor(), width=max(10, self.size.width - 6))
         return ""
-
-
-def _rows_outside_groups(top: Row) -> int:
-    """How many lines the first view opens: every row down to the module groups."""
-    count, stack = 0, list(top.children)
-    while stack:
-        row = stack.pop()
-        count += 1
-        if row.group is None:
-            stack.extend(row.children)
-    return count
 
 
 def _visible(tree_node: TreeNode[Data]) -> bool:
