@@ -38,7 +38,7 @@ def _check_counts(top: Row, nodes: dict[int, GraphNode], root: int) -> None:
     for row in walk(top):
         if row.group is not None:
             path = row.group
-            made = [n for n in order if (nodes[n].module or "") == path or (nodes[n].module or "").startswith(path + ".")]
+            made = [n for n in order if f"{nodes[n].module or ''}.".startswith(path + ".")]
             assert row.count == len(made), path
 
 

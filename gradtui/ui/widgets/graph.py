@@ -367,29 +367,32 @@ def _plain(label: object) -> str:
 
 def _fit(names: list[str], keep: list[int], *, width: int) -> str:
     """``a ▸ m ▸ n ▸ … ▸ z``: the root, the last name, the module lines ``keep`` (the
-    innermost first, while they fit) and as many of the last names as fit in ``width``;
+    innermost first, each if it fits) and as many of the last names as fit in ``width``;
     an ellipsis where names are left out."""
     sep = " ▸ "
-    whole = sep.join(names)
-    if len(whole) <= width or len(names) < 3:
-        return whole
+
+    def joined(chosen: set[int]) -> str:
+        parts: list[str] = []
+        for i, name in enumerate(names):
+            if i in chosen:
+                parts.append(name)
+            elif parts and parts[-1] != "…":
+                parts.append("…")
+        return sep.join(parts)
+
+    if len(names) < 3 or len(sep.join(names)) <= width:
+        return sep.join(names)
     chosen = {0, len(names) - 1}
-    used = sum(len(names[i]) + len(sep) for i in chosen) + 2 * (len(sep) + 1)
-    wanted = [*reversed(keep), *range(len(names) - 2, 0, -1)]
-    for i in wanted:
+    for i in reversed(keep):
+        if i not in chosen and len(joined(chosen | {i})) <= width:
+            chosen.add(i)
+    for i in range(len(names) - 2, 0, -1):
         if i in chosen:
             continue
-        if used + len(names[i]) + len(sep) > width:
+        if len(joined(chosen | {i})) > width:
             break
         chosen.add(i)
-        used += len(names[i]) + len(sep)
-    parts: list[str] = []
-    for i, name in enumerate(names):
-        if i in chosen:
-            parts.append(name)
-        elif parts and parts[-1] != "…":
-            parts.append("…")
-    return sep.join(parts)
+    return joined(chosen)
 
 
 def _focus_label(view: View, event: object) -> Text:
