@@ -21,7 +21,7 @@ from textual.widgets.tree import TreeNode
 from gradtui.model.events import BackwardDone
 from gradtui.model.graph import GraphNode, reachable
 from gradtui.ui.app import GradtuiApp
-from gradtui.ui.widgets.graph import GraphView, _fit
+from gradtui.ui.widgets.graph import GraphView
 from tests.apptools import live_app, press, started
 from tests.conftest import SCRIPTS
 
@@ -222,10 +222,3 @@ def test_snapshot_of_the_outline_at_80x24(snap_compare) -> None:
 
     assert snap_compare(live_app(TRANSFORMER), run_before=run_before, terminal_size=(80, 24))
 
-
-def test_a_path_too_long_for_the_border_keeps_the_innermost_modules_first() -> None:
-    names = ["loss", "transformer", "h.3", "attn", "ViewBackward0", "CloneBackward0", "SoftmaxBackward0"]
-    assert _fit(names, [1, 2, 3], width=200) == " ▸ ".join(names)
-    assert _fit(names, [1, 2, 3], width=71) == "loss ▸ transformer ▸ h.3 ▸ attn ▸ … ▸ CloneBackward0 ▸ SoftmaxBackward0"
-    assert _fit(names, [1, 2, 3], width=52) == "loss ▸ … ▸ h.3 ▸ attn ▸ … ▸ SoftmaxBackward0"
-    assert _fit(names, [1, 2, 3], width=20) == "loss ▸ … ▸ SoftmaxBackward0"

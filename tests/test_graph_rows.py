@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gradtui.model.graph import GraphNode, reachable
-from gradtui.model.graph_rows import Row, find, homes, lay_out, walk
+from gradtui.model.graph_rows import Row, find, fit_path, homes, lay_out, path, walk
 from gradtui.model.module_tree import backward_order
 
 
@@ -141,6 +141,18 @@ def test_nested_modules_nest_numbered_items_fold_into_their_container_and_inputs
     assert [row.group for row in find(top, BLOCKS, "h.0.att")] == ["h.0.attn"]
     assert [(row.node, row.home) for row in find(top, BLOCKS, "addbackward")] == [(1, True), (2, True)]
     assert [row.node for row in find(top, BLOCKS, "wte.weight")] == [6]
+    # The path to a node: its module lines as they read, then the nodes inside its module.
+    softmax = homes(top)[5]
+    assert path(softmax, BLOCKS) == (["h.0", "attn", "SoftmaxBackward0"], [0, 1])
+
+
+def test_a_path_too_long_for_the_border_keeps_the_innermost_modules_first() -> None:
+    names = ["loss", "transformer", "h.3", "attn", "ViewBackward0", "CloneBackward0", "SoftmaxBackward0"]
+    assert fit_path(names, [1, 2, 3], width=200) == " ▸ ".join(names)
+    shorter = "loss ▸ transformer ▸ h.3 ▸ attn ▸ … ▸ CloneBackward0 ▸ SoftmaxBackward0"
+    assert fit_path(names, [1, 2, 3], width=len(shorter)) == shorter
+    assert fit_path(names, [1, 2, 3], width=52) == "loss ▸ … ▸ h.3 ▸ attn ▸ … ▸ SoftmaxBackward0"
+    assert fit_path(names, [1, 2, 3], width=20) == "loss ▸ … ▸ SoftmaxBackward0"
 
 
 def test_a_tied_weight_lives_where_it_was_first_used_and_a_shared_node_is_drawn_once() -> None:

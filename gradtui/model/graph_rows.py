@@ -158,3 +158,47 @@ def find(top: Row, nodes: Mapping[int, GraphNode], text: str) -> list[Row]:
 def homes(top: Row) -> dict[int, Row]:
     """Each node's home row, by node id."""
     return {row.node: row for row in walk(top) if row.node is not None and row.home}
+
+
+def path(row: Row, nodes: Mapping[int, GraphNode]) -> tuple[list[str], list[int]]:
+    """The names from the top down to ``row`` (module lines as they read: ``h.0``,
+    ``attn``), and the places of the module lines among them."""
+    names: list[str] = []
+    groups: list[int] = []
+    for above in (*row.ancestors(), row):
+        if above.group is not None:
+            groups.append(len(names))
+            names.append(above.label)
+        elif above.node is not None:
+            names.append(nodes[above.node].name)
+    return names, groups
+
+
+def fit_path(names: list[str], keep: list[int], *, width: int) -> str:
+    """``a ▸ m ▸ n ▸ … ▸ z``: the root, the last name, the module lines ``keep`` (the
+    innermost first, each if it fits) and as many of the last names as fit in ``width``;
+    an ellipsis where names are left out."""
+    sep = " ▸ "
+
+    def joined(chosen: set[int]) -> str:
+        parts: list[str] = []
+        for i, name in enumerate(names):
+            if i in chosen:
+                parts.append(name)
+            elif parts and parts[-1] != "…":
+                parts.append("…")
+        return sep.join(parts)
+
+    if len(names) < 3 or len(sep.join(names)) <= width:
+        return sep.join(names)
+    chosen = {0, len(names) - 1}
+    for i in reversed(keep):
+        if i not in chosen and len(joined(chosen | {i})) <= width:
+            chosen.add(i)
+    for i in range(len(names) - 2, 0, -1):
+        if i in chosen:
+            continue
+        if len(joined(chosen | {i})) > width:
+            break
+        chosen.add(i)
+    return joined(chosen)

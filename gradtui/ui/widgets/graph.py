@@ -321,16 +321,8 @@ class GraphView(Tree[Data]):
         node = self.cursor_node
         if node is None or node.data is None:
             return [], []
-        row: Row = node.data
-        names = [_plain(self.root.label)]
-        groups = []
-        for above in (*row.ancestors(), row):
-            if above.group is not None:
-                groups.append(len(names))
-                names.append(above.label)
-            elif above.node is not None:
-                names.append(self._graph_nodes[above.node].name)
-        return names, groups
+        names, groups = graph_rows.path(node.data, self._graph_nodes)
+        return [_plain(self.root.label), *names], [g + 1 for g in groups]
 
     def _refresh_subtitle(self) -> None:
         subtitle = self._subtitle()
@@ -347,7 +339,7 @@ class GraphView(Tree[Data]):
                 found = "no match"
             return f"find: {self.finding}▏ {found} · Esc done"
         if self.has_focus:
-            return _fit(*self.path_to_cursor(), width=max(10, self.size.width - 6))
+            return graph_rows.fit_path(*self.path_to_cursor(), width=max(10, self.size.width - 6))
         return ""
 
 
@@ -363,36 +355,6 @@ def _visible(tree_node: TreeNode[Data]) -> bool:
 def _plain(label: object) -> str:
     text = label.plain if isinstance(label, Text) else str(label)
     return text.split("  ")[0]
-
-
-def _fit(names: list[str], keep: list[int], *, width: int) -> str:
-    """``a ▸ m ▸ n ▸ … ▸ z``: the root, the last name, the module lines ``keep`` (the
-    innermost first, each if it fits) and as many of the last names as fit in ``width``;
-    an ellipsis where names are left out."""
-    sep = " ▸ "
-
-    def joined(chosen: set[int]) -> str:
-        parts: list[str] = []
-        for i, name in enumerate(names):
-            if i in chosen:
-                parts.append(name)
-            elif parts and parts[-1] != "…":
-                parts.append("…")
-        return sep.join(parts)
-
-    if len(names) < 3 or len(sep.join(names)) <= width:
-        return sep.join(names)
-    chosen = {0, len(names) - 1}
-    for i in reversed(keep):
-        if i not in chosen and len(joined(chosen | {i})) <= width:
-            chosen.add(i)
-    for i in range(len(names) - 2, 0, -1):
-        if i in chosen:
-            continue
-        if len(joined(chosen | {i})) > width:
-            break
-        chosen.add(i)
-    return joined(chosen)
 
 
 def _focus_label(view: View, event: object) -> Text:
