@@ -25,13 +25,13 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("q / ctrl+q", "quit"),
     ("Tab / arrows / mouse", "move between panels, scroll, open graph nodes (Enter / Space)"),
     ("/", "find in the graph: a node, leaf or module name; Enter the next match, Escape ends"),
-    ("+  -", "in the graph: open everything / back to one line per module"),
+    ("+  -", "in the graph: open everything / back to the module outline"),
 )
 
 PANELS = (
     "Source: the current line (▶) and breakpoints (●).",
     "Graph: the grad_fn chain of the latest backward's root, or of the latest op's output;",
-    "  nodes are grouped by the module that made them; focused, its border shows the path to the cursor;",
+    "  a model's graph: its module outline, → an input from another module; focused, the path to the cursor;",
     "  inside a backward pass, ◀ marks the node torch is running and what flows through it.",
     "Gradients: each leaf's .grad across the run; the current value is highlighted.",
     "Parameters / Optimizer: before and after the latest zero_grad(), step() or updates by hand; "

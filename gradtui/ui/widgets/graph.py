@@ -4,14 +4,17 @@ The tensor in focus is the root of the latest backward, or before any backward t
 output of the latest op. Nodes carry torch's names; ``AccumulateGrad`` nodes carry the
 script's name of their leaf. A node fed into several others (``theta * theta`` feeds
 ``theta``'s AccumulateGrad twice) is drawn once, under its first parent in torch's order;
-its other places point back to it. A real model's nodes are grouped under one line per
-module (``▸ transformer.h.0.attn · 24 nodes``, see ``gradtui.model.graph_rows``),
-closed until opened; nodes outside modules open fully in small graphs, one level at a
-time in large ones, and tree nodes are only made when their parent opens, so thousands
-of nodes stay responsive. ``+`` opens everything, ``-`` goes back to one line per
-module, ``/`` finds a node, a leaf or a module by name (typing jumps to the first match,
-Enter to the next, Escape ends); with the panel focused its lower border shows the path
-from the root to the selected line.
+its other places point back to it. A real model's graph opens as its module outline
+(``▶ h.0 · 62 nodes``, nested like ``named_modules()``, in backward order; see
+``gradtui.model.graph_rows``): one closed line per module that made nodes of its own and
+per tree of nodes outside modules, pure containers (``transformer``) open. Opening a
+module shows its submodules and the part of the graph it made, an input from another
+module as ``→ NativeLayerNormBackward0 in transformer.ln_f`` (Enter jumps there). A
+graph without modules opens fully when small, one level at a time when large; tree nodes
+are only made when their parent opens, so thousands of nodes stay responsive. ``+`` opens everything, ``-`` goes
+back to the outline, ``/`` finds a node, a leaf or a module by name (typing jumps to the
+first match, opening the modules on the way; Enter to the next, Escape ends); with the
+panel focused its lower border shows the path from the root to the selected line.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.model.graph_rows import Row
 from gradtui.ui.view import View
 
-#: Graphs whose lines outside module groups number up to this many open fully (groups
-#: stay closed); larger ones open one level at a time.
+#: Graphs without modules of up to this many lines open fully; larger ones open one
+#: level at a time.
 EXPAND_ALL_LIMIT = 150
 
 Data = Row | None
@@ -84,7 +87,7 @@ class GraphView(Tree[Data]):
         marked = label.copy()
         marked.append("  ◀ " + sentences.describe_flow(run), style="bold yellow")
         tree_node.set_label(marked)
-        self.move_cursor(tree_node)
+        self._go_to(tree_node)
 
     def _show_graph(self, view: View, force: bool = False) -> None:
         event = history.focus_graph_event(view.events, view.cursor)
@@ -114,21 +117,43 @@ class GraphView(Tree[Data]):
         self._top = graph_rows.lay_out(view.graph, root_id)
         self._homes = graph_rows.homes(self._top)
         self.border_title = f"Graph · {len(order)} node{'s' if len(order) != 1 else ''}"
-        first = self._add(self.root, self._top)
+        self._tree_of[id(self._top)] = self.root
         self.root.expand()
-        if _rows_outside_groups(self._top) <= EXPAND_ALL_LIMIT:
-            self._open(first, stop_at_groups=True)
+        if any(row.group is not None for row in self._top.children):
+            # A module outline: one line per top-level module and per tree of the nodes
+            # outside modules, so that the model's structure shows even in a small panel.
+            self._fill(self.root)
+            self._open_containers()
+        elif sum(1 for _ in graph_rows.walk(self._top)) - 1 <= EXPAND_ALL_LIMIT:
+            self._open(self.root, stop_at_groups=True)
         else:
+            self._fill(self.root)
+            first = self.root.children[0]
             self._fill(first)
             first.expand()
+        home = self._homes.get(root_id)
+        if home is not None and any(row.group is not None for row in home.ancestors()):
+            self._reveal(home)  # the tensor in focus was made inside a module: show where
         self._refresh_subtitle()
+
+    def _open_containers(self) -> None:
+        """Open the module lines that hold only module lines (``transformer``): the outline."""
+        stack = list(self.root.children)
+        while stack:
+            tree_node = stack.pop()
+            row = tree_node.data
+            if row is None or row.group is None or not all(c.group is not None for c in row.children):
+                continue
+            self._fill(tree_node)
+            tree_node.expand()
+            stack.extend(tree_node.children)
 
     # ------------------------------------------------------------------ rows to tree nodes
 
     def _label(self, row: Row) -> Text:
         if row.group is not None:
             count = f" · {row.count} node{'s' if row.count != 1 else ''}"
-            return Text.assemble((row.group, "bold cyan"), (count, "dim"))
+            return Text.assemble((row.label, "bold cyan"), (count, "dim"))
         assert row.node is not None
         node_id, home = row.node, row.home
         node = self._graph_nodes[node_id]
@@ -136,6 +161,10 @@ class GraphView(Tree[Data]):
         if node.variable is not None:
             label.append(" · ")
             label.append(node.variable, style="bold green")
+        if row.reference:
+            label.stylize("not bold")
+            where = f"in {node.module}" if node.module else "at the top"
+            return Text.assemble(("→ ", "cyan"), label, (f"  {where}", "dim cyan"))
         if node_id in self._shared:
             uses = self._shared[node_id]
             label.append(f"  shared: used {uses}×" if home else "  shared: see above", style="magenta")
@@ -152,7 +181,7 @@ class GraphView(Tree[Data]):
         return added
 
     def _fill(self, tree_node: TreeNode[Data]) -> None:
-        row = tree_node.data
+        row = self._top if tree_node is self.root else tree_node.data
         if row is None or tree_node.children:
             return
         for child in row.children:
@@ -179,7 +208,8 @@ class GraphView(Tree[Data]):
         for above in (*row.ancestors(), row):
             made = self._tree_of.get(id(above))
             if made is None:
-                parent = self._tree_of[id(above.parent)] if above.parent is not None else self.root
+                assert above.parent is not None  # the top row is the tree's root, made first
+                parent = self._tree_of[id(above.parent)]
                 self._fill(parent)
                 made = self._tree_of[id(above)]
             if above is not row and not made.is_expanded:
@@ -196,21 +226,37 @@ class GraphView(Tree[Data]):
         else:
             self._fill(event.node)
 
+    def on_tree_node_selected(self, event: Tree.NodeSelected[Data]) -> None:
+        row = event.node.data
+        # A reference is a link: Enter (or a click) goes to the node where it lives.
+        if row is not None and row.reference and row.node in self._homes:
+            event.stop()
+            self._go_to(self._reveal(self._homes[row.node]))
+
     # ------------------------------------------------------------------ keys
 
     def action_expand_all(self) -> None:
-        if self._top is None:
-            return
-        first = self._tree_of.get(id(self._top))
-        if first is not None:
-            self._open(first, stop_at_groups=False)
+        if self._top is not None:
+            self._open(self.root, stop_at_groups=False)
 
     def action_collapse_all(self) -> None:
-        """Back to the first view: one line per module."""
-        if self._view is not None:
-            self._show_graph(self._view, force=True)
-            self._mark_running_node(self._view)
-            self.scroll_home(animate=False)
+        """Back to the first view: the module outline."""
+        if self._view is None:
+            return
+        cursor = self.cursor_node
+        row = cursor.data if cursor is not None else None
+        held = [r.group for r in (*row.ancestors(), row) if r.group is not None] if row is not None else []
+        self._show_graph(self._view, force=True)
+        self.scroll_home(animate=False)
+        # The cursor stays on the outline: on the innermost module line that held it.
+        lines = {r.group: r for r in graph_rows.walk(self._top) if r.group is not None} if self._top else {}
+        shown = (self._tree_of.get(id(lines[path])) for path in reversed(held) if path in lines)
+        target = next((n for n in shown if n is not None and _visible(n)), None)
+        if target is not None:
+            self._go_to(target)
+        else:
+            self.cursor_line = 0
+        self._mark_running_node(self._view)
 
     def action_find(self) -> None:
         self.finding = ""
@@ -253,6 +299,9 @@ class GraphView(Tree[Data]):
         # Tree numbers its lines lazily: a node just made has none until it does.
         self._tree_lines  # noqa: B018 (the property rebuilds the line numbers)
         self.move_cursor(tree_node)
+        # Opening lines can make the tree wider, and the horizontal scrollbar that then
+        # appears would cover the cursor's line: scroll to it again once laid out.
+        self.call_after_refresh(self.scroll_to_node, tree_node, animate=False)
 
     # ------------------------------------------------------------------ the path to the cursor
 
@@ -266,22 +315,14 @@ class GraphView(Tree[Data]):
         self.finding = None
         self._refresh_subtitle()
 
-    def path_to_cursor(self) -> tuple[list[str], int | None]:
-        """The names from the root down to the selected line (module groups by their path),
-        and the place of the innermost group among them."""
+    def path_to_cursor(self) -> tuple[list[str], list[int]]:
+        """The names from the root down to the selected line (module lines as they read),
+        and the places of the module lines among them."""
         node = self.cursor_node
         if node is None or node.data is None:
-            return [], None
-        row: Row = node.data
-        names = [_plain(self.root.label)]
-        group = None
-        for above in (*row.ancestors(), row):
-            if above.group is not None:
-                group = len(names)
-                names.append(above.group)
-            elif above.node is not None:
-                names.append(self._graph_nodes[above.node].name)
-        return names, group
+            return [], []
+        names, groups = graph_rows.path(node.data, self._graph_nodes)
+        return [_plain(self.root.label), *names], [g + 1 for g in groups]
 
     def _refresh_subtitle(self) -> None:
         subtitle = self._subtitle()
@@ -298,49 +339,22 @@ class GraphView(Tree[Data]):
                 found = "no match"
             return f"find: {self.finding}▏ {found} · Esc done"
         if self.has_focus:
-            return _fit(*self.path_to_cursor(), width=max(10, self.size.width - 6))
+            return graph_rows.fit_path(*self.path_to_cursor(), width=max(10, self.size.width - 6))
         return ""
 
 
-def _rows_outside_groups(top: Row) -> int:
-    """How many lines the first view opens: every row down to the module groups."""
-    count, stack = 0, [top]
-    while stack:
-        row = stack.pop()
-        count += 1
-        if row.group is None:
-            stack.extend(row.children)
-    return count
+def _visible(tree_node: TreeNode[Data]) -> bool:
+    parent = tree_node.parent
+    while parent is not None:
+        if not parent.is_expanded:
+            return False
+        parent = parent.parent
+    return True
 
 
 def _plain(label: object) -> str:
     text = label.plain if isinstance(label, Text) else str(label)
     return text.split("  ")[0]
-
-
-def _fit(names: list[str], keep: int | None = None, *, width: int) -> str:
-    """``a ▸ … ▸ m ▸ … ▸ z``: the root, the line ``keep`` (the innermost module group) and
-    as many of the last names as fit in ``width``; an ellipsis where names are left out."""
-    sep = " ▸ "
-    whole = sep.join(names)
-    if len(whole) <= width or len(names) < 3:
-        return whole
-    chosen = {0, len(names) - 1} | ({keep} if keep is not None else set())
-    used = sum(len(names[i]) + len(sep) for i in chosen) + 2 * (len(sep) + 1)
-    for i in range(len(names) - 2, 0, -1):
-        if i in chosen:
-            continue
-        if used + len(names[i]) + len(sep) > width:
-            break
-        chosen.add(i)
-        used += len(names[i]) + len(sep)
-    parts: list[str] = []
-    for i, name in enumerate(names):
-        if i in chosen:
-            parts.append(name)
-        elif parts and parts[-1] != "…":
-            parts.append("…")
-    return sep.join(parts)
 
 
 def _focus_label(view: View, event: object) -> Text:
