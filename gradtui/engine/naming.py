@@ -26,45 +26,17 @@ Callers run with torch functions disabled.
 
 from __future__ import annotations
 
-import ast
-import linecache
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from enum import IntEnum
 from types import CodeType, FrameType
 from typing import Any
 
 import torch
 from torch.nn.modules import module as _module_hooks
 
+from gradtui.engine.expressions import call_receiver, self_attributes
 from gradtui.engine.identity import IdentityTable
-
-
-class Rank(IntEnum):
-    """How good a name is; lower is better. A booked name is only replaced by a lower rank.
-
-    Variable names are the exception that follows Python's own meaning: a variable names
-    whatever it is bound to now, so a tensor bound to ``x`` takes the name ``x`` from an
-    earlier tensor that is no longer bound to it (``x = x - lr * x.grad`` makes a new
-    ``x``). The earlier one is ``DEMOTED`` and named anew where it shows up again.
-    """
-
-    MODULE_PATH = 0  # model.0.bias
-    SELF_PATH = 1  # self.a, seen from inside the module's own method
-    VARIABLE = 2  # w, in the outermost of the script's frames that sees it
-    LOCAL = 3  # t, a function's parameter bound to w
-    EXPRESSION = 4  # self.w, a.grad
-    FALLBACK = 5  # tensor#3
-    DEMOTED = 6  # a variable name since bound to another tensor: any name is better
-
-
-class _Entry:
-    __slots__ = ("name", "rank", "order")
-
-    def __init__(self, name: str, rank: Rank, order: int) -> None:
-        self.name = name
-        self.rank = rank
-        self.order = order
+from gradtui.engine.name_book import Entry, NameBook, Rank
 
 
 class NameIndex:
@@ -91,20 +63,20 @@ class NameIndex:
         entry = namer.entry(t)
         if entry is not None or (t.requires_grad and t.grad_fn is None):
             if entry is not None and entry.rank == Rank.VARIABLE and self._top_vars.get(entry.name, t) is not t:
-                namer.demote(entry)  # the script has bound its name to another object since
+                namer.book.demote(entry)  # the script has bound its name to another object since
             top = self._top.get(tid)
             if top is not None:
-                name = namer.book(t, top, Rank.VARIABLE)
+                name = namer.book.give(t, top, Rank.VARIABLE)
             elif var is not None:
-                name = namer.book(t, var, Rank.LOCAL)
+                name = namer.book.give(t, var, Rank.LOCAL)
             elif entry is not None and entry.rank != Rank.DEMOTED:
                 name = entry.name
             else:
                 expression = hint or self._expression(t)
                 if expression:
-                    name = namer.book(t, expression, Rank.EXPRESSION)
+                    name = namer.book.give(t, expression, Rank.EXPRESSION)
                 else:
-                    name = namer.book(t, namer.fallback(t), Rank.FALLBACK)
+                    name = namer.book.give(t, namer.fallback(t), Rank.FALLBACK)
         else:
             name = var or hint or self._expression(t) or namer.fallback(t)
         # Two different tensors in one event never share a name.
@@ -126,7 +98,7 @@ class NameIndex:
             if position is not None:
                 return position
         # Module tensors in their module's order, whatever loop variable holds one now.
-        return len(self._order) + self._namer.booking_order(t)
+        return len(self._order) + self._namer.book.order_of(t)
 
     def _expression(self, t: torch.Tensor) -> str | None:
         """``a.grad``, ``p.data`` or ``self.loss``: how the script can reach an unnamed tensor."""
@@ -134,7 +106,7 @@ class NameIndex:
         if derived is not None:
             return derived
         if self._attrs is None:
-            self._attrs = _self_attributes(self._frames)
+            self._attrs = self_attributes(self._frames)
         return self._attrs.get(id(t))
 
 
@@ -144,9 +116,8 @@ class Namer:
     def __init__(self, is_user_frame: Callable[[FrameType], bool]) -> None:
         self._is_user_frame = is_user_frame
         self._user_code: dict[CodeType, bool] = {}
-        self._book: IdentityTable[_Entry] = IdentityTable(on_forget=self._release)
-        self._holders: dict[str, _Entry] = {}  # booked name -> the live tensor's entry holding it
-        self._bookings = 0
+        #: The names that last: leaves, parameters and buffers.
+        self.book = NameBook(on_change=self._book_changed)
         self._fallbacks: IdentityTable[str] = IdentityTable()
         self._counter = 0
         #: Bumped by torch whenever a parameter, buffer or submodule is registered anywhere.
@@ -240,54 +211,11 @@ class Namer:
 
     # ------------------------------------------------------------------ the book
 
-    def entry(self, t: torch.Tensor) -> _Entry | None:
-        return self._book.get(t)
+    def entry(self, t: torch.Tensor) -> Entry | None:
+        return self.book.entry(t)
 
     def booked_name(self, t: torch.Tensor) -> str | None:
-        entry = self.entry(t)
-        return entry.name if entry is not None and entry.rank != Rank.DEMOTED else None
-
-    def booking_order(self, t: torch.Tensor) -> int:
-        entry = self.entry(t)
-        return entry.order if entry is not None else self._bookings
-
-    def demote(self, entry: _Entry) -> None:
-        entry.rank = Rank.DEMOTED
-        self._release(entry)
-
-    def _release(self, entry: _Entry) -> None:
-        if self._holders.get(entry.name) is entry:
-            del self._holders[entry.name]
-
-    def book(self, t: torch.Tensor, name: str, rank: Rank) -> str:
-        """Give ``t`` the name ``name`` unless it already has one at least as good."""
-        entry = self.entry(t)
-        if entry is not None:
-            if entry.rank <= rank:
-                return entry.name
-            self._release(entry)
-        held = self._holders.get(name)
-        if held is not None and held is not entry:
-            if rank in (Rank.VARIABLE, Rank.LOCAL) and held.rank >= Rank.VARIABLE:
-                self.demote(held)  # a variable names what it is bound to now
-            else:
-                name = self._free_variant(name)
-        self._bookings += 1
-        if entry is not None:
-            # A better name also takes the better name's place in the order (a module's own).
-            entry.name, entry.rank, entry.order = name, rank, self._bookings
-        else:
-            entry = _Entry(name, rank, self._bookings)
-            self._book.put(t, entry)
-            self._data_owners = None
-        self._holders[name] = entry
-        return name
-
-    def _free_variant(self, name: str) -> str:
-        n = 2
-        while f"{name}#{n}" in self._holders:
-            n += 1
-        return f"{name}#{n}"
+        return self.book.name_of(t)
 
     def _root(self, var: str, module: Any) -> None:
         """Book every parameter and buffer of ``module`` under ``var`` (cached until a registration)."""
@@ -297,7 +225,7 @@ class Namer:
             return
         rank = Rank.SELF_PATH if var == "self" else Rank.MODULE_PATH
         for path, tensor in _module_tensors(module):
-            self.book(tensor, f"{var}.{path}", rank)
+            self.book.give(tensor, f"{var}.{path}", rank)
         try:
             self._rooted[key] = (weakref.ref(module), self._generation)
         except TypeError:  # pragma: no cover - modules support weak references
@@ -320,7 +248,7 @@ class Namer:
             leaf_name = self.booked_name(leaf) if leaf is not None else None
             if leaf_name is not None:
                 return f"{leaf_name}.grad"
-        if t.grad_fn is None and not t.requires_grad and len(self._book):
+        if t.grad_fn is None and not t.requires_grad and len(self.book):
             owner_ref = self._data_owner_index().get((t.data_ptr(), tuple(t.shape)))
             owner = owner_ref() if owner_ref is not None else None
             if owner is not None and owner is not t and owner.dtype == t.dtype and owner.data_ptr() == t.data_ptr():
@@ -329,12 +257,15 @@ class Namer:
                     return f"{owner_name}.data"
         return None
 
+    def _book_changed(self) -> None:
+        self._data_owners = None
+
     def _data_owner_index(self) -> dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]]:
         # ``p.data`` is a new tensor object on every access, sharing p's storage: it is
         # recognised by its data pointer and shape. Rebuilt only when the book changes.
         if self._data_owners is None:
             owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] = {}
-            for t, _ in self._book.items():
+            for t, _ in self.book.items():
                 if t.layout == torch.strided:
                     owners.setdefault((t.data_ptr(), tuple(t.shape)), weakref.ref(t))
             self._data_owners = owners
@@ -346,7 +277,7 @@ class Namer:
             return None
         key = (frame.f_code, frame.f_lasti)
         if key not in self._receivers:
-            self._receivers[key] = _call_receiver(frame)
+            self._receivers[key] = call_receiver(frame)
         return self._receivers[key]
 
     # ------------------------------------------------------------------ fallbacks
@@ -399,54 +330,3 @@ def _module_tensors(module: Any) -> Iterator[tuple[str, torch.Tensor]]:
 def _frame_items(frame: FrameType) -> Iterable[tuple[str, Any]]:
     # A module's frame has f_locals is f_globals: reading it does not copy.
     return list(frame.f_locals.items())
-
-
-def _self_attributes(frames: list[FrameType]) -> dict[int, str]:
-    """Tensors held as plain attributes of a method's ``self``: ``self.loss``."""
-    found: dict[int, str] = {}
-    for f in frames:
-        obj = f.f_locals.get("self")
-        if isinstance(obj, torch.nn.Module):
-            continue  # its parameters and buffers are named by path already
-        attrs = getattr(obj, "__dict__", None)
-        if not isinstance(attrs, dict):
-            continue
-        for attr, value in list(attrs.items()):
-            if isinstance(value, torch.Tensor):
-                found.setdefault(id(value), f"self.{attr}")
-    return found
-
-
-def _call_receiver(frame: FrameType) -> str | None:
-    positions = list(frame.f_code.co_positions())
-    index = frame.f_lasti // 2
-    if not 0 <= index < len(positions):
-        return None
-    start, end, col, end_col = positions[index]
-    if start is None or end is None or col is None or end_col is None:
-        return None
-    lines = linecache.getlines(frame.f_code.co_filename)[start - 1:end]
-    if not lines:
-        return None
-    # Columns are byte offsets into the UTF-8 encoded lines.
-    encoded = [line.encode() for line in lines]
-    if len(encoded) == 1:
-        segment = encoded[0][col:end_col]
-    else:
-        segment = b"".join([encoded[0][col:], *encoded[1:-1], encoded[-1][:end_col]])
-    text = segment.decode(errors="replace").strip()
-    try:
-        call = ast.parse(text, mode="eval").body
-    except SyntaxError:
-        return None
-    if not isinstance(call, ast.Call):
-        return None
-    func = call.func
-    target: ast.expr | None = None
-    if isinstance(func, ast.Attribute) and func.attr == "backward":
-        # ``torch.autograd.backward(x)`` names its root as an argument, ``x.backward()`` as the receiver.
-        owner = ast.get_source_segment(text, func.value)
-        target = (call.args[0] if call.args else None) if owner in ("torch.autograd", "autograd") else func.value
-    elif isinstance(func, ast.Name) and func.id == "backward" and call.args:
-        target = call.args[0]
-    return ast.get_source_segment(text, target) if target is not None else None
