@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gradtui.model.formatting import format_number, summary
 from tests.conftest import SCRIPTS
 from tests.helpers import of_kind
 
@@ -186,6 +187,9 @@ def test_grad_scaler_root_is_named_by_expression_and_its_loss_unscaled(run_scrip
     # The gradients are what torch computed: scaled.
     for event, grad in zip(backward, grads):
         assert event.grads["net.0.bias"].after.flat_values() == grad.tolist()
+    # --trace says which value is which.
+    line = summary(backward[0])
+    assert line.startswith(f"backward  loss={format_number(losses[0])} (root scaler.scale(loss) = loss × 65536)")
 
 
 def _expected_names(script: Path) -> set[str]:

@@ -152,8 +152,9 @@ def summary(event: Event, source: str | None = None) -> str:
         return text
     if isinstance(event, BackwardDone):
         loss = f"{event.root}={format_number(event.loss)}" if event.loss is not None else f"root={event.root}"
-        if event.loss_scale is not None:
-            loss += f" (scaled ×{format_number(event.loss_scale)})"
+        if event.loss_scale is not None and event.loss is not None:
+            # The root is the scaled loss; the value shown is the script's own loss.
+            loss = f"loss={format_number(event.loss)} (root {event.root} = loss × {format_number(event.loss_scale)})"
         return f"backward  {loss}  {_changes(event.grads, '.grad')}".rstrip()
     if isinstance(event, GradsZeroed):
         owner = f"{event.optimizer.name}({event.optimizer.cls})"
