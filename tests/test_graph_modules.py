@@ -46,6 +46,10 @@ def test_transformer_nodes_carry_the_module_paths_of_named_modules(run_script, c
     assert {n.module for n in nodes if n.name == "SoftmaxBackward0"} == {"transformer.h.0.attn", "transformer.h.1.attn"}
     assert {n.module for n in nodes if n.name == "NllLossBackward0"} == {""}
     assert {n.module for n in nodes if n.name == "EmbeddingBackward0"} == {"transformer.wte", "transformer.wpe"}
+    # Each node names its module's class, as torch's model has it.
+    classes = {name: type(m).__name__ for name, m in model.named_modules()}
+    assert all(n.module_class == classes[n.module] for n in nodes if n.module is not None)
+    assert {n.module_class for n in nodes if n.name == "SoftmaxBackward0"} == {"CausalSelfAttention"}
 
 
 def test_sequential_paths_a_loss_outside_modules_and_a_module_added_later(run_script, tmp_path: Path) -> None:
@@ -86,7 +90,7 @@ def test_sequential_paths_a_loss_outside_modules_and_a_module_added_later(run_sc
 
 
 def test_module_paths_round_trip_and_older_files_load_without_them(tmp_path: Path) -> None:
-    graph = {0: GraphNode(0, "AddmmBackward0", (1,), None, "transformer.h.0.attn.c_attn"),
+    graph = {0: GraphNode(0, "AddmmBackward0", (1,), None, "transformer.h.0.attn.c_attn", "Linear"),
              1: GraphNode(1, "AccumulateGrad", (), "w", "transformer.h.0.attn.c_attn"),
              2: GraphNode(2, "SumBackward0", (0,), None, None),
              3: GraphNode(3, "NllLossBackward0", (2,), None, "")}
@@ -98,6 +102,7 @@ def test_module_paths_round_trip_and_older_files_load_without_them(tmp_path: Pat
     doc = codec.timeline_to_json(tl)
     for node in doc["graph"]:
         del node["module"]  # a file written before modules were recorded
+        node.pop("module_class", None)
     older = codec.timeline_from_json(doc)
     assert [n.module for n in older.graph.values()] == [None, None, None, None]
     assert [n.variable for n in older.graph.values()] == [None, "w", None, None]

@@ -98,8 +98,13 @@ async def test_a_200_node_graph_opens_as_its_module_outline(four_layers: Path) -
         def first_run(path: str) -> int:
             return min(ran[n] for n in order if _within(graph[n], path))
 
+        classes = {name: type(m).__name__ for name, m in model.named_modules()}
+
         def line(path: str, label: str, depth: int) -> tuple[int, str]:
-            return depth, f"{label} · {count(path)} nodes"
+            # The module's class, from torch, where the module made nodes of its own.
+            own = any(graph[n].module == path for n in order)
+            kind = f" ({classes[path]})" if own else ""
+            return depth, f"{label}{kind} · {count(path)} nodes"
 
         # What torch says the model is: GPT(transformer=ModuleDict(wte, wpe, h=ModuleList,
         # ln_f), lm_head). The outline has the model's children in the order the backward
@@ -122,7 +127,7 @@ async def test_a_200_node_graph_opens_as_its_module_outline(four_layers: Path) -
         modules = [(_depth(n), _text(n)) for n in shown if n.data is not None and n.data.group is not None]
         assert modules == expected
         assert [_text(n) for n in shown[:3]] == [
-            "loss  (root of backward #1)", "NllLossBackward0  (1 input)", f"lm_head · {count('lm_head')} nodes",
+            "loss  (root of backward #1)", "NllLossBackward0  (1 input)", f"lm_head (Linear) · {count('lm_head')} nodes",
         ]
         # The other top lines are the closed trees of the nodes made outside every module.
         outside = [n for n in order if not graph[n].module]

@@ -32,7 +32,8 @@ class GraphRecorder:
         self._ids: dict[int, tuple[int, Any]] = {}  # id(node) -> (our id, the node, kept alive)
         self._next_id = len(table)
 
-    def record(self, t: torch.Tensor, name_of: Callable[[torch.Tensor], str], module: str | None = None) -> int | None:
+    def record(self, t: torch.Tensor, name_of: Callable[[torch.Tensor], str], module: str | None = None,
+               module_class: str | None = None) -> int | None:
         """Record ``t``'s graph; nodes new to the table are marked as made in ``module``.
 
         The new nodes are the op's own (its output's node, the nodes torch adds inside it,
@@ -45,7 +46,7 @@ class GraphRecorder:
             return None
         if len(self._ids) > MAX_REMEMBERED:
             self.forget()
-        return self._record(fn, name_of, module)
+        return self._record(fn, name_of, module, module_class)
 
     def nodes_under(self, t: torch.Tensor) -> list[tuple[int, Any]]:
         """``(id, node)`` for every recorded node under ``t.grad_fn`` (call ``record`` first)."""
@@ -70,7 +71,8 @@ class GraphRecorder:
         known = self._ids.get(id(node))
         return known[0] if known is not None else None
 
-    def _record(self, root: Any, name_of: Callable[[torch.Tensor], str], module: str | None) -> int:
+    def _record(self, root: Any, name_of: Callable[[torch.Tensor], str], module: str | None,
+                module_class: str | None) -> int:
         known = self._id(root)
         if known is not None:
             return known
@@ -90,5 +92,5 @@ class GraphRecorder:
             children = tuple(self._ids[id(c)][0] for c, _ in node.next_functions if c is not None)
             variable = getattr(node, "variable", None)
             label = name_of(variable) if isinstance(variable, torch.Tensor) else None
-            self._table[node_id] = GraphNode(node_id, type(node).__name__, children, label, module)
+            self._table[node_id] = GraphNode(node_id, type(node).__name__, children, label, module, module_class)
         return self._ids[id(root)][0]

@@ -37,6 +37,8 @@ from torch.nn.modules.module import register_module_module_registration_hook
 _Module = torch.nn.Module
 #: module id -> (a weak reference to it, its dotted path), for one model.
 _Paths = dict[int, tuple["weakref.ref[Any]", str]]
+#: A module's dotted path and class name, or (None, None) outside any module.
+Located = tuple[str | None, str | None]
 
 
 class ModuleLocator:
@@ -47,7 +49,7 @@ class ModuleLocator:
         self._forward_code: dict[CodeType, bool] = {}
         self._paths: weakref.WeakKeyDictionary[Any, _Paths] = weakref.WeakKeyDictionary()
         self._last_frame: FrameType | None = None
-        self._last_path: str | None = None
+        self._last_path: Located = (None, None)
         #: (frame, module) of every running forward found by the last full look, inner first.
         self._chain: list[tuple[FrameType, Any]] = []
         self._chain_index: dict[int, int] = {}
@@ -64,7 +66,8 @@ class ModuleLocator:
             self._handle = None
             self._invalidate()
 
-    def locate(self, frame: FrameType | None) -> str | None:
+    def locate(self, frame: FrameType | None) -> Located:
+        """``(path, class name)`` of the module an op called below ``frame`` ran in, or ``(None, None)``."""
         is_forward = self._is_forward
         last = self._last_frame
         while frame is not None:
@@ -76,11 +79,11 @@ class ModuleLocator:
                     self._last_frame, self._last_path = frame, path
                     return path
             frame = frame.f_back
-        return None
+        return (None, None)
 
     def forget_frame(self) -> None:
         """Let go of the frames held for the cache (their locals stay alive while held)."""
-        self._last_frame = self._last_path = None
+        self._last_frame, self._last_path = None, (None, None)
         self._chain = []
         self._chain_index = {}
 
@@ -95,7 +98,7 @@ class ModuleLocator:
                 code.co_name == "forward" and code.co_argcount > 0 and code.co_varnames[0] == "self")
         return known
 
-    def _path_of_frame(self, innermost: FrameType) -> str | None:
+    def _path_of_frame(self, innermost: FrameType) -> Located:
         """The modules whose forward is running, inner first, and the innermost one's path.
 
         The walk stops at the first frame of the previous answer's chain (the frames above
@@ -124,7 +127,7 @@ class ModuleLocator:
             if not modules or modules[-1] is not module:  # a forward calling super().forward
                 modules.append(module)
         if not modules:
-            return None
+            return (None, None)
         model = modules[-1]
         paths = self._paths_in(model, rebuild=False)
         for module in modules:
@@ -133,8 +136,8 @@ class ModuleLocator:
                 paths = self._paths_in(model, rebuild=True)
                 path = _lookup(paths, module)
             if path is not None:
-                return path
-        return ""  # unreachable in practice: the model itself is always ""
+                return path, type(module).__name__
+        return "", type(model).__name__  # unreachable in practice: the model itself is always ""
 
     def _paths_in(self, model: Any, rebuild: bool) -> _Paths:
         paths = self._paths.get(model)

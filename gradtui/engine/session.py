@@ -464,8 +464,8 @@ class Session:
             described = describe_args(args, kwargs, index.name)
             output = self.capture.summarize(t)
             fn = grad_fn_name(t)
-            module = self.modules.locate(sys._getframe(1)) if t.grad_fn is not None else None
-            graph = self.graph.record(t, index.name, module)
+            module, module_class = self.modules.locate(sys._getframe(1)) if t.grad_fn is not None else (None, None)
+            graph = self.graph.record(t, index.name, module, module_class)
         file, line = self._at(frame)
         self._emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described,
                    output=output, graph=graph)

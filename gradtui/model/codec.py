@@ -125,7 +125,10 @@ def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
 
 
 def _node_to_json(n: GraphNode) -> dict[str, Any]:
-    return {"id": n.id, "name": n.name, "children": list(n.children), "variable": n.variable, "module": n.module}
+    out = {"id": n.id, "name": n.name, "children": list(n.children), "variable": n.variable, "module": n.module}
+    if n.module_class is not None:
+        out["module_class"] = n.module_class
+    return out
 
 
 def timeline_to_json(tl: Timeline, raw_values: bool = False) -> dict[str, Any]:
@@ -379,7 +382,8 @@ def _graph_from(nodes: list[Any]) -> dict[int, GraphNode]:
         if not all(isinstance(c, int) and not isinstance(c, bool) for c in children):
             raise r.fail("'children' must be a list of node ids")
         node = GraphNode(r.get(d, "id", int), r.get(d, "name", str), tuple(children),
-                         r.get(d, "variable", str, optional=True), r.get(d, "module", str, optional=True))
+                         r.get(d, "variable", str, optional=True), r.get(d, "module", str, optional=True),
+                         r.get(d, "module_class", str, optional=True))
         table[node.id] = node
     return table
 

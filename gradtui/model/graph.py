@@ -29,6 +29,9 @@ class GraphNode:
     #: made the node (``transformer.h.0.attn``; ``""`` the model itself); None outside any
     #: module, or when it is not known (files from before it was recorded).
     module: str | None = None
+    #: The class of that module (``Linear``, ``CausalSelfAttention``): a Sequential's ``0``
+    #: and ``1`` say little on their own. None where ``module`` is None or not known.
+    module_class: str | None = None
 
 
 def reachable(nodes: Mapping[int, GraphNode], root: int) -> list[int]:

@@ -51,6 +51,8 @@ class GraphView(Tree[Data]):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("graph", **kwargs)  # type: ignore[arg-type]
+        #: module path -> its class name, for the group lines (``1 (Flatten)``).
+        self._module_classes: dict[str | None, str | None] = {}
         self.show_root = True
         self.guide_depth = 3
         self._key: tuple[object, ...] | None = None
@@ -102,6 +104,7 @@ class GraphView(Tree[Data]):
         self._top = None
         self._marked = None
         self._graph_nodes = view.graph
+        self._module_classes = {}
         if event is None:
             self.border_title = "Graph"
             self.root.set_label(Text("no tensor operation yet", style="italic"))
@@ -113,6 +116,8 @@ class GraphView(Tree[Data]):
             self.root.expand()
             return
         order = reachable(view.graph, root_id)
+        graph = view.graph
+        self._module_classes = {graph[n].module: graph[n].module_class for n in order if graph[n].module_class}
         self._shared = {n: c for n, c in parent_counts(view.graph, root_id).items() if c > 1}
         self._top = graph_rows.lay_out(view.graph, root_id)
         self._homes = graph_rows.homes(self._top)
@@ -153,7 +158,9 @@ class GraphView(Tree[Data]):
     def _label(self, row: Row) -> Text:
         if row.group is not None:
             count = f" · {row.count} node{'s' if row.count != 1 else ''}"
-            return Text.assemble((row.label, "bold cyan"), (count, "dim"))
+            cls = self._module_classes.get(row.group)
+            kind = (f" ({cls})", "cyan") if cls else ("", "")
+            return Text.assemble((row.label, "bold cyan"), kind, (count, "dim"))
         assert row.node is not None
         node_id, home = row.node, row.home
         node = self._graph_nodes[node_id]
