@@ -9,7 +9,7 @@ no tensor alive (``IdentityTable``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import IntEnum
 from typing import Any
 
@@ -48,13 +48,12 @@ class Entry:
 
 
 class NameBook:
-    """Names given to live tensors, by identity; ``on_change`` is told when a tensor is added."""
+    """Names given to live tensors, by identity."""
 
-    def __init__(self, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(self) -> None:
         self._entries: IdentityTable[Entry] = IdentityTable(on_forget=self._release)
         self._holders: dict[str, Entry] = {}  # booked name -> the live tensor's entry holding it
         self._bookings = 0
-        self._on_change = on_change
 
     def items(self) -> Iterator[tuple[Any, Entry]]:
         return self._entries.items()
@@ -101,7 +100,6 @@ class NameBook:
         else:
             entry = Entry(name, rank, self._bookings)
             self._entries.put(t, entry)
-            self._on_change()
         self._holders[name] = entry
         return name
 

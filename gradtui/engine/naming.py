@@ -113,11 +113,14 @@ class NameIndex:
 class Namer:
     """Builds ``NameIndex`` objects from the script's frames; owns the book of lasting names."""
 
-    def __init__(self, is_user_frame: Callable[[FrameType], bool]) -> None:
+    def __init__(self, is_user_frame: Callable[[FrameType], bool],
+                 data_owner: Callable[[torch.Tensor], torch.Tensor | None] = lambda t: None) -> None:
         self._is_user_frame = is_user_frame
+        #: The parameter a ``p.data`` alias came from, or None.
+        self._data_owner = data_owner
         self._user_code: dict[CodeType, bool] = {}
         #: The names that last: leaves, parameters and buffers.
-        self.book = NameBook(on_change=self._book_changed)
+        self.book = NameBook()
         self._fallbacks: IdentityTable[str] = IdentityTable()
         self._counter = 0
         #: Bumped by torch whenever a parameter, buffer or submodule is registered anywhere.
@@ -126,7 +129,6 @@ class Namer:
         self._rooted: dict[tuple[str, int], tuple[weakref.ref[Any], int]] = {}
         #: A ``.grad`` tensor -> the leaf that owns it (weakly).
         self._grads: IdentityTable[weakref.ref[torch.Tensor]] = IdentityTable()
-        self._data_owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] | None = None
         self._hooks: list[Any] = []
         self._receivers: dict[tuple[CodeType, int], str | None] = {}
         self._scans: dict[int, _Scan] = {}
@@ -248,28 +250,11 @@ class Namer:
             leaf_name = self.booked_name(leaf) if leaf is not None else None
             if leaf_name is not None:
                 return f"{leaf_name}.grad"
-        if t.grad_fn is None and not t.requires_grad and len(self.book):
-            owner_ref = self._data_owner_index().get((t.data_ptr(), tuple(t.shape)))
-            owner = owner_ref() if owner_ref is not None else None
-            if owner is not None and owner is not t and owner.dtype == t.dtype and owner.data_ptr() == t.data_ptr():
-                owner_name = self.booked_name(owner)
-                if owner_name is not None:
-                    return f"{owner_name}.data"
-        return None
-
-    def _book_changed(self) -> None:
-        self._data_owners = None
-
-    def _data_owner_index(self) -> dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]]:
-        # ``p.data`` is a new tensor object on every access, sharing p's storage: it is
-        # recognised by its data pointer and shape. Rebuilt only when the book changes.
-        if self._data_owners is None:
-            owners: dict[tuple[int, tuple[int, ...]], weakref.ref[torch.Tensor]] = {}
-            for t, _ in self.book.items():
-                if t.layout == torch.strided:
-                    owners.setdefault((t.data_ptr(), tuple(t.shape)), weakref.ref(t))
-            self._data_owners = owners
-        return self._data_owners
+        # ``p.data`` is a new tensor on every access: the function mode saw which
+        # parameter's ``.data`` it came from (``ManualUpdates.saw_data``).
+        owner = self._data_owner(t)
+        owner_name = self.booked_name(owner) if owner is not None else None
+        return f"{owner_name}.data" if owner_name is not None else None
 
     def receiver(self, frame: FrameType | None) -> str | None:
         """The expression ``X`` of the ``X.backward()`` (or ``backward(X)``) call ``frame`` is making."""

@@ -119,7 +119,8 @@ class Session:
         self.script = script
         self.filter = CodeFilter(script.path)
         self.capture = TensorCapture(max_values=max_values, budget_bytes=budget_bytes)
-        self.namer = Namer(lambda f: self.filter.kind(f.f_code.co_filename) is _USER)
+        self.namer = Namer(lambda f: self.filter.kind(f.f_code.co_filename) is _USER,
+                           lambda t: self.updates.alias_owner(t))
         self.timeline = Timeline(script=script.path, argv=[script.path, *args], max_values=max_values,
                                  torch_version=torch.__version__)
         self.graph = GraphRecorder(self.timeline.graph)

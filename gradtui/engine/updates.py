@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gradtui.engine.identity import IdentityTable
 from gradtui.engine.tensors import describe_args
 from gradtui.model.events import Change
 
@@ -46,9 +47,6 @@ _INPLACE_OPERATORS: dict[int, str] = {
 }
 _BINARY_OP = dis.opmap.get("BINARY_OP", -1)
 _STORE_SUBSCR = dis.opmap["STORE_SUBSCR"]
-
-#: Aliases are cleared of dead entries when there are more than this many.
-_ALIASES_KEPT = 64
 
 #: The getter of ``Tensor.data``, as the function mode receives it.
 DATA_GETTER = torch.Tensor.data.__get__  # type: ignore[attr-defined]
@@ -94,8 +92,8 @@ class ManualUpdates:
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        # id(alias) -> (alias, parameter), both weak: a ``p.data`` lives for one statement.
-        self._aliases: dict[int, tuple[weakref.ref[torch.Tensor], weakref.ref[torch.Tensor]]] = {}
+        #: ``p.data`` alias -> its parameter, both weak: an alias lives for one statement.
+        self._aliases: IdentityTable[weakref.ref[torch.Tensor]] = IdentityTable()
 
     # ------------------------------------------------------------------ cheap checks
 
@@ -105,11 +103,12 @@ class ManualUpdates:
         if not (isinstance(owner, torch.Tensor) and isinstance(out, torch.Tensor)):
             return
         if owner.requires_grad and owner.is_leaf:
-            aliases = self._aliases
-            aliases[id(out)] = (weakref.ref(out), weakref.ref(owner))
-            if len(aliases) > _ALIASES_KEPT:  # an alias rarely outlives its statement
-                for key in [k for k, (ref, _) in aliases.items() if ref() is None]:
-                    del aliases[key]
+            self._aliases.put(out, weakref.ref(owner))
+
+    def alias_owner(self, t: torch.Tensor) -> torch.Tensor | None:
+        """The parameter whose ``.data`` ``t`` is, or None."""
+        ref = self._aliases.get(t)
+        return ref() if ref is not None else None
 
     def targets(self, name: str, args: Any, kwargs: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``(written tensor, parameter)`` for each parameter an in-place call writes; often none."""
@@ -119,11 +118,9 @@ class ManualUpdates:
                 if t.is_leaf:
                     found.append((t, t))
                 continue
-            entry = self._aliases.get(id(t))
-            if entry is not None and entry[0]() is t:
-                param = entry[1]()
-                if param is not None:
-                    found.append((t, param))
+            param = self.alias_owner(t)
+            if param is not None:
+                found.append((t, param))
         return found
 
     # ------------------------------------------------------------------ the update
