@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from gradtui.model.formatting import format_number, summary
+from gradtui.model.sentences import describe
 from tests.conftest import SCRIPTS
 from tests.helpers import of_kind
 
@@ -190,6 +191,10 @@ def test_grad_scaler_root_is_named_by_expression_and_its_loss_unscaled(run_scrip
     # --trace says which value is which.
     line = summary(backward[0])
     assert line.startswith(f"backward  loss={format_number(losses[0])} (root scaler.scale(loss) = loss × 65536)")
+    # And so does the status line.
+    sentence = describe(tl.events, backward[0].seq)
+    assert sentence.startswith(f"backward() from scaler.scale(loss) (loss={format_number(losses[0])}, scaled by "
+                               "65536 for backward, and so are the gradients): ")
 
 
 def _expected_names(script: Path) -> set[str]:

@@ -75,10 +75,11 @@ def _describe_backward(event: BackwardDone) -> str:
     head = "backward()"
     if event.root:
         head += f" from {event.root}"
-    if event.loss is not None:
+    if event.loss is not None and event.loss_scale is not None:
+        head += (f" (loss={format_number(event.loss)}, scaled by {format_number(event.loss_scale)} for backward,"
+                 " and so are the gradients)")
+    elif event.loss is not None:
         head += f" (loss={format_number(event.loss)})"
-    if event.loss_scale is not None:
-        head += f" scaled by {format_number(event.loss_scale)} for backward: the gradients are scaled too"
     grads = event.grads or {}
     if not grads:
         return f"{head}: no leaf received a gradient"
