@@ -1,4 +1,4 @@
-"""Commands a driver gives the engine, and the gate where the script's thread waits for them.
+"""The gate where the script's thread waits for the driver's commands (``gradtui.model.navigation``).
 
 After every event the script's thread passes the gate: it either runs on or, when the
 current command says so, pauses until the driver (the TUI, a test) sends the next one.
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from gradtui.model.events import Event, LineReached
-from gradtui.model.stops import EventStop, first_reason
+from gradtui.model.events import Event
+from gradtui.model.navigation import Command, stopping_kinds, wants_pause
 
 _POLL_SECONDS = 0.05
 
@@ -27,53 +26,9 @@ class StopScript(BaseException):
     """
 
 
-@dataclass(frozen=True, slots=True)
-class StepOp:
-    """Run to the next event of any kind."""
-
-
-@dataclass(frozen=True, slots=True)
-class NextLine:
-    """Run to the next line of the script's code."""
-
-
-@dataclass(frozen=True, slots=True)
-class NextEvent:
-    """Run to the next backward, zero_grad, step or update by hand."""
-
-
-@dataclass(frozen=True, slots=True)
-class Continue:
-    """Run until a line breakpoint ``(file, line)`` is reached, an event ``stops`` it, or the end."""
-
-    breakpoints: frozenset[tuple[str, int]] = field(default_factory=frozenset)
-    stops: tuple[EventStop, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """Stop before the first event: how the TUI starts."""
-
-
-Command = StepOp | NextLine | NextEvent | Continue | Pause
-
-
-def wants_pause(command: Command, event: Event) -> bool:
-    """Whether ``event`` ends the run that ``command`` started."""
-    if isinstance(command, (StepOp, Pause)):
-        return True
-    if isinstance(command, NextLine):
-        return isinstance(event, LineReached)
-    if isinstance(command, NextEvent):
-        return event.is_milestone
-    if isinstance(event, LineReached) and (event.file, event.line) in command.breakpoints:
-        return True
-    return bool(command.stops) and first_reason(command.stops, event) is not None
-
-
 def _free(command: Command) -> bool:
     """A command no event can end: the script runs without looking at its events."""
-    return isinstance(command, Continue) and not command.breakpoints and not command.stops
+    return stopping_kinds(command) == frozenset()
 
 
 class Gate:

@@ -40,8 +40,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from gradtui.engine import tracebacks
-from gradtui.engine.control import Continue, Gate
+from gradtui.engine.control import Gate
 from gradtui.engine.ops import OpRecorder
+from gradtui.model.navigation import Continue
 
 if TYPE_CHECKING:
     from gradtui.engine.session import Session

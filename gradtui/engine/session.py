@@ -37,7 +37,7 @@ from gradtui.engine.capture import (
     return_freed_memory_promptly,
 )
 from gradtui.engine.codefilter import CodeFilter, CodeKind
-from gradtui.engine.control import Command, Continue, Gate, NextEvent, NextLine, Pause, StepOp, StopScript
+from gradtui.engine.control import Gate, StopScript
 from gradtui.engine.forking import ForkGuard
 from gradtui.engine.graph import GraphRecorder
 from gradtui.engine.hyperparams import hyperparameters
@@ -68,6 +68,7 @@ from gradtui.model.events import (
     StepTaken,
     ValueWatched,
 )
+from gradtui.model.navigation import Command, Continue, NextEvent, NextLine, Pause, StepOp
 from gradtui.model.stops import EventStop
 from gradtui.model.timeline import ErrorInfo, Timeline
 

@@ -22,11 +22,11 @@ from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from gradtui.engine.control import Command, Continue, NextEvent, NextLine, StepOp
-from gradtui.model import history
-from gradtui.model.events import BackwardDone, Event
+from gradtui.model import navigation
+from gradtui.model.events import Event
 from gradtui.model.index import IndexedEvents
-from gradtui.model.stops import EventStop, first_reason
+from gradtui.model.navigation import Command, Cursor, EndOfRun, NoEarlier, Resume
+from gradtui.model.stops import EventStop
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
 from gradtui.ui.help import HelpScreen
@@ -40,8 +40,6 @@ from gradtui.ui.widgets.params import ParamsView
 from gradtui.ui.widgets.plot import LossPlot
 from gradtui.ui.widgets.source import SourceView
 from gradtui.ui.widgets.status import StatusLine
-
-Want = Callable[[Event], bool]
 
 #: How long a key waits on the engine in the event loop before handing the wait to a thread.
 QUICK_WAIT_SECONDS = 0.02
@@ -68,10 +66,6 @@ class Panel(Protocol):
     """Every panel draws itself from a ``View``."""
 
     def show(self, view: View) -> None: ...
-
-
-def _any_event(event: Event) -> bool:
-    return True
 
 
 class GradtuiApp(App[None]):
@@ -250,71 +244,33 @@ class GradtuiApp(App[None]):
 
     # ------------------------------------------------------------------ keys
 
-    def _forward_rule(self, kind: str) -> tuple[Want, Command]:
-        if kind == "line":
-            return history.is_line, NextLine()
-        if kind == "event":
-            return history.is_milestone, NextEvent()
-        if kind == "continue":
-            stops = tuple(self.stops)
-            at_line = history.at_breakpoint(self.breakpoints)
-
-            def want(event: Event) -> bool:
-                return at_line(event) or first_reason(stops, event) is not None
-
-            rule = at_line if not stops else want
-            return rule, Continue(frozenset(self.breakpoints), stops)
-        return _any_event, StepOp()
-
-    def _node_count(self) -> int:
-        """Nodes of the backward pass under the cursor (0 when the event is not a backward)."""
-        event = self.view().current
-        return len(event.nodes) if isinstance(event, BackwardDone) else 0
+    def _place(self, cursor: Cursor) -> None:
+        self.cursor, self.node_cursor = cursor.event, cursor.node
 
     def action_forward(self, kind: str) -> None:
         if self.running:
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
             return
-        # ``s`` on a backward steps into it, node by node; every other key steps over it.
-        nodes = self._node_count() if kind == "op" else 0
-        if nodes and (self.node_cursor is None or self.node_cursor < nodes - 1):
-            self.node_cursor = 0 if self.node_cursor is None else self.node_cursor + 1
-            self.redraw()
-            return
-        self.node_cursor = None
-        want, command = self._forward_rule(kind)
-        found = history.next_index(self.events, self.cursor, want)
+        more_coming = self.engine is not None and not self.engine.finished
+        move = navigation.forward(self.events, Cursor(self.cursor, self.node_cursor), kind, more_coming=more_coming,
+                                  breakpoints=self.breakpoints, stops=self.stops)
         self._continuing = kind == "continue"
-        if found is not None:
-            self.cursor = found
-            self.redraw()
-            if self._continuing:
-                self._say_why_stopped()
-        elif self.engine is not None and not self.engine.finished:
-            self._resume(command)
-        else:
-            self.cursor = max(0, len(self.timeline.events) - 1)
-            self.redraw()
-            self.notify("this is the end of the run: step back with S, N, E or C", timeout=3)
+        if isinstance(move, Resume):
+            self.node_cursor = None
+            self._resume(move.command)
+            return
+        self._place(move.cursor if isinstance(move, EndOfRun) else move)
+        self.redraw()
+        if isinstance(move, EndOfRun):
+            self.notify(move.message, timeout=3)
+        elif self._continuing:
+            self._say_why_stopped()
 
     def action_rewind(self, kind: str) -> None:
-        if kind == "op" and self.node_cursor is not None:
-            self.node_cursor = self.node_cursor - 1 if self.node_cursor > 0 else None
-            self.redraw()
-            return
-        self.node_cursor = None
-        if kind == "start":
-            target: int | None = 0
-        elif kind == "op":
-            target = self.cursor - 1 if self.cursor > 0 else None
-        else:
-            want = history.is_line if kind == "line" else history.is_milestone
-            target = history.prev_index(self.events, self.cursor, want)
-        if target is None:
-            what = {"op": "event", "line": "line", "event": "backward, zero_grad, step or update"}[kind]
-            self.notify(f"no earlier {what}: this is as far back as the run goes", timeout=3)
-        else:
-            self.cursor = target
+        move = navigation.back(self.events, Cursor(self.cursor, self.node_cursor), kind)
+        if isinstance(move, NoEarlier):
+            self.notify(move.message, timeout=3)
+        self._place(move.cursor if isinstance(move, NoEarlier) else move)
         self.redraw()
 
     def action_toggle_breakpoint(self) -> None:
@@ -343,10 +299,9 @@ class GradtuiApp(App[None]):
             self.notify(f"c now stops at: {stop}", timeout=2)
 
     def _say_why_stopped(self) -> None:
-        event = self.view().current
-        why = first_reason(tuple(self.stops), event) if event is not None and self.stops else None
-        if why is not None:
-            self.notify(f"stopped: {why}", timeout=4)
+        notice = navigation.stop_notice(self.stops, self.view().current)
+        if notice is not None:
+            self.notify(notice, timeout=4)
 
     def action_find_in_graph(self) -> None:
         graph = self.query_one(GraphView)
