@@ -269,10 +269,11 @@ def nonfinite_timeline() -> Timeline:
     scalar = TensorSummary((), "float32", values=NAN)
     events = [
         OpCalled(seq=0, file="x.py", line=3, op="div", grad_fn="DivBackward0", grad_enabled=True,
-                 args=("a", "b"), output=values),
-        OpCalled(seq=1, file="x.py", line=4, op="randn", grad_enabled=False, args=("2", "500"), output=big),
+                 args=("a", "b"), output=values, graph=None),
+        OpCalled(seq=1, file="x.py", line=4, op="randn", grad_enabled=False, args=("2", "500"), output=big,
+                 grad_fn=None, graph=None),
         BackwardDone(seq=2, file="x.py", line=5, root="loss", loss=INF,
-                     grads={"w": Change(None, no_finite), "s": Change(scalar, scalar)}),
+                     grads={"w": Change(None, no_finite), "s": Change(scalar, scalar)}, loss_scale=None, graph=None),
         GradsZeroed(seq=3, file="x.py", line=6, optimizer=Owner("opt", "SGD"), grads={"w": Change(no_finite, None)}),
         StepTaken(seq=4, file="x.py", line=7, optimizer=Owner("opt", "Adam"),
                   hyperparams=({"lr": 0.1, "betas": (0.9, 0.999), "eps": -INF, "foreach": None, "amsgrad": False},),
