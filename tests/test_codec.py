@@ -437,6 +437,21 @@ def test_load_bad_fields_name_the_place(tmp_path: Path, saved_raw: bytes) -> Non
     assert_refused(path, "status", "exploded")
 
 
+def test_load_refuses_what_no_event_can_say(tmp_path: Path, saved_raw: bytes) -> None:
+    """A negative line, or output to a stream a script does not have, names its place."""
+    doc = json.loads(saved_raw)
+    doc["events"][2]["line"] = -4
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    assert_refused(path, "events[2]", "'line' must not be negative")
+
+    doc = json.loads(saved_raw)
+    output = next(e for e in doc["events"] if e["kind"] == "output")
+    output["stream"] = "stdlog"
+    path.write_text(json.dumps(doc))
+    assert_refused(path, f"events[{output['seq']}]", "unknown stream 'stdlog'")
+
+
 @pytest.mark.parametrize("field", ["hyperparams", "state"])
 def test_load_step_with_malformed_groups(run_script, tmp_path: Path, field: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "lbfgs.json"
