@@ -269,10 +269,11 @@ def nonfinite_timeline() -> Timeline:
     scalar = TensorSummary((), "float32", values=NAN)
     events = [
         OpCalled(seq=0, file="x.py", line=3, op="div", grad_fn="DivBackward0", grad_enabled=True,
-                 args=("a", "b"), output=values),
-        OpCalled(seq=1, file="x.py", line=4, op="randn", grad_enabled=False, args=("2", "500"), output=big),
+                 args=("a", "b"), output=values, graph=None),
+        OpCalled(seq=1, file="x.py", line=4, op="randn", grad_enabled=False, args=("2", "500"), output=big,
+                 grad_fn=None, graph=None),
         BackwardDone(seq=2, file="x.py", line=5, root="loss", loss=INF,
-                     grads={"w": Change(None, no_finite), "s": Change(scalar, scalar)}),
+                     grads={"w": Change(None, no_finite), "s": Change(scalar, scalar)}, loss_scale=None, graph=None),
         GradsZeroed(seq=3, file="x.py", line=6, optimizer=Owner("opt", "SGD"), grads={"w": Change(no_finite, None)}),
         StepTaken(seq=4, file="x.py", line=7, optimizer=Owner("opt", "Adam"),
                   hyperparams=({"lr": 0.1, "betas": (0.9, 0.999), "eps": -INF, "foreach": None, "amsgrad": False},),
@@ -434,6 +435,21 @@ def test_load_bad_fields_name_the_place(tmp_path: Path, saved_raw: bytes) -> Non
     doc["status"] = "exploded"
     path.write_text(json.dumps(doc))
     assert_refused(path, "status", "exploded")
+
+
+def test_load_refuses_what_no_event_can_say(tmp_path: Path, saved_raw: bytes) -> None:
+    """A negative line, or output to a stream a script does not have, names its place."""
+    doc = json.loads(saved_raw)
+    doc["events"][2]["line"] = -4
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    assert_refused(path, "events[2]", "'line' must not be negative")
+
+    doc = json.loads(saved_raw)
+    output = next(e for e in doc["events"] if e["kind"] == "output")
+    output["stream"] = "stdlog"
+    path.write_text(json.dumps(doc))
+    assert_refused(path, f"events[{output['seq']}]", "unknown stream 'stdlog'")
 
 
 @pytest.mark.parametrize("field", ["hyperparams", "state"])

@@ -55,27 +55,28 @@ def ts(value: float) -> TensorSummary:
 
 def backward(seq: int, line: int, before: float | None, after: float, loss: float | None = 1.0) -> BackwardDone:
     grads = {"theta": Change(None if before is None else ts(before), ts(after))}
-    return BackwardDone(seq, FILE, line, root="loss", loss=loss, grads=grads)
+    return BackwardDone(seq=seq, file=FILE, line=line, root="loss", loss=loss, grads=grads, loss_scale=None, graph=None)
 
 
 def tutorial() -> list[Event]:
     """The accumulation tutorial as a timeline; ``events[i].seq == i``."""
     return [
-        LineReached(0, FILE, 12),
-        OpCalled(1, FILE, 12, op="mul", grad_fn="MulBackward0", args=("theta", "theta"), output=ts(1.0)),
-        LineReached(2, FILE, 14),
+        LineReached(seq=0, file=FILE, line=12, function="<module>"),
+        OpCalled(seq=1, file=FILE, line=12, op="mul", grad_fn="MulBackward0", args=("theta", "theta"), output=ts(1.0),
+                 grad_enabled=True, graph=None),
+        LineReached(seq=2, file=FILE, line=14, function="<module>"),
         backward(3, 14, None, 2.0),
-        OutputWritten(4, FILE, 15, text="tensor([2.])\n"),
+        OutputWritten(seq=4, file=FILE, line=15, text="tensor([2.])\n", stream="stdout"),
         backward(5, 27, 2.0, 4.0),
         backward(6, 31, 4.0, 6.0),
         backward(7, 35, 6.0, 8.0),
-        GradsZeroed(8, FILE, 40, optimizer=OPT, grads={"theta": Change(ts(8.0), None)}),
-        LineReached(9, FILE, 42),
+        GradsZeroed(seq=8, file=FILE, line=40, optimizer=OPT, grads={"theta": Change(ts(8.0), None)}),
+        LineReached(seq=9, file=FILE, line=42, function="<module>"),
         backward(10, 42, None, 2.0),
-        StepTaken(11, FILE, 43, optimizer=OPT, hyperparams=(SGD_GROUP,),
+        StepTaken(seq=11, file=FILE, line=43, optimizer=OPT, hyperparams=(SGD_GROUP,),
                   params={"theta": Change(ts(1.0), ts(0.6))}, state={}),
-        ValueWatched(12, FILE, 44, name="theta", value=0.6),
-        ErrorRaised(13, FILE, 45, type="TypeError", message="unsupported operand"),
+        ValueWatched(seq=12, file=FILE, line=44, name="theta", value=0.6),
+        ErrorRaised(seq=13, file=FILE, line=45, type="TypeError", message="unsupported operand", traceback=""),
     ]
 
 
@@ -118,9 +119,10 @@ def test_grad_history_records_a_change_made_behind_our_back() -> None:
 
 def test_grad_history_keeps_leaves_in_order_of_first_appearance() -> None:
     events: list[Event] = [
-        BackwardDone(0, FILE, 1, root="loss", loss=1.0, grads={"w": Change(None, ts(3.0))}),
-        BackwardDone(1, FILE, 2, root="loss", loss=1.0,
-                     grads={"b": Change(None, ts(1.0)), "w": Change(ts(3.0), ts(6.0))}),
+        BackwardDone(seq=0, file=FILE, line=1, root="loss", loss=1.0, grads={"w": Change(None, ts(3.0))},
+                     loss_scale=None, graph=None),
+        BackwardDone(seq=1, file=FILE, line=2, root="loss", loss=1.0,
+                     grads={"b": Change(None, ts(1.0)), "w": Change(ts(3.0), ts(6.0))}, loss_scale=None, graph=None),
     ]
     history = grad_history(events, 1)
     assert list(history) == ["w", "b"]
@@ -209,10 +211,12 @@ def test_describe_the_tutorial(upto: int, sentence: str) -> None:
 
 
 def test_describe_backward_variants() -> None:
-    no_loss = BackwardDone(0, FILE, 1, root="", loss=None, grads={"theta": Change(ts(2.0), ts(4.0))})
+    no_loss = BackwardDone(seq=0, file=FILE, line=1, root="", loss=None, grads={"theta": Change(ts(2.0), ts(4.0))},
+                           loss_scale=None, graph=None)
     assert describe([no_loss], 0) == "backward(): theta.grad 2 → 4 (added to the old value; nothing reset it)"
-    several = BackwardDone(0, FILE, 1, root="loss", loss=0.5, grads={
-        "w": Change(None, ts(1.0)), "b": Change(None, ts(2.0)), "c": Change(None, ts(3.0))})
+    several = BackwardDone(seq=0, file=FILE, line=1, root="loss", loss=0.5, grads={
+        "w": Change(None, ts(1.0)), "b": Change(None, ts(2.0)), "c": Change(None, ts(3.0))},
+        loss_scale=None, graph=None)
     assert describe([several], 0) == "backward() from loss (loss=0.5): w.grad None → 1 (the first gradient), and 2 more"
     after_zeroing = backward(0, 1, 0.0, 2.0)
     assert describe([after_zeroing], 0) == (
@@ -221,26 +225,29 @@ def test_describe_backward_variants() -> None:
 
 
 def test_describe_zero_grad_and_step_variants() -> None:
-    to_zero = GradsZeroed(0, FILE, 1, optimizer=Owner("opt", "SGD"),
+    to_zero = GradsZeroed(seq=0, file=FILE, line=1, optimizer=Owner("opt", "SGD"),
                           grads={"w": Change(ts(3.0), ts(0.0)), "b": Change(ts(1.0), ts(0.0))})
     assert describe([to_zero], 0) == "opt.zero_grad(): 2 grads set to zero"
-    to_none = GradsZeroed(0, FILE, 1, optimizer=Owner("opt", "SGD"),
+    to_none = GradsZeroed(seq=0, file=FILE, line=1, optimizer=Owner("opt", "SGD"),
                           grads={"w": Change(ts(3.0), None), "b": Change(ts(1.0), None)})
     assert describe([to_none], 0) == "opt.zero_grad(): 2 grads reset to None"
-    momentum = StepTaken(0, FILE, 1, optimizer=Owner("opt", "SGD"), hyperparams=({"lr": 0.1, "momentum": 0.9},),
+    momentum = StepTaken(seq=0, file=FILE, line=1, optimizer=Owner("opt", "SGD"),
+                         hyperparams=({"lr": 0.1, "momentum": 0.9},),
                          params={"w": Change(ts(1.0), ts(0.8)), "b": Change(ts(0.0), ts(0.1))}, state={})
     assert describe([momentum], 0) == "opt.step() (SGD, lr=0.1, momentum=0.9): w 1 → 0.8, and 1 more"
 
 
 def test_describe_ops_without_a_graph() -> None:
-    no_grad = OpCalled(0, FILE, 1, op="mul", grad_fn=None, grad_enabled=False, args=("theta", "2"))
+    no_grad = OpCalled(seq=0, file=FILE, line=1, op="mul", grad_fn=None, grad_enabled=False, args=("theta", "2"),
+                       output=None, graph=None)
     assert describe([no_grad], 0) == "mul(theta, 2) → no grad_fn (grad mode off: no graph recorded)"
-    detached = OpCalled(0, FILE, 1, op="detach", grad_fn=None, args=("x",))
+    detached = OpCalled(seq=0, file=FILE, line=1, op="detach", grad_fn=None, args=("x",), grad_enabled=True,
+                        output=None, graph=None)
     assert describe([detached], 0) == "detach(x) → no grad_fn (not part of the graph)"
 
 
 def test_describe_output_is_stripped_and_cut() -> None:
-    long = OutputWritten(0, FILE, 1, text="  " + "a" * 70 + "\n")
+    long = OutputWritten(seq=0, file=FILE, line=1, text="  " + "a" * 70 + "\n", stream="stdout")
     assert describe([long], 0) == "printed: " + "a" * 60 + "…"
     assert describe([], 0) == ""
 
@@ -258,11 +265,11 @@ def test_loss_points_number_backwards_from_one() -> None:
 
 def test_watch_points() -> None:
     events: list[Event] = [
-        ValueWatched(0, FILE, 3, name="theta", value=1.0),
-        ValueWatched(1, FILE, 3, name="lr", value=0.2),
-        LineReached(2, FILE, 4),
-        ValueWatched(3, FILE, 3, name="theta", value=None),
-        ValueWatched(4, FILE, 3, name="theta", value=0.6),
+        ValueWatched(seq=0, file=FILE, line=3, name="theta", value=1.0),
+        ValueWatched(seq=1, file=FILE, line=3, name="lr", value=0.2),
+        LineReached(seq=2, file=FILE, line=4, function="<module>"),
+        ValueWatched(seq=3, file=FILE, line=3, name="theta", value=None),
+        ValueWatched(seq=4, file=FILE, line=3, name="theta", value=0.6),
     ]
     assert watch_points(events, 4, "theta") == [(0, 1.0), (4, 0.6)]
     assert watch_points(events, 3, "theta") == [(0, 1.0)]
@@ -303,7 +310,8 @@ def test_describe_a_large_gradient_reset_to_zeros_kept_as_statistics() -> None:
 
     def sentence(before: TensorSummary | None) -> str:
         change = Change(before, large(-1.0, 1.0))
-        return describe([BackwardDone(0, FILE, 1, root="loss", loss=1.0, grads={"w": change})], 0)
+        return describe([BackwardDone(seq=0, file=FILE, line=1, root="loss", loss=1.0, grads={"w": change},
+                                      loss_scale=None, graph=None)], 0)
 
     assert sentence(large(0.0, 0.0)).endswith("(added to the old value, which was zero)")
     assert sentence(large(0.0, 0.0, nan=3)).endswith("(added to the old value; nothing reset it)")

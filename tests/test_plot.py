@@ -87,9 +87,10 @@ class PlotHarness(App[None]):
 
 
 def _backwards(losses: list[float]) -> list[LineReached | BackwardDone]:
-    events: list[LineReached | BackwardDone] = [LineReached(0, "s.py", 1)]
+    events: list[LineReached | BackwardDone] = [LineReached(seq=0, file="s.py", line=1, function="<module>")]
     for i, loss in enumerate(losses):
-        events.append(BackwardDone(i + 1, "s.py", 2, root="loss", loss=loss, grads={}))
+        events.append(BackwardDone(seq=i + 1, file="s.py", line=2, root="loss", loss=loss, grads={},
+                                   loss_scale=None, graph=None))
     return events
 
 

@@ -62,12 +62,13 @@ def test_reason_on_events() -> None:
     ok = TensorSummary((1,), "float32", values=[1.0])
     from gradtui.model.events import Change, Owner
 
-    step = StepTaken(3, "s.py", 9, optimizer=Owner("opt", "SGD"), params={"w": Change(ok, nan)}, state={})
+    step = StepTaken(seq=3, file="s.py", line=9, optimizer=Owner("opt", "SGD"), params={"w": Change(ok, nan)}, state={},
+                     hyperparams=())
     assert reason(EventStop("nan"), step) == "NaN or inf in the value of w"
-    zero = GradsZeroed(4, "s.py", 10, optimizer=Owner("opt", "SGD"), grads={"w": Change(ok, None)})
+    zero = GradsZeroed(seq=4, file="s.py", line=10, optimizer=Owner("opt", "SGD"), grads={"w": Change(ok, None)})
     assert reason(EventStop("nan"), zero) is None and reason(EventStop("zero_grad"), zero) == "a zero_grad"
-    big = BackwardDone(5, "s.py", 11, root="loss", loss=1.0, grads={"w": Change(None, TensorSummary(
-        (2,), "float32", values=[3.0, 4.0]))})
+    big = BackwardDone(seq=5, file="s.py", line=11, root="loss", loss=1.0, grads={"w": Change(None, TensorSummary(
+        (2,), "float32", values=[3.0, 4.0]))}, loss_scale=None, graph=None)
     assert reason(EventStop("grad-norm", 4.9), big) == "w.grad has norm 5 > 4.9"
     assert reason(EventStop("grad-norm", 5.0), big) is None
 

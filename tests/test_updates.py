@@ -20,7 +20,7 @@ import torch
 from gradtui.engine.script import load_script
 from gradtui.engine.session import Session
 from gradtui.model import codec
-from gradtui.model.events import BackwardDone, Change, ParamsUpdated, StepTaken
+from gradtui.model.events import BackwardDone, Change, Owner, ParamsUpdated, StepTaken
 from gradtui.model.formatting import format_number, summary
 from gradtui.model.sentences import describe
 from gradtui.model.stops import EventStop, parse_stop, reason
@@ -295,7 +295,8 @@ def test_update_events_survive_a_save_and_load(run_script, tmp_path) -> None:
     assert updates(loaded) == updates(tl) and len(updates(loaded)) == 2
     nan = ParamsUpdated(seq=0, file="s.py", line=3, op="mul_", args=("w", "nan"), grad_enabled=False,
                         params={"w": Change(TensorSummary((), "float32", True, None, values=1.0),
-                                            TensorSummary((), "float32", True, None, values=math.nan))})
+                                            TensorSummary((), "float32", True, None, values=math.nan))},
+                        through_data=False)
     assert codec.event_from_json(codec.event_to_json(nan), 0) == nan
 
 
@@ -305,18 +306,18 @@ def _scalar(x: float) -> TensorSummary:
 
 def _update(seq: int, name: str, before: float, after: float, line: int = 5, op: str = "-=") -> ParamsUpdated:
     return ParamsUpdated(seq=seq, file="s.py", line=line, op=op, args=(name, "tensor#1"), grad_enabled=False,
-                         params={name: Change(_scalar(before), _scalar(after))})
+                         params={name: Change(_scalar(before), _scalar(after))}, through_data=False)
 
 
 def test_update_group_is_one_iteration_and_merges_a_parameter_updated_twice() -> None:
-    backward = BackwardDone(seq=0, file="s.py", line=4, root="loss", loss=1.0, grads={})
+    backward = BackwardDone(seq=0, file="s.py", line=4, root="loss", loss=1.0, grads={}, loss_scale=None, graph=None)
     events = [
         backward,
         _update(1, "a", 1.0, 0.9, line=5, op="mul_"),
         _update(2, "a", 0.9, 0.8, line=6),
         _update(3, "param", 5.0, 4.0, line=7),
         _update(4, "param", 2.0, 1.5, line=7),  # another tensor, also called param
-        BackwardDone(seq=5, file="s.py", line=4, root="loss", loss=1.0, grads={}),
+        BackwardDone(seq=5, file="s.py", line=4, root="loss", loss=1.0, grads={}, loss_scale=None, graph=None),
         _update(6, "a", 0.8, 0.7),
     ]
     assert update_group(events, 0) == []
@@ -382,7 +383,8 @@ async def test_parameters_panel_shows_an_iteration_of_updates_by_hand() -> None:
 
 
 def test_a_step_after_updates_is_what_the_panel_shows() -> None:
-    step = StepTaken(seq=1, file="s.py", line=9, params={"w": Change(_scalar(1.0), _scalar(0.6))}, state={})
+    step = StepTaken(seq=1, file="s.py", line=9, params={"w": Change(_scalar(1.0), _scalar(0.6))}, state={},
+                     optimizer=Owner("", ""), hyperparams=())
     events = [_update(0, "w", 2.0, 1.0), step]
     assert "updated by hand · line 5" in _plain(render_params(View(events=events, cursor=0)))
     text = _plain(render_params(View(events=events, cursor=1)))

@@ -38,7 +38,8 @@ def _chain_graph(depth: int) -> dict[int, GraphNode]:
 
 async def test_a_graph_of_thousands_of_nodes_opens_one_level_at_a_time() -> None:
     graph = _chain_graph(5000)
-    events = [LineReached(0, "s.py", 1), BackwardDone(1, "s.py", 2, root="loss", loss=1.0, grads={}, graph=0)]
+    events = [LineReached(seq=0, file="s.py", line=1, function="<module>"),
+              BackwardDone(seq=1, file="s.py", line=2, root="loss", loss=1.0, grads={}, graph=0, loss_scale=None)]
     app = GraphHarness(View(events=events, cursor=1, graph=graph))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -58,7 +59,8 @@ async def test_a_graph_of_thousands_of_nodes_opens_one_level_at_a_time() -> None
 
 async def test_a_small_graph_opens_fully_and_draws_a_shared_node_once() -> None:
     graph = {0: GraphNode(0, "MulBackward0", (1, 1)), 1: GraphNode(1, "AccumulateGrad", (), "theta")}
-    events = [OpCalled(0, "s.py", 3, op="mul", grad_fn="MulBackward0", args=("theta", "theta"), graph=0)]
+    events = [OpCalled(seq=0, file="s.py", line=3, op="mul", grad_fn="MulBackward0", args=("theta", "theta"), graph=0,
+                       grad_enabled=True, output=None)]
     app = GraphHarness(View(events=events, cursor=0, graph=graph))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -71,7 +73,8 @@ async def test_a_small_graph_opens_fully_and_draws_a_shared_node_once() -> None:
 
 
 async def test_an_op_under_no_grad_has_no_graph() -> None:
-    events = [OpCalled(0, "s.py", 3, op="mul", grad_fn=None, grad_enabled=False, args=("x", "2"), graph=None)]
+    events = [OpCalled(seq=0, file="s.py", line=3, op="mul", grad_fn=None, grad_enabled=False, args=("x", "2"),
+                       graph=None, output=None)]
     app = GraphHarness(View(events=events, cursor=0))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()

@@ -10,8 +10,8 @@ JSON ``kind``. This module must not import torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Literal, TypeAlias, TypeGuard, get_args
 
 from gradtui.model.tensors import TensorSummary
 
@@ -19,6 +19,8 @@ from gradtui.model.tensors import TensorSummary
 #: hyperparameters also a flag, a tuple (Adam's betas) or None.
 StateValue = TensorSummary | float | int | bool | None
 HyperValue = float | int | bool | str | None | tuple[object, ...]
+#: The streams a script writes to, as ``OutputWritten.stream`` names them.
+STREAMS = ("stdout", "stderr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +39,15 @@ class Owner:
     cls: str
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Common fields: position in the timeline and the script line that caused it."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventBase:
+    """Common fields: position in the timeline and the script line that caused it.
+
+    Every field an event kind declares is required, given by keyword: a default exists
+    only where it is a true value (no notes, a backward that ran no node), so an event
+    the engine forgot to fill in cannot be built. Annotate with ``Event``, the union of
+    the kinds, so that a ``match`` over it is checked for exhaustiveness.
+    """
 
     kind: ClassVar[str] = "event"
     #: Kinds that change gradients or parameters: what ``e`` / "next event" stops on.
@@ -49,32 +57,37 @@ class Event:
     file: str
     line: int
     #: Plain sentences about what went wrong or deserves a look (``gradtui.engine.notes``).
-    notes: tuple[str, ...] = field(default=(), kw_only=True)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # One comparison per event: they are built ~100k times a second while a script runs.
+        if self.seq < 0 or self.line < 0:
+            raise ValueError(f"{type(self).__name__}: seq and line count from 0 (got {self.seq} and {self.line})")
 
 
-@dataclass(frozen=True, slots=True)
-class LineReached(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineReached(EventBase):
     """The script is about to run ``line`` of its own code (in ``function``)."""
 
-    kind: ClassVar[str] = "line"
+    kind: ClassVar[Literal["line"]] = "line"
 
-    function: str = "<module>"
+    function: str
 
 
-@dataclass(frozen=True, slots=True)
-class OpCalled(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpCalled(EventBase):
     """One tensor operation called from the script's own code, and what it returned."""
 
-    kind: ClassVar[str] = "op"
+    kind: ClassVar[Literal["op"]] = "op"
 
-    op: str = ""
-    grad_fn: str | None = None
-    grad_enabled: bool = True
+    op: str
+    grad_fn: str | None
+    grad_enabled: bool
     #: The arguments as the script wrote them: tensors by name, numbers by value.
-    args: tuple[str, ...] = ()
-    output: TensorSummary | None = None
+    args: tuple[str, ...]
+    output: TensorSummary | None
     #: The output's ``grad_fn`` in the timeline's node table (``Timeline.graph``), or None.
-    graph: int | None = None
+    graph: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,55 +101,55 @@ class NodeRun:
 
     id: int
     name: str
-    grad_in: tuple[TensorSummary | None, ...] = ()
-    grad_out: tuple[TensorSummary | None, ...] = ()
+    grad_in: tuple[TensorSummary | None, ...]
+    grad_out: tuple[TensorSummary | None, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class BackwardDone(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackwardDone(EventBase):
     """``backward()`` ran from ``root``; every leaf it reached, with ``.grad`` before/after."""
 
-    kind: ClassVar[str] = "backward"
+    kind: ClassVar[Literal["backward"]] = "backward"
     is_milestone: ClassVar[bool] = True
 
-    root: str = ""
+    root: str
     #: The loss the script computed: for a root that ``GradScaler.scale`` returned, the
     #: root's value divided by ``loss_scale``, the factor the scaler multiplied it by.
-    loss: float | None = None
-    loss_scale: float | None = None
-    grads: Mapping[str, Change] = None  # type: ignore[assignment]
+    loss: float | None
+    loss_scale: float | None
+    grads: Mapping[str, Change]
     #: The root's ``grad_fn`` in the timeline's node table, taken before backward ran.
-    graph: int | None = None
+    graph: int | None
     #: Every node the pass ran, in the order torch ran them.
     nodes: tuple[NodeRun, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class GradsZeroed(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradsZeroed(EventBase):
     """``zero_grad()`` of an optimizer or module: each parameter's ``.grad`` before/after."""
 
-    kind: ClassVar[str] = "zero_grad"
+    kind: ClassVar[Literal["zero_grad"]] = "zero_grad"
     is_milestone: ClassVar[bool] = True
 
-    optimizer: Owner = Owner("", "")
-    grads: Mapping[str, Change] = None  # type: ignore[assignment]
+    optimizer: Owner
+    grads: Mapping[str, Change]
 
 
-@dataclass(frozen=True, slots=True)
-class StepTaken(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepTaken(EventBase):
     """``optimizer.step()``: hyperparameters, each parameter before/after, state after."""
 
-    kind: ClassVar[str] = "step"
+    kind: ClassVar[Literal["step"]] = "step"
     is_milestone: ClassVar[bool] = True
 
-    optimizer: Owner = Owner("", "")
-    hyperparams: tuple[Mapping[str, HyperValue], ...] = ()
-    params: Mapping[str, Change] = None  # type: ignore[assignment]
-    state: Mapping[str, Mapping[str, StateValue]] = None  # type: ignore[assignment]
+    optimizer: Owner
+    hyperparams: tuple[Mapping[str, HyperValue], ...]
+    params: Mapping[str, Change]
+    state: Mapping[str, Mapping[str, StateValue]]
 
 
-@dataclass(frozen=True, slots=True)
-class ParamsUpdated(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParamsUpdated(EventBase):
     """The script's own code changed parameters in place: ``a -= lr * a.grad``, ``p.sub_(…)``.
 
     A parameter is a leaf tensor that requires grad; the change is one in-place operation
@@ -146,54 +159,59 @@ class ParamsUpdated(Event):
     written through ``p.data``, which autograd does not see (grad mode may then be on).
     """
 
-    kind: ClassVar[str] = "update"
+    kind: ClassVar[Literal["update"]] = "update"
     is_milestone: ClassVar[bool] = True
 
-    op: str = ""
-    args: tuple[str, ...] = ()
-    grad_enabled: bool = False
-    through_data: bool = False
-    params: Mapping[str, Change] = None  # type: ignore[assignment]
+    op: str
+    args: tuple[str, ...]
+    grad_enabled: bool
+    through_data: bool
+    params: Mapping[str, Change]
 
 
-@dataclass(frozen=True, slots=True)
-class OutputWritten(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputWritten(EventBase):
     """Text the script wrote to ``stdout`` or ``stderr`` (a line, or what preceded an event)."""
 
-    kind: ClassVar[str] = "output"
+    kind: ClassVar[Literal["output"]] = "output"
 
-    stream: str = "stdout"
-    text: str = ""
+    stream: str
+    text: str
+
+    def __post_init__(self) -> None:
+        EventBase.__post_init__(self)
+        if self.stream not in STREAMS:
+            raise ValueError(f"OutputWritten: stream is one of {', '.join(STREAMS)} (got {self.stream!r})")
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorRaised(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorRaised(EventBase):
     """An exception left the script; ``line`` is where it was raised in the script's code."""
 
-    kind: ClassVar[str] = "error"
+    kind: ClassVar[Literal["error"]] = "error"
 
-    type: str = ""
-    message: str = ""
+    type: str
+    message: str
     #: The traceback as Python prints it, with only the script's (and libraries') frames.
-    traceback: str = ""
+    traceback: str
 
 
-@dataclass(frozen=True, slots=True)
-class ValueWatched(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValueWatched(EventBase):
     """A variable the user asked to watch (``--watch NAME``) took a new value at ``line``.
 
     Recorded when the value changes, for numbers and one-element tensors; it lets the
     app plot a script that never calls backward (plain-Python gradient descent).
     """
 
-    kind: ClassVar[str] = "watch"
+    kind: ClassVar[Literal["watch"]] = "watch"
 
-    name: str = ""
-    value: float | None = None
+    name: str
+    value: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class RunReviewed(Event):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunReviewed(EventBase):
     """What can only be said once the run is over, as ``notes`` (a parameter that never got a gradient).
 
     Emitted after the script's last line, output and watched values, and before the
@@ -201,11 +219,27 @@ class RunReviewed(Event):
     where the script was when it ended.
     """
 
-    kind: ClassVar[str] = "review"
+    kind: ClassVar[Literal["review"]] = "review"
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (LineReached, OpCalled, BackwardDone, GradsZeroed, StepTaken, ParamsUpdated, OutputWritten, ErrorRaised,
-                ValueWatched, RunReviewed)
-}
+#: Every kind of event. A consumer that dispatches on the kind matches on this union and
+#: ends with ``case _: assert_never(event)``, so mypy names it when a kind is added.
+Event: TypeAlias = (LineReached | OpCalled | BackwardDone | GradsZeroed | StepTaken | ParamsUpdated | OutputWritten
+                    | ErrorRaised | ValueWatched | RunReviewed)
+
+#: The JSON ``kind`` of each member of ``Event``, in the same order.
+EventKind: TypeAlias = Literal["line", "op", "backward", "zero_grad", "step", "update", "output", "error", "watch",
+                               "review"]
+
+#: The class of each JSON ``kind``.
+EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in get_args(Event)}
+
+
+def kind_of(event: Event) -> EventKind:
+    """``event.kind``, typed: mypy refuses this line when a kind is missing from ``EventKind``."""
+    return event.kind
+
+
+def is_kind(name: str) -> TypeGuard[EventKind]:
+    """Whether ``name`` is the JSON ``kind`` of an event (a reader ``match``es on it then)."""
+    return name in EVENT_TYPES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from gradtui.model.events import (
     BackwardDone,
@@ -21,6 +21,7 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     ParamsUpdated,
+    RunReviewed,
     StepTaken,
     ValueWatched,
 )
@@ -119,7 +120,7 @@ def update_call(event: ParamsUpdated, with_args: bool = True) -> str:
 
     Without ``with_args`` the operands after the updated tensor read ``…``.
     """
-    target = event.args[0] if event.args else ", ".join(event.params or {})
+    target = event.args[0] if event.args else ", ".join(event.params)
     rest = list(event.args[1:]) if with_args else (["…"] if len(event.args) > 1 else [])
     if event.op.startswith("_foreach_"):
         return f"{event.op}({', '.join([target, *rest])})"
@@ -140,46 +141,50 @@ def location(event: Event, main_file: str) -> str:
 
 def summary(event: Event, source: str | None = None) -> str:
     """What an event did, without its location: ``backward  loss=1  theta.grad 2 → 4``."""
-    if isinstance(event, LineReached):
-        return f"line      {source.strip() if source else ''}".rstrip()
-    if isinstance(event, OpCalled):
-        args = ", ".join(event.args)
-        text = f"op        {event.op}({args}) = {format_tensor(event.output)}"
-        if event.grad_fn:
-            text += f"  grad_fn={event.grad_fn}"
-        if not event.grad_enabled:
-            text += "  [no_grad]"
-        return text
-    if isinstance(event, BackwardDone):
-        loss = f"{event.root}={format_number(event.loss)}" if event.loss is not None else f"root={event.root}"
-        if event.loss_scale is not None and event.loss is not None:
-            # The root is the scaled loss; the value shown is the script's own loss.
-            loss = f"loss={format_number(event.loss)} (root {event.root} = loss × {format_number(event.loss_scale)})"
-        return f"backward  {loss}  {_changes(event.grads, '.grad')}".rstrip()
-    if isinstance(event, GradsZeroed):
-        owner = f"{event.optimizer.name}({event.optimizer.cls})"
-        return f"zero_grad {owner}  {_changes(event.grads, '.grad')}".rstrip()
-    if isinstance(event, StepTaken):
-        hyper = ""
-        if event.hyperparams:
-            lr = event.hyperparams[0].get("lr")
-            if lr is not None:
-                hyper = f" lr={format_number(lr)}"
-        owner = f"{event.optimizer.name}({event.optimizer.cls}){hyper}"
-        return f"step      {owner}  {_changes(event.params)}".rstrip()
-    if isinstance(event, ParamsUpdated):
-        flag = "  [.data]" if event.through_data else ("" if event.grad_enabled else "  [no_grad]")
-        return f"update    {update_call(event)}  {_changes(event.params)}{flag}"
-    if isinstance(event, OutputWritten):
-        label = "output" if event.stream == "stdout" else "stderr"
-        return f"{label:<9} {event.text.rstrip(chr(10))!r}"
-    if isinstance(event, ErrorRaised):
-        return f"error     {event.type}: {event.message}"
-    if isinstance(event, ValueWatched):
-        return f"watch     {event.name} = {format_number(event.value) if event.value is not None else 'not a number'}"
-    if event.kind == "review":
-        return "review    looking back over the run"
-    return event.kind
+    match event:
+        case LineReached():
+            return f"line      {source.strip() if source else ''}".rstrip()
+        case OpCalled():
+            args = ", ".join(event.args)
+            text = f"op        {event.op}({args}) = {format_tensor(event.output)}"
+            if event.grad_fn:
+                text += f"  grad_fn={event.grad_fn}"
+            if not event.grad_enabled:
+                text += "  [no_grad]"
+            return text
+        case BackwardDone():
+            loss = f"{event.root}={format_number(event.loss)}" if event.loss is not None else f"root={event.root}"
+            if event.loss_scale is not None and event.loss is not None:
+                # The root is the scaled loss; the value shown is the script's own loss.
+                scale = format_number(event.loss_scale)
+                loss = f"loss={format_number(event.loss)} (root {event.root} = loss × {scale})"
+            return f"backward  {loss}  {_changes(event.grads, '.grad')}".rstrip()
+        case GradsZeroed():
+            owner = f"{event.optimizer.name}({event.optimizer.cls})"
+            return f"zero_grad {owner}  {_changes(event.grads, '.grad')}".rstrip()
+        case StepTaken():
+            hyper = ""
+            if event.hyperparams:
+                lr = event.hyperparams[0].get("lr")
+                if lr is not None:
+                    hyper = f" lr={format_number(lr)}"
+            owner = f"{event.optimizer.name}({event.optimizer.cls}){hyper}"
+            return f"step      {owner}  {_changes(event.params)}".rstrip()
+        case ParamsUpdated():
+            flag = "  [.data]" if event.through_data else ("" if event.grad_enabled else "  [no_grad]")
+            return f"update    {update_call(event)}  {_changes(event.params)}{flag}"
+        case OutputWritten():
+            label = "output" if event.stream == "stdout" else "stderr"
+            return f"{label:<9} {event.text.rstrip(chr(10))!r}"
+        case ErrorRaised():
+            return f"error     {event.type}: {event.message}"
+        case ValueWatched():
+            value = format_number(event.value) if event.value is not None else "not a number"
+            return f"watch     {event.name} = {value}"
+        case RunReviewed():
+            return "review    looking back over the run"
+        case _:
+            assert_never(event)
 
 
 NOTE_MARK = "⚠"

@@ -11,27 +11,33 @@ and must not keep state: the same events and cursor always give the same answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, overload
 
 from gradtui.model.events import (
     EVENT_TYPES,
     BackwardDone,
     Change,
     Event,
+    EventBase,
     GradsZeroed,
     LineReached,
     OpCalled,
+    ValueWatched,
 )
 from gradtui.model.formatting import ARROW, format_tensor
 from gradtui.model.index import IndexedEvents
 from gradtui.model.tensors import TensorSummary
 
-WATCH_KIND = "watch"
 ELLIPSIS = "…"
 RESET_MARK = "⟲ zero_grad"
 
 EventPredicate = Callable[[Event], bool]
+#: Kinds of event ``latest`` is asked for: the answer is one of them.
+A = TypeVar("A", bound=Event)
+B = TypeVar("B", bound=Event)
+C = TypeVar("C", bound=Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +84,7 @@ def grad_history(events: Sequence[Event], upto: int) -> dict[str, list[GradEntry
     for event in _of_kinds(events, upto, (BackwardDone, GradsZeroed)):
         if isinstance(event, BackwardDone | GradsZeroed):
             reset = isinstance(event, GradsZeroed)
-            for name, change in (event.grads or {}).items():
+            for name, change in event.grads.items():
                 _record(histories.setdefault(name, []), event.seq, change, reset)
     return histories
 
@@ -127,8 +133,17 @@ def _of_kinds(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]
     return (e for e in events[: last_index(events, upto) + 1] if isinstance(e, kinds))
 
 
-def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Event | None:
-    """The last event of one of ``kinds`` with ``seq <= upto``."""
+@overload
+def latest(events: Sequence[Event], upto: int, kinds: tuple[type[A]]) -> A | None: ...
+@overload
+def latest(events: Sequence[Event], upto: int, kinds: tuple[type[A], type[B]]) -> A | B | None: ...
+@overload
+def latest(events: Sequence[Event], upto: int, kinds: tuple[type[A], type[B], type[C]]) -> A | B | C | None: ...
+@overload
+def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Event | None: ...
+def latest(events: Sequence[Event], upto: int, kinds: tuple[type[EventBase], ...]) -> Event | None:
+    """The last event of one of ``kinds`` with ``seq <= upto``, typed as one of them (a ``match`` over
+    the kinds asked for is then exhaustive)."""
     if isinstance(events, IndexedEvents):
         found = events.latest([k.kind for k in kinds], last_index(events, upto))
         return None if found is None else events[found]
@@ -138,7 +153,7 @@ def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -
     return None
 
 
-def focus_graph_event(events: Sequence[Event], upto: int) -> Event | None:
+def focus_graph_event(events: Sequence[Event], upto: int) -> BackwardDone | OpCalled | None:
     """The event whose tensor the graph panel shows: the latest backward, else the latest op."""
     backward = latest(events, upto, (BackwardDone,))
     return backward if backward is not None else latest(events, upto, (OpCalled,))
@@ -191,14 +206,9 @@ def loss_points(events: Sequence[Event], upto: int) -> list[tuple[int, float]]:
 def watch_points(events: Sequence[Event], upto: int, name: str) -> list[tuple[int, float]]:
     """``(seq, value)`` of every watch of ``name`` up to ``upto`` that had a value."""
     points: list[tuple[int, float]] = []
-    candidates: Iterable[Event] = events[: last_index(events, upto) + 1]
-    if isinstance(events, IndexedEvents):
-        candidates = (events[i] for i in events.positions([WATCH_KIND], last_index(events, upto)))
-    for event in candidates:
-        if event.kind == WATCH_KIND and getattr(event, "name", None) == name:
-            value = getattr(event, "value", None)
-            if value is not None:
-                points.append((event.seq, float(value)))
+    for event in _of_kinds(events, upto, (ValueWatched,)):
+        if isinstance(event, ValueWatched) and event.name == name and event.value is not None:
+            points.append((event.seq, float(event.value)))
     return points
 
 

@@ -7,6 +7,7 @@ of a backward pass. Pure functions of model values: no torch, no textual.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import assert_never
 
 from gradtui.model.events import (
     BackwardDone,
@@ -20,14 +21,14 @@ from gradtui.model.events import (
     OpCalled,
     OutputWritten,
     ParamsUpdated,
+    RunReviewed,
     StepTaken,
+    ValueWatched,
 )
 from gradtui.model.formatting import ARROW, format_number, format_tensor, update_call
 from gradtui.model.history import last_index
 from gradtui.model.tensors import TensorSummary
 
-WATCH_KIND = "watch"
-REVIEW_KIND = "review"
 ELLIPSIS = "…"
 #: Printed text is cut to this many characters in ``describe``.
 OUTPUT_CHARS = 60
@@ -155,10 +156,9 @@ def _describe_output(event: OutputWritten) -> str:
     return f"printed: {text}" if event.stream == "stdout" else f"printed to {event.stream}: {text}"
 
 
-def _describe_watch(event: Event) -> str:
-    value = getattr(event, "value", None)
+def _describe_watch(event: ValueWatched) -> str:
     # The same words as ``formatting.summary`` uses for a watch without a number.
-    return f"{getattr(event, 'name', '')} = {format_number(value) if value is not None else 'not a number'}"
+    return f"{event.name} = {format_number(event.value) if event.value is not None else 'not a number'}"
 
 
 def describe(events: Sequence[Event], upto: int) -> str:
@@ -175,24 +175,26 @@ def describe(events: Sequence[Event], upto: int) -> str:
     if not events or upto < 0:
         return ""
     event = events[last_index(events, upto)]
-    if isinstance(event, BackwardDone):
-        return _describe_backward(event)
-    if isinstance(event, GradsZeroed):
-        return _describe_zeroed(event)
-    if isinstance(event, StepTaken):
-        return _describe_step(event)
-    if isinstance(event, ParamsUpdated):
-        return _describe_update(event)
-    if isinstance(event, OpCalled):
-        return _describe_op(event)
-    if isinstance(event, LineReached):
-        return f"line {event.line} in {event.function}"
-    if isinstance(event, OutputWritten):
-        return _describe_output(event)
-    if isinstance(event, ErrorRaised):
-        return f"{event.type}: {event.message}" if event.message else event.type
-    if event.kind == WATCH_KIND:
-        return _describe_watch(event)
-    if event.kind == REVIEW_KIND:
-        return "looking back over the run: " + (f"{len(event.notes)} notes" if len(event.notes) > 1 else "a note")
-    return event.kind
+    match event:
+        case BackwardDone():
+            return _describe_backward(event)
+        case GradsZeroed():
+            return _describe_zeroed(event)
+        case StepTaken():
+            return _describe_step(event)
+        case ParamsUpdated():
+            return _describe_update(event)
+        case OpCalled():
+            return _describe_op(event)
+        case LineReached():
+            return f"line {event.line} in {event.function}"
+        case OutputWritten():
+            return _describe_output(event)
+        case ErrorRaised():
+            return f"{event.type}: {event.message}" if event.message else event.type
+        case ValueWatched():
+            return _describe_watch(event)
+        case RunReviewed():
+            return "looking back over the run: " + (f"{len(event.notes)} notes" if len(event.notes) > 1 else "a note")
+        case _:
+            assert_never(event)

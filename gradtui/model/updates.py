@@ -39,13 +39,13 @@ def update_group(events: Sequence[Event], upto: int) -> list[ParamsUpdated]:
     Empty when there is no update. At most ``GROUP_LIMIT`` events: the latest ones.
     """
     last = history.latest(events, upto, (ParamsUpdated,))
-    if not isinstance(last, ParamsUpdated):
+    if last is None:
         return []
     boundary = history.latest(events, last.seq, _BOUNDARIES)
     start = -1 if boundary is None else boundary.seq
     group: list[ParamsUpdated] = []
-    found: Event | None = last
-    while isinstance(found, ParamsUpdated) and found.seq > start and len(group) < GROUP_LIMIT:
+    found: ParamsUpdated | None = last
+    while found is not None and found.seq > start and len(group) < GROUP_LIMIT:
         group.append(found)
         found = history.latest(events, found.seq - 1, (ParamsUpdated,)) if found.seq else None
     group.reverse()
@@ -61,7 +61,7 @@ def update_rows(group: Sequence[ParamsUpdated]) -> list[UpdateRow]:
     """
     rows: list[tuple[str, Change, list[tuple[str, int]]]] = []
     for event in group:
-        for name, change in (event.params or {}).items():
+        for name, change in event.params.items():
             for i in range(len(rows) - 1, -1, -1):
                 row_name, row_change, ops = rows[i]
                 after = row_change.after

@@ -20,6 +20,7 @@ panel focused its lower border shows the path from the root to the selected line
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import assert_never
 
 from rich.text import Text
 from textual import events
@@ -93,7 +94,7 @@ class GraphView(Tree[Data]):
 
     def _show_graph(self, view: View, force: bool = False) -> None:
         event = history.focus_graph_event(view.events, view.cursor)
-        root_id = event.graph if isinstance(event, (OpCalled, BackwardDone)) else None
+        root_id = None if event is None else event.graph
         key = (None if event is None else event.seq, root_id)
         if key == self._key and not force:
             return
@@ -364,9 +365,12 @@ def _plain(label: object) -> str:
     return text.split("  ")[0]
 
 
-def _focus_label(view: View, event: object) -> Text:
-    if isinstance(event, BackwardDone):
-        number = history.backward_number(view.events, event.seq)
-        return Text.assemble((event.root or "root", "bold"), f"  (root of backward #{number})")
-    assert isinstance(event, OpCalled)
-    return Text.assemble((f"{event.op}({', '.join(event.args)})", "bold"), "  (output of the latest op)")
+def _focus_label(view: View, event: BackwardDone | OpCalled) -> Text:
+    match event:
+        case BackwardDone():
+            number = history.backward_number(view.events, event.seq)
+            return Text.assemble((event.root or "root", "bold"), f"  (root of backward #{number})")
+        case OpCalled():
+            return Text.assemble((f"{event.op}({', '.join(event.args)})", "bold"), "  (output of the latest op)")
+        case _:
+            assert_never(event)

@@ -24,7 +24,7 @@ def _value(v: object) -> str:
 
 def render_optimizer(view: View) -> Group | Text:
     event = history.latest(view.events, view.cursor, (StepTaken,))
-    if not isinstance(event, StepTaken):
+    if event is None:
         return Text("no step() yet", style="italic")
     number = history.count(view.events, view.cursor, StepTaken)
     head = Text.assemble((event.optimizer.cls, "bold"), f" {event.optimizer.name} · step() #{number}")

@@ -8,6 +8,8 @@ All are what torch held at those moments, never recomputed.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -51,20 +53,23 @@ def render_updates(view: View) -> Table | Text:
 
 def render_params(view: View) -> Table | Text:
     event = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed, ParamsUpdated))
-    if event is None:
-        return Text("no zero_grad() or step() yet", style="italic")
-    if isinstance(event, ParamsUpdated):
-        return render_updates(view)
-    if isinstance(event, StepTaken):
-        table = _table(f"{event.optimizer.name}.step() · line {event.line}", "parameter")
-        for name, change in event.params.items():
-            _row(table, name, change)
-        return table
-    assert isinstance(event, GradsZeroed)
-    table = _table(f"{event.optimizer.name}.zero_grad() · line {event.line}", ".grad of")
-    for name, change in event.grads.items():
-        _row(table, name + ".grad", change)
-    return table
+    match event:
+        case None:
+            return Text("no zero_grad() or step() yet", style="italic")
+        case ParamsUpdated():
+            return render_updates(view)
+        case StepTaken():
+            table = _table(f"{event.optimizer.name}.step() · line {event.line}", "parameter")
+            for name, change in event.params.items():
+                _row(table, name, change)
+            return table
+        case GradsZeroed():
+            table = _table(f"{event.optimizer.name}.zero_grad() · line {event.line}", ".grad of")
+            for name, change in event.grads.items():
+                _row(table, name + ".grad", change)
+            return table
+        case _:
+            assert_never(event)
 
 
 class ParamsView(EventPanel):

@@ -1,0 +1,198 @@
+"""One event as a JSON object and back (docs/timeline-format.md, the ``events`` list).
+
+Both directions ``match`` over every kind and end in ``assert_never``, so adding a kind to
+``gradtui.model.events.Event`` makes mypy name this module until the kind can be saved and
+loaded. Optional fields of older files get the value they meant when they were written
+(no ``nodes``: a backward recorded before nodes were). No torch, no textual.
+"""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from gradtui.model.events import (
+    STREAMS,
+    BackwardDone,
+    ErrorRaised,
+    Event,
+    GradsZeroed,
+    LineReached,
+    NodeRun,
+    OpCalled,
+    OutputWritten,
+    Owner,
+    ParamsUpdated,
+    RunReviewed,
+    StepTaken,
+    ValueWatched,
+    is_kind,
+    kind_of,
+)
+from gradtui.model.json_values import (
+    Reader,
+    changes_from_json,
+    changes_to_json,
+    number_from_json,
+    number_to_json,
+    plain_from_json,
+    plain_to_json,
+    tensor_from_json,
+    tensor_to_json,
+)
+
+# ---------------------------------------------------------------- writing
+
+
+def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
+    raw = raw_values
+    out: dict[str, Any] = {"seq": e.seq, "kind": kind_of(e), "file": e.file, "line": e.line}
+    if e.notes:
+        out["notes"] = list(e.notes)
+    match e:
+        case LineReached():
+            out["function"] = e.function
+        case OpCalled():
+            out.update(op=e.op, grad_fn=e.grad_fn, grad_enabled=e.grad_enabled, args=list(e.args),
+                       output=tensor_to_json(e.output, raw), graph=e.graph)
+        case BackwardDone():
+            out.update(root=e.root, loss=number_to_json(e.loss), grads=changes_to_json(e.grads, raw), graph=e.graph,
+                       nodes=[{"id": n.id, "name": n.name, "grad_in": [tensor_to_json(g, raw) for g in n.grad_in],
+                               "grad_out": [tensor_to_json(g, raw) for g in n.grad_out]} for n in e.nodes])
+            if e.loss_scale is not None:
+                out["loss_scale"] = number_to_json(e.loss_scale)
+        case GradsZeroed():
+            out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls},
+                       grads=changes_to_json(e.grads, raw))
+        case StepTaken():
+            out.update(
+                optimizer={"name": e.optimizer.name, "class": e.optimizer.cls},
+                hyperparams=[{k: plain_to_json(v, raw) for k, v in g.items()} for g in e.hyperparams],
+                params=changes_to_json(e.params, raw),
+                state={n: {k: plain_to_json(v, raw) for k, v in s.items()} for n, s in e.state.items()},
+            )
+        case ParamsUpdated():
+            out.update(op=e.op, args=list(e.args), grad_enabled=e.grad_enabled, through_data=e.through_data,
+                       params=changes_to_json(e.params, raw))
+        case OutputWritten():
+            out.update(stream=e.stream, text=e.text)
+        case ErrorRaised():
+            out.update(type=e.type, message=e.message, traceback=e.traceback)
+        case ValueWatched():
+            out.update(name=e.name, value=number_to_json(e.value))
+        case RunReviewed():
+            pass  # its notes are all it says
+        case _:
+            assert_never(e)
+    return out
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _owner(d: Any, where: str) -> Owner:
+    r = Reader(where)
+    if not isinstance(d, dict):
+        raise r.fail("'optimizer' must be an object")
+    return Owner(r.get(d, "name", str), r.get(d, "class", str))
+
+
+def _args(r: Reader, d: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(a) for a in (r.get(d, "args", list, optional=True) or ()))
+
+
+def _node_runs(runs: list[Any], where: str) -> tuple[NodeRun, ...]:
+    """A backward's nodes in the order torch ran them (optional: older files have none)."""
+    out = []
+    for i, d in enumerate(runs):
+        r = Reader(f"{where}[{i}]")
+        if not isinstance(d, dict):
+            raise r.fail("a node must be an object")
+        grad_in = r.get(d, "grad_in", list)
+        grad_out = r.get(d, "grad_out", list)
+        out.append(NodeRun(
+            r.get(d, "id", int), r.get(d, "name", str),
+            tuple(tensor_from_json(g, f"{where}[{i}].grad_in") for g in grad_in),
+            tuple(tensor_from_json(g, f"{where}[{i}].grad_out") for g in grad_out),
+        ))
+    return tuple(out)
+
+
+def _step(r: Reader, d: dict[str, Any], base: dict[str, Any]) -> StepTaken:
+    where = r.where
+    groups = r.get(d, "hyperparams", list)
+    state = r.get(d, "state", dict)
+    if not all(isinstance(g, dict) for g in groups):
+        raise r.fail("each entry of 'hyperparams' must be an object (one per parameter group)")
+    if not all(isinstance(entry, dict) for entry in state.values()):
+        raise r.fail("each entry of 'state' must be an object (one per parameter)")
+    return StepTaken(
+        **base,
+        optimizer=_owner(d.get("optimizer"), where),
+        hyperparams=tuple({k: plain_from_json(v, f"{where}.hyperparams") for k, v in g.items()} for g in groups),
+        params=changes_from_json(r.get(d, "params", dict), f"{where}.params"),
+        state={n: {k: plain_from_json(v, f"{where}.state.{n}.{k}") for k, v in s.items()} for n, s in state.items()},
+    )
+
+
+def event_from_json(d: Any, index: int) -> Event:
+    where = f"events[{index}]"
+    r = Reader(where)
+    if not isinstance(d, dict):
+        raise r.fail("an event must be an object")
+    kind = r.get(d, "kind", str)
+    if not is_kind(kind):
+        raise r.fail(f"unknown event kind '{kind}'")
+    seq = r.get(d, "seq", int)
+    if seq != index:
+        raise r.fail(f"'seq' is {seq}, expected {index}")
+    notes = r.get(d, "notes", list, optional=True) or []
+    if not all(isinstance(n, str) for n in notes):
+        raise r.fail("'notes' must be a list of sentences")
+    file, line = r.get(d, "file", str), r.get(d, "line", int)
+    if line < 0:
+        raise r.fail("'line' must not be negative")
+    base: dict[str, Any] = dict(seq=seq, file=file, line=line, notes=tuple(notes))
+    match kind:
+        case "line":
+            return LineReached(**base, function=r.get(d, "function", str, optional=True) or "<module>")
+        case "op":
+            return OpCalled(**base, op=r.get(d, "op", str), grad_fn=r.get(d, "grad_fn", str, optional=True),
+                            grad_enabled=r.get(d, "grad_enabled", bool), args=_args(r, d),
+                            output=tensor_from_json(d.get("output"), f"{where}.output"),
+                            graph=r.get(d, "graph", int, optional=True))
+        case "backward":
+            loss = number_from_json(d.get("loss"))
+            scale = number_from_json(d.get("loss_scale"))
+            is_scale = isinstance(scale, int | float) and not isinstance(scale, bool)
+            return BackwardDone(**base, root=r.get(d, "root", str), loss=loss,
+                                loss_scale=float(scale) if is_scale else None,
+                                grads=changes_from_json(r.get(d, "grads", dict), f"{where}.grads"),
+                                graph=r.get(d, "graph", int, optional=True),
+                                nodes=_node_runs(r.get(d, "nodes", list, optional=True) or [], f"{where}.nodes"))
+        case "zero_grad":
+            return GradsZeroed(**base, optimizer=_owner(d.get("optimizer"), where),
+                               grads=changes_from_json(r.get(d, "grads", dict), f"{where}.grads"))
+        case "step":
+            return _step(r, d, base)
+        case "update":
+            return ParamsUpdated(**base, op=r.get(d, "op", str), args=_args(r, d),
+                                 grad_enabled=r.get(d, "grad_enabled", bool),
+                                 through_data=bool(r.get(d, "through_data", bool, optional=True)),
+                                 params=changes_from_json(r.get(d, "params", dict), f"{where}.params"))
+        case "output":
+            stream = r.get(d, "stream", str)
+            if stream not in STREAMS:
+                raise r.fail(f"unknown stream '{stream}'")
+            return OutputWritten(**base, stream=stream, text=r.get(d, "text", str))
+        case "error":
+            return ErrorRaised(**base, type=r.get(d, "type", str), message=r.get(d, "message", str),
+                               traceback=r.get(d, "traceback", str, optional=True) or "")
+        case "watch":
+            value = number_from_json(d.get("value"))
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise r.fail("field 'value' must be a number or null")
+            return ValueWatched(**base, name=r.get(d, "name", str), value=value)
+        case "review":
+            return RunReviewed(**base)
+        case _:
+            assert_never(kind)
