@@ -52,8 +52,10 @@ class RoutedStream:
 class StreamRouter:
     """Installs the proxies for one run and turns the script's writes into events."""
 
-    def __init__(self, sink: OutputSink, echo: bool) -> None:
+    def __init__(self, sink: OutputSink, echo: bool, lock: threading.RLock | None = None) -> None:
         self._sink = sink
+        #: Held while pending output changes: a driver's thread may flush it (``Recorder``).
+        self._lock = lock if lock is not None else threading.RLock()
         self.echo = echo
         self.thread_id: int | None = None
         self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -98,17 +100,19 @@ class StreamRouter:
                 original.flush()
             except (OSError, ValueError):
                 pass
-        pending = self._pending[stream]
-        pending.append(text)
-        if text.endswith("\n"):
-            self.flush(stream)
+        with self._lock:
+            pending = self._pending[stream]
+            pending.append(text)
+            if text.endswith("\n"):
+                self.flush(stream)
 
     def flush(self, stream: str) -> None:
-        pending = self._pending[stream]
-        if pending:
-            text = "".join(pending)
-            pending.clear()
-            self._sink(stream, text)
+        with self._lock:
+            pending = self._pending[stream]
+            if pending:
+                text = "".join(pending)
+                pending.clear()
+                self._sink(stream, text)
 
     def flush_all(self) -> None:
         for stream in ("stdout", "stderr"):
