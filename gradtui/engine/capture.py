@@ -188,6 +188,15 @@ class TensorCapture:
                 return
             oldest()  # computes the statistics and releases the clone
 
+    def settle(self) -> None:
+        """Compute every pending statistic now, in this thread.
+
+        Called in the script's thread before the engine reports a pause to the app: the
+        summaries the app then reads are complete, and torch never runs on the UI's thread.
+        """
+        while (oldest := self._oldest()) is not None:
+            oldest()
+
     def _oldest(self) -> _Deferred | None:
         with self._lock:
             return next(iter(self._pending.values()), None)

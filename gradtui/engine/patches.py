@@ -67,7 +67,7 @@ class Patches:
             self._watch_new_subclasses(root)
         self._wrap_function_apply()
         self._wrap_grad_scaler()
-        if self._input.handler is not None:
+        if self._input.from_driver:
             self._wrap_input()
         self._wrap_compile()
 

@@ -1,11 +1,10 @@
 """The script's ``input()``, answered by the driver: the app owns the terminal.
 
 The ``input`` patch (``gradtui.engine.patches``) calls ``ScriptInput.ask`` in place of
-the built-in. In the script's thread, with a handler set, the prompt goes to the driver
-(after the output printed before it is recorded) and the answer comes back; the prompt
-and answer are then written as a terminal would show them, so they become output events
-like any other. This is the one place that talks to the driver from the script's thread
-other than the sink: replacing the handler by messages changes this module only.
+the built-in. In the script's thread of a run whose driver answers input (the app), the
+output printed before is recorded, then the script's thread waits at the gate with an
+``InputWanted`` report until the driver sends an ``Answer``; the prompt and answer are
+then written as a terminal would show them, so they become output events like any other.
 """
 
 from __future__ import annotations
@@ -16,27 +15,21 @@ from collections.abc import Callable
 from gradtui.engine.control import StopScript
 from gradtui.engine.recorder import Recorder
 
-#: Called in the script's thread with input()'s prompt; blocks until the answer, or returns
-#: None for end of input (or when the driver is stopping the script).
-InputHandler = Callable[[str], "str | None"]
-
 
 class ScriptInput:
-    """Answers the script's ``input()`` through ``handler``; None: read stdin as usual."""
+    """Answers the script's ``input()`` from the driver (``from_driver``), else from stdin as usual."""
 
-    def __init__(self, recorder: Recorder, in_script_thread: Callable[[], bool],
-                 handler: InputHandler | None) -> None:
+    def __init__(self, recorder: Recorder, in_script_thread: Callable[[], bool], *, from_driver: bool) -> None:
         self._recorder = recorder
         self._in_script_thread = in_script_thread
-        self.handler = handler
+        self.from_driver = from_driver
 
     def ask(self, original: Callable[[object], str], prompt: object) -> str:
-        handler = self.handler
-        if not self._in_script_thread() or handler is None:
+        if not self._in_script_thread() or not self.from_driver:
             return original(prompt)
         text = "" if prompt is None else str(prompt)
         self._recorder.flush()
-        answer = handler(text)
+        answer = self._recorder.gate.ask(text)
         if self._recorder.gate.stopping:
             raise StopScript
         if answer is None:

@@ -122,7 +122,8 @@ class ScriptRun:
         self._capture.close()
         recorder.finish(status, code, error)
         self.done.set()
-        recorder.gate.wake()
+        tl = recorder.timeline
+        recorder.gate.end(tl.status, tl.exit_code)
 
     def _settle(self, error_event: dict[str, Any] | None, namespace: dict[str, Any], interrupted: bool) -> None:
         """Emit what is left (the last watched values, pending output, the notes about the whole

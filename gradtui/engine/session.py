@@ -47,16 +47,21 @@ from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import EventSink, NotesOnce, Recorder
 from gradtui.engine.script import Script
-from gradtui.engine.script_input import InputHandler, ScriptInput
+from gradtui.engine.script_input import ScriptInput
 from gradtui.engine.script_runner import ScriptRun
 from gradtui.engine.updates import ManualUpdates
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import Event
 from gradtui.model.navigation import Command, Continue, NextEvent, NextLine, Pause, StepOp
+from gradtui.model.reports import Answer, Report
 from gradtui.model.stops import EventStop
 from gradtui.model.timeline import Timeline
 
-__all__ = ["EventSink", "InputHandler", "Session"]
+__all__ = ["EventSink", "Session"]
+
+
+def _nothing() -> None:
+    pass
 
 
 class Session:
@@ -73,7 +78,7 @@ class Session:
         max_values: int = DEFAULT_MAX_VALUES,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         watch: Sequence[str] = (),
-        input_handler: InputHandler | None = None,
+        ask_input: bool = False,
         grad_norm_limits: GradNormLimits | None = None,
         stops: tuple[EventStop, ...] = (),
         record_nodes: bool = True,
@@ -85,7 +90,11 @@ class Session:
         capture = self.capture = TensorCapture(max_values=max_values, budget_bytes=budget_bytes)
         self.timeline = Timeline(script=script.path, argv=[script.path, *args], max_values=max_values,
                                  torch_version=torch.__version__)
-        self.gate = Gate(Pause() if start_paused else Continue(stops=stops))
+        tl = self.timeline
+        # A driver that pauses the run reads what each report hands over: the statistics
+        # are computed first, here in the script's thread. A headless run never asks.
+        self.gate = Gate(Pause() if start_paused else Continue(stops=stops), count=lambda: len(tl.events),
+                         sources=lambda: tl.sources, before_report=capture.settle if start_paused else _nothing)
         notes = NoteKeeper(grad_norm_limits)
         recorder = self._recorder = Recorder(self.timeline, self.gate, sink, echo=echo_output,
                                              display=code_filter.display, notes=notes)
@@ -102,8 +111,9 @@ class Session:
         backward = BackwardHook(recorder, attribution, capture, namer, graph, modules, notes, loss_scales,
                                 record_nodes=record_nodes)
         optimizers = OptimizerHooks(recorder, attribution, capture, namer, notes)
-        #: Answers the script's ``input()`` (the app asks the user); no handler: stdin as usual.
-        self._input = ScriptInput(recorder, attribution.in_script_thread, input_handler)
+        #: ``ask_input``: the script's ``input()`` waits for the driver's ``Answer`` (the app
+        #: asks the user); otherwise it reads stdin as usual.
+        self._input = ScriptInput(recorder, attribution.in_script_thread, from_driver=ask_input)
         note_once = NotesOnce(recorder, attribution.in_script_thread)
         self._run = ScriptRun(
             script, recorder=recorder, attribution=attribution,
@@ -115,15 +125,6 @@ class Session:
         )
         self._thread: threading.Thread | None = None
 
-    @property
-    def input_handler(self) -> InputHandler | None:
-        """Answers the script's ``input()``; set before ``start`` (the app asks the user)."""
-        return self._input.handler
-
-    @input_handler.setter
-    def input_handler(self, handler: InputHandler | None) -> None:
-        self._input.handler = handler
-
     # ------------------------------------------------------------------ driver side
 
     def start(self) -> None:
@@ -131,8 +132,14 @@ class Session:
         self._thread = threading.Thread(target=self._run.run, name="gradtui-script", daemon=True)
         self._thread.start()
 
-    def send(self, command: Command) -> None:
+    def send(self, command: Command | Answer) -> None:
+        """A command for the paused script, or the answer to its ``input()``."""
         self.gate.send(command)
+
+    def next_report(self, timeout: float) -> Report:
+        """The engine's report once the script pauses, asks for input or ends (``Running`` if not
+        within ``timeout`` seconds): what the driver may read of the timeline."""
+        return self.gate.next_report(timeout)
 
     def step_op(self) -> None:
         self.send(StepOp())
