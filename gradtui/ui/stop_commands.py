@@ -12,20 +12,14 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from gradtui.model.stops import EventStop
+from gradtui.model.stops import STOP_KINDS, EventStop
 
 if TYPE_CHECKING:
     from gradtui.ui.app import GradtuiApp
 
-#: The entries: the stop and what it stops on, in words.
-ENTRIES: tuple[tuple[EventStop, str], ...] = (
-    (EventStop("backward"), "every backward()"),
-    (EventStop("zero_grad"), "every zero_grad()"),
-    (EventStop("step"), "every optimizer step()"),
-    (EventStop("update"), "every parameter update made by hand"),
-    (EventStop("nan"), "the first NaN or inf in a loss, gradient or parameter"),
-    (EventStop("grad-norm", 1e3), "a gradient whose norm exceeds 1000"),
-    (EventStop("note"), "any note"),
+#: The entries: the stop and what it stops on, in words, one per kind of ``STOP_KINDS``.
+ENTRIES: tuple[tuple[EventStop, str], ...] = tuple(
+    (kind.palette_stop, kind.stop_words(kind.palette_threshold)) for kind in STOP_KINDS
 )
 
 
