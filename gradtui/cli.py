@@ -3,6 +3,8 @@
 Everything the user can get wrong is checked here before a thread starts or torch is
 imported: usage, the script file, the output path. Each problem is one line on stderr
 and exit status 2. Options come before SCRIPT; everything after it is the script's.
+The options are the rows of ``gradtui.cli_options``; the keys in the epilog come from
+``gradtui.ui.keys``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gradtui import __version__
+from gradtui.cli_options import MODES, OPTIONS, takes_value
 from gradtui.model.stops import StopSpecError, parse_stop
+from gradtui.ui.keys import cli_summary
 
 USAGE_ERROR = 2
 
@@ -24,14 +28,12 @@ Step through a PyTorch script one operation at a time and watch autograd work:
 the grad_fn graph, each leaf's .grad across backward calls, zero_grad() and step().
 """
 
-EPILOG = """\
+EPILOG = f"""\
 exit status: 0 when the script finished, 1 when it raised, the script's own code when
 it called sys.exit(), 130 when interrupted (Ctrl-C), 2 for bad usage, 3 when a
 --break-on stop ended a headless run.
 
-keys in the debugger: s step, n next line, e next backward/zero_grad/step/update,
-c continue, S N E back, C back to the start, b breakpoint, L log/linear plot,
-/ find in the graph, + - open/close the graph's modules, ? help, q quit.
+{cli_summary()}
 
 examples:
   gradtui scenarios/accumulation.py
@@ -55,59 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    mode = p.add_argument_group("what to do (default: open the debugger)")
-    mode.add_argument("--record", metavar="OUT.json",
-                      help="run SCRIPT to the end without a screen and write its timeline to OUT.json")
-    mode.add_argument("--force", action="store_true",
-                      help="with --record: write over an existing file that is not a gradtui recording "
-                           "(never over SCRIPT or a file it imports)")
-    mode.add_argument("--trace", action="store_true",
-                      help="run SCRIPT to the end, printing one line per event as it happens")
-    mode.add_argument("--replay", metavar="TIMELINE.json",
-                      help="open the debugger on a recorded timeline; runs nothing (no SCRIPT, no torch needed)")
-    p.add_argument("--watch", metavar="NAME", action="append", default=[],
-                   help="follow the variable NAME (a number or one-element tensor) and plot it; repeatable")
-    p.add_argument("--backward-nodes", action="store_true",
-                   help="with --record/--trace: also record each backward pass node by node, so a --replay "
-                        "can step into it (the debugger always does; it costs time on long training loops)")
-    p.add_argument("--break-on", metavar="KIND", action="append", default=[],
-                   help="stop at an event of KIND: backward, zero_grad, step, update, nan, grad-norm>X, note "
-                        "(repeatable); headless runs then exit with status 3 and the reason")
-    p.add_argument("--grad-norm-above", metavar="X", type=_positive_float, default=None,
-                   help="also note a gradient whose norm exceeds X (default: off; exploded gradients are "
-                        "noted anyway, judged against each parameter's own earlier norms)")
-    p.add_argument("--grad-norm-below", metavar="X", type=_positive_float, default=None,
-                   help="also note a non-zero gradient whose norm is under X (default: off; vanished "
-                        "gradients are noted anyway, judged against the other gradients of the same backward)")
-    p.add_argument("--theme", metavar="THEME", default="textual-dark",
-                   help="the debugger's Textual colour theme (default: textual-dark)")
-    p.add_argument("--max-values", metavar="N", type=_non_negative, default=64,
-                   help="keep the values of tensors with up to N elements; larger ones keep "
-                        "shape and statistics (default: 64)")
-    p.add_argument("--version", action="version", version=f"gradtui {__version__}")
+    mode = p.add_argument_group(MODES)
+    for option in OPTIONS:
+        arguments = option.arguments()
+        if option.action == "version":
+            arguments["version"] = f"gradtui {__version__}"
+        (mode if option.mode else p).add_argument(option.flag, **arguments)
     p.add_argument("script", metavar="SCRIPT", nargs="?", help="the Python script to run")
     p.add_argument("args", metavar="ARGS", nargs=argparse.REMAINDER, help="arguments passed to SCRIPT")
     return p
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"'{text}' must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"'{text}' must be a positive number")
-    return value
 
 
 def _fail(message: str) -> int:
@@ -140,14 +98,13 @@ def split_script_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
     argparse would swallow a ``--`` that follows SCRIPT; ``python SCRIPT -- x`` passes it on.
     """
-    takes_value = {"--record", "--max-values", "--replay", "--watch", "--theme", "--grad-norm-above",
-                   "--grad-norm-below", "--break-on"}
+    valued = takes_value()
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
             return list(argv[: i + 2]), list(argv[i + 2 :])
-        if arg in takes_value:
+        if arg in valued:
             i += 2
             continue
         if not arg.startswith("-") or arg == "-":

@@ -3,6 +3,8 @@
 A line breakpoint says where; these say what. Each is a pure question about one event,
 asked by the engine's gate while the script runs (``c`` in the app, ``--break-on`` with
 ``--trace``) and by the app over the events it already has, so both stop at the same place.
+``STOP_KINDS`` is the one list of the kinds: ``--break-on``'s help and errors, the palette's
+entries and the help screen are made from it (and tests/test_vocabulary.py holds README to it).
 """
 
 from __future__ import annotations
@@ -14,16 +16,60 @@ from gradtui.model.events import BackwardDone, Change, Event, GradsZeroed, Param
 from gradtui.model.formatting import format_number, stats_from_values
 from gradtui.model.tensors import TensorSummary
 
-#: What ``--break-on`` accepts, and what each stops on.
-KINDS = {
-    "backward": "every backward()",
-    "zero_grad": "every zero_grad()",
-    "step": "every optimizer step()",
-    "update": "every parameter update made by hand (p -= lr * p.grad)",
-    "nan": "the first NaN or inf in a loss, gradient or parameter",
-    "grad-norm>X": "a gradient whose norm exceeds X (e.g. grad-norm>1e3)",
-    "note": "any note",
-}
+
+@dataclass(frozen=True, slots=True)
+class StopKind:
+    """One kind of breakpoint on events, as the command line, the palette and the help name it."""
+
+    #: ``EventStop.kind``.
+    kind: str
+    #: How ``--break-on`` spells it; ``X`` stands for the threshold.
+    spelling: str
+    #: What it stops at, in words; ``{X}`` is the threshold.
+    words: str
+    #: The help screen's few words for it (``first NaN``); an ``every`` kind is one of
+    #: "every backward / zero_grad / …".
+    gist: str
+    every: bool = False
+    #: The threshold of the palette's entry, for a kind that takes one.
+    palette_threshold: float | None = None
+
+    @property
+    def takes_threshold(self) -> bool:
+        return self.palette_threshold is not None
+
+    @property
+    def palette_stop(self) -> EventStop:
+        """The stop the palette's entry sets (a gradient norm above 1000 for ``grad-norm>X``)."""
+        return EventStop(self.kind, self.palette_threshold)
+
+    def stop_words(self, threshold: float | None = None) -> str:
+        """What the stop stops at: ``a gradient whose norm exceeds 1000`` (``X`` without a threshold)."""
+        return self.words.format(X="X" if threshold is None else format_number(threshold))
+
+
+#: Every kind, in the order the CLI, the palette, the help and the README list them.
+STOP_KINDS: tuple[StopKind, ...] = (
+    StopKind("backward", "backward", "every backward()", "backward", every=True),
+    StopKind("zero_grad", "zero_grad", "every zero_grad()", "zero_grad", every=True),
+    StopKind("step", "step", "every optimizer step()", "step", every=True),
+    StopKind("update", "update", "every parameter update made by hand", "update by hand", every=True),
+    StopKind("nan", "nan", "the first NaN or inf in a loss, gradient or parameter", "first NaN"),
+    StopKind("grad-norm", "grad-norm>X", "a gradient whose norm exceeds {X}", "large gradient",
+             palette_threshold=1e3),
+    StopKind("note", "note", "any note", "any note"),
+)
+
+
+def spellings() -> str:
+    """``backward, zero_grad, …, grad-norm>X, note``: what ``--break-on`` accepts."""
+    return ", ".join(k.spelling for k in STOP_KINDS)
+
+
+def gist() -> str:
+    """The help screen's line: ``every backward / zero_grad / step / update by hand, first NaN, …``."""
+    every = " / ".join(k.gist for k in STOP_KINDS if k.every)
+    return ", ".join([f"every {every}", *(k.gist for k in STOP_KINDS if not k.every)])
 
 
 class StopSpecError(ValueError):
@@ -41,16 +87,20 @@ class EventStop:
 
 def parse_stop(text: str) -> EventStop:
     spec = text.strip()
-    if spec in ("backward", "zero_grad", "step", "update", "nan", "note"):
-        return EventStop(spec)
-    if spec.startswith("grad-norm>"):
-        try:
-            threshold = float(spec.removeprefix("grad-norm>"))
-        except ValueError:
-            threshold = math.nan
-        if threshold > 0 and math.isfinite(threshold):
-            return EventStop("grad-norm", threshold)
-    raise StopSpecError(f"unknown --break-on '{text}'; use one of: {', '.join(KINDS)}")
+    for kind in STOP_KINDS:
+        if not kind.takes_threshold:
+            if spec == kind.spelling:
+                return EventStop(kind.kind)
+            continue
+        prefix = kind.spelling.removesuffix("X")
+        if spec.startswith(prefix):
+            try:
+                threshold = float(spec.removeprefix(prefix))
+            except ValueError:
+                threshold = math.nan
+            if threshold > 0 and math.isfinite(threshold):
+                return EventStop(kind.kind, threshold)
+    raise StopSpecError(f"unknown --break-on '{text}'; use one of: {spellings()}")
 
 
 def _norm(t: TensorSummary | None) -> float | None:

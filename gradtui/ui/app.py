@@ -29,6 +29,7 @@ from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
 from gradtui.ui.engine_link import Engine, EngineReported, relay_reports
 from gradtui.ui.help import HelpScreen
+from gradtui.ui.keys import KEYS
 from gradtui.ui.stop_commands import StopCommands
 from gradtui.ui.view import View
 from gradtui.ui.widgets.grads import GradHistory
@@ -59,19 +60,8 @@ class GradtuiApp(App[None]):
     COMMANDS = {StopCommands}
 
     BINDINGS = [
-        Binding("s", "forward('op')", "step"),
-        Binding("n", "forward('line')", "line"),
-        Binding("e", "forward('event')", "event"),
-        Binding("c", "forward('continue')", "continue"),
-        Binding("S", "rewind('op')", "back", key_display="S/N/E/C"),
-        Binding("N", "rewind('line')", "line back", show=False),
-        Binding("E", "rewind('event')", "event back", show=False),
-        Binding("C", "rewind('start')", "to start", show=False),
-        Binding("b", "toggle_breakpoint", "break"),
-        Binding("L", "toggle_plot_scale", "log/linear plot", show=False),
-        Binding("slash", "find_in_graph", "find", show=False),
-        Binding("question_mark,f1", "help", "help", key_display="?"),
-        Binding("q,ctrl+q", "quit", "quit", key_display="q"),
+        Binding(key.keys, key.action, key.label, show=key.footer, key_display=key.key_display)
+        for key in KEYS if key.app_binding
     ]
 
     def __init__(self, timeline: Timeline, engine: Engine | None = None, *, watch: tuple[str, ...] = (),

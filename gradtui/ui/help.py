@@ -1,4 +1,4 @@
-"""The help screen (``?`` / F1): every key, and what each panel shows."""
+"""The help screen (``?`` / F1): every key (from ``gradtui.ui.keys``), and what each panel shows."""
 
 from __future__ import annotations
 
@@ -10,23 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-#: The keys, in the order the README and the help screen list them.
-KEYS: tuple[tuple[str, str], ...] = (
-    ("s", "step one operation (any event); on a backward, step into it node by node"),
-    ("n", "next line"),
-    ("e", "next backward / zero_grad / step / update event (steps over a backward pass)"),
-    ("c", "continue to the next breakpoint or the end"),
-    ("S  N  E", "the same, backwards in time"),
-    ("C", "back to the start"),
-    ("b", "toggle a breakpoint on the current line"),
-    ("L", "plot on a log / linear scale (chosen by itself until pressed: log once values span 100×)"),
-    ("ctrl+p", "breakpoints on events: every backward / zero_grad / step, first NaN, large gradient, any note"),
-    ("? / F1", "this help"),
-    ("q / ctrl+q", "quit"),
-    ("Tab / arrows / mouse", "move between panels, scroll, open graph nodes (Enter / Space)"),
-    ("/", "find in the graph: a node, leaf or module name; Enter the next match, Escape ends"),
-    ("+  -", "in the graph: open everything / back to the module outline"),
-)
+from gradtui.ui.keys import help_lines
 
 PANELS = (
     "Source: the current line (▶) and breakpoints (●).",
@@ -47,7 +31,7 @@ def help_text() -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold yellow", no_wrap=True)
     table.add_column()
-    for key, action in KEYS:
+    for key, action in help_lines():
         table.add_row(key, action)
     return table
 

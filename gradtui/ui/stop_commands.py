@@ -12,7 +12,7 @@ from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from gradtui.model.stops import EventStop
+from gradtui.model.stops import STOP_KINDS, EventStop
 
 
 class _StopsOwner(Protocol):
@@ -23,15 +23,9 @@ class _StopsOwner(Protocol):
     def toggle_stop(self, stop: EventStop) -> None: ...
 
 
-#: The entries: the stop and what it stops on, in words.
-ENTRIES: tuple[tuple[EventStop, str], ...] = (
-    (EventStop("backward"), "every backward()"),
-    (EventStop("zero_grad"), "every zero_grad()"),
-    (EventStop("step"), "every optimizer step()"),
-    (EventStop("update"), "every parameter update made by hand"),
-    (EventStop("nan"), "the first NaN or inf in a loss, gradient or parameter"),
-    (EventStop("grad-norm", 1e3), "a gradient whose norm exceeds 1000"),
-    (EventStop("note"), "any note"),
+#: The entries: the stop and what it stops on, in words, one per kind of ``STOP_KINDS``.
+ENTRIES: tuple[tuple[EventStop, str], ...] = tuple(
+    (kind.palette_stop, kind.stop_words(kind.palette_threshold)) for kind in STOP_KINDS
 )
 
 

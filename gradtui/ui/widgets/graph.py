@@ -10,17 +10,19 @@ its other places point back to it. A real model's graph opens as its module outl
 per tree of nodes outside modules, pure containers (``transformer``) open. Opening a
 module shows its submodules and the part of the graph it made, an input from another
 module as ``→ NativeLayerNormBackward0 in transformer.ln_f`` (Enter jumps there). A
-graph without modules opens fully when small, one level at a time when large; tree nodes
-are only made when their parent opens, so thousands of nodes stay responsive. ``+`` opens everything, ``-`` goes
-back to the outline, ``/`` finds a node, a leaf or a module by name (typing jumps to the
-first match, opening the modules on the way; Enter to the next, Escape ends); with the
-panel focused its lower border shows the path from the root to the selected line.
+graph without modules opens fully when small, one level at a time when large. ``+``
+opens everything, ``-`` goes back to the outline, ``/`` finds a node, a leaf or a module
+by name (typing jumps to the first match, opening the modules on the way; Enter to the
+next, Escape ends); with the panel focused its lower border shows the path from the root
+to the selected line. This module decides what is open and answers keys; how a line
+reads is ``gradtui.ui.graph_labels``, the tree nodes made lazily for the rows
+``gradtui.ui.graph_tree``, the state of a find ``gradtui.ui.graph_find``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import assert_never
+from functools import partial
 
 from rich.text import Text
 from textual import events
@@ -29,16 +31,16 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from gradtui.model import graph_rows, history, sentences
-from gradtui.model.events import BackwardDone, OpCalled
 from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.model.graph_rows import Row
+from gradtui.ui.graph_find import GraphFind
+from gradtui.ui.graph_labels import focus_label, plain, row_label
+from gradtui.ui.graph_tree import Data, RowTree
 from gradtui.ui.view import View
 
 #: Graphs without modules of up to this many lines open fully; larger ones open one
 #: level at a time.
 EXPAND_ALL_LIMIT = 150
-
-Data = Row | None
 
 
 class GraphView(Tree[Data]):
@@ -52,22 +54,15 @@ class GraphView(Tree[Data]):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("graph", **kwargs)  # type: ignore[arg-type]
-        #: module path -> its class name, for the group lines (``1 (Flatten)``).
-        self._module_classes: dict[str | None, str | None] = {}
         self.show_root = True
         self.guide_depth = 3
         self._key: tuple[object, ...] | None = None
         self._view: View | None = None
         self._graph_nodes: Mapping[int, GraphNode] = {}
-        self._shared: dict[int, int] = {}  # node id -> how many parents, for shared nodes
-        self._top: Row | None = None
+        self._rows: RowTree | None = None  # the rows of the graph on screen, as tree nodes
         self._homes: dict[int, Row] = {}  # node id -> its home row
-        self._tree_of: dict[int, TreeNode[Data]] = {}  # id(row) -> its tree node, once made
         self._marked: tuple[TreeNode[Data], Text] | None = None
-        #: The text being looked for while ``/`` is on (None: not finding).
-        self.finding: str | None = None
-        self._matches: list[Row] = []
-        self._match = -1
+        self._find = GraphFind()
 
     def show(self, view: View) -> None:
         self._view = view
@@ -100,17 +95,15 @@ class GraphView(Tree[Data]):
             return
         self._key = key
         self.clear()
-        self._tree_of = {}
+        self._rows = None
         self._homes = {}
-        self._top = None
         self._marked = None
         self._graph_nodes = view.graph
-        self._module_classes = {}
         if event is None:
             self.border_title = "Graph"
             self.root.set_label(Text("no tensor operation yet", style="italic"))
             return
-        self.root.set_label(_focus_label(view, event))
+        self.root.set_label(focus_label(view, event))
         if root_id is None or root_id not in view.graph:
             self.border_title = "Graph"
             self.root.add_leaf(Text("no grad_fn: this tensor is not part of an autograd graph", style="italic"))
@@ -118,121 +111,44 @@ class GraphView(Tree[Data]):
             return
         order = reachable(view.graph, root_id)
         graph = view.graph
-        self._module_classes = {graph[n].module: graph[n].module_class for n in order if graph[n].module_class}
-        self._shared = {n: c for n, c in parent_counts(view.graph, root_id).items() if c > 1}
-        self._top = graph_rows.lay_out(view.graph, root_id)
-        self._homes = graph_rows.homes(self._top)
+        classes = {graph[n].module: graph[n].module_class for n in order if graph[n].module_class}
+        shared = {n: c for n, c in parent_counts(graph, root_id).items() if c > 1}
+        top = graph_rows.lay_out(graph, root_id)
+        self._homes = graph_rows.homes(top)
         self.border_title = f"Graph · {len(order)} node{'s' if len(order) != 1 else ''}"
-        self._tree_of[id(self._top)] = self.root
+        rows = self._rows = RowTree(self.root, top, partial(row_label, nodes=graph, shared=shared,
+                                                            module_classes=classes))
         self.root.expand()
-        if any(row.group is not None for row in self._top.children):
+        if any(row.group is not None for row in top.children):
             # A module outline: one line per top-level module and per tree of the nodes
             # outside modules, so that the model's structure shows even in a small panel.
-            self._fill(self.root)
-            self._open_containers()
-        elif sum(1 for _ in graph_rows.walk(self._top)) - 1 <= EXPAND_ALL_LIMIT:
-            self._open(self.root, stop_at_groups=True)
+            rows.fill(self.root)
+            rows.open_containers()
+        elif sum(1 for _ in graph_rows.walk(top)) - 1 <= EXPAND_ALL_LIMIT:
+            rows.open(self.root, stop_at_groups=True)
         else:
-            self._fill(self.root)
+            rows.fill(self.root)
             first = self.root.children[0]
-            self._fill(first)
+            rows.fill(first)
             first.expand()
         home = self._homes.get(root_id)
         if home is not None and any(row.group is not None for row in home.ancestors()):
-            self._reveal(home)  # the tensor in focus was made inside a module: show where
+            rows.reveal(home)  # the tensor in focus was made inside a module: show where
         self._refresh_subtitle()
 
-    def _open_containers(self) -> None:
-        """Open the module lines that hold only module lines (``transformer``): the outline."""
-        stack = list(self.root.children)
-        while stack:
-            tree_node = stack.pop()
-            row = tree_node.data
-            if row is None or row.group is None or not all(c.group is not None for c in row.children):
-                continue
-            self._fill(tree_node)
-            tree_node.expand()
-            stack.extend(tree_node.children)
-
-    # ------------------------------------------------------------------ rows to tree nodes
-
-    def _label(self, row: Row) -> Text:
-        if row.group is not None:
-            count = f" · {row.count} node{'s' if row.count != 1 else ''}"
-            cls = self._module_classes.get(row.group)
-            kind = (f" ({cls})", "cyan") if cls else ("", "")
-            return Text.assemble((row.label, "bold cyan"), kind, (count, "dim"))
-        assert row.node is not None
-        node_id, home = row.node, row.home
-        node = self._graph_nodes[node_id]
-        label = Text(node.name, style="bold" if node.children else "")
-        if node.variable is not None:
-            label.append(" · ")
-            label.append(node.variable, style="bold green")
-        if row.reference:
-            label.stylize("not bold")
-            where = f"in {node.module}" if node.module else "at the top"
-            return Text.assemble(("→ ", "cyan"), label, (f"  {where}", "dim cyan"))
-        if node_id in self._shared:
-            uses = self._shared[node_id]
-            label.append(f"  shared: used {uses}×" if home else "  shared: see above", style="magenta")
-        if home and node.children:
-            label.append(f"  ({len(node.children)} input{'s' if len(node.children) != 1 else ''})", style="dim")
-        return label
-
-    def _add(self, parent: TreeNode[Data], row: Row) -> TreeNode[Data]:
-        if row.children:
-            added = parent.add(self._label(row), data=row, allow_expand=True)
-        else:
-            added = parent.add_leaf(self._label(row), data=row)
-        self._tree_of[id(row)] = added
-        return added
-
-    def _fill(self, tree_node: TreeNode[Data]) -> None:
-        row = self._top if tree_node is self.root else tree_node.data
-        if row is None or tree_node.children:
-            return
-        for child in row.children:
-            self._add(tree_node, child)
-
-    def _open(self, top: TreeNode[Data], stop_at_groups: bool) -> None:
-        """Open ``top`` and everything below it (down to module groups, which stay closed)."""
-        stack = [top]
-        while stack:
-            tree_node = stack.pop()
-            self._fill(tree_node)
-            tree_node.expand()
-            for child in reversed(tree_node.children):
-                row = child.data
-                if row is None or not row.children:
-                    continue
-                if stop_at_groups and row.group is not None:
-                    continue
-                stack.append(child)
-
     def _reveal(self, row: Row) -> TreeNode[Data]:
-        """Make the tree nodes down to ``row`` and open its ancestors."""
-        tree_node = self._tree_of.get(id(row))
-        for above in (*row.ancestors(), row):
-            made = self._tree_of.get(id(above))
-            if made is None:
-                assert above.parent is not None  # the top row is the tree's root, made first
-                parent = self._tree_of[id(above.parent)]
-                self._fill(parent)
-                made = self._tree_of[id(above)]
-            if above is not row and not made.is_expanded:
-                made.expand()
-            tree_node = made
-        assert tree_node is not None
-        return tree_node
+        assert self._rows is not None  # a row on screen belongs to the graph on screen
+        return self._rows.reveal(row)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Data]) -> None:
         row = event.node.data
+        if self._rows is None:
+            return
         # Opening a module group opens its own nodes at once: one Enter per module.
         if row is not None and row.group is not None and not event.node.children:
-            self._open(event.node, stop_at_groups=True)
+            self._rows.open(event.node, stop_at_groups=True)
         else:
-            self._fill(event.node)
+            self._rows.fill(event.node)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[Data]) -> None:
         row = event.node.data
@@ -244,8 +160,8 @@ class GraphView(Tree[Data]):
     # ------------------------------------------------------------------ keys
 
     def action_expand_all(self) -> None:
-        if self._top is not None:
-            self._open(self.root, stop_at_groups=False)
+        if self._rows is not None:
+            self._rows.open(self.root, stop_at_groups=False)
 
     def action_collapse_all(self) -> None:
         """Back to the first view: the module outline."""
@@ -257,8 +173,9 @@ class GraphView(Tree[Data]):
         self._show_graph(self._view, force=True)
         self.scroll_home(animate=False)
         # The cursor stays on the outline: on the innermost module line that held it.
-        lines = {r.group: r for r in graph_rows.walk(self._top) if r.group is not None} if self._top else {}
-        shown = (self._tree_of.get(id(lines[path])) for path in reversed(held) if path in lines)
+        rows = self._rows
+        lines = {r.group: r for r in graph_rows.walk(rows.top) if r.group is not None} if rows else {}
+        shown = (rows.node_of(lines[path]) for path in reversed(held) if path in lines and rows)
         target = next((n for n in shown if n is not None and _visible(n)), None)
         if target is not None:
             self._go_to(target)
@@ -267,24 +184,24 @@ class GraphView(Tree[Data]):
         self._mark_running_node(self._view)
 
     def action_find(self) -> None:
-        self.finding = ""
-        self._matches, self._match = [], -1
+        self._find.start()
         self._refresh_subtitle()
 
     async def _on_key(self, event: events.Key) -> None:
-        if self.finding is None:
+        finding = self._find.text
+        if finding is None:
             return
         key = event.key
         if key == "escape":
-            self.finding = None
+            self._find.end()
         elif key == "enter":
-            self._next_match()
+            self._show_match(self._find.next_match())
         elif key == "backspace":
-            self._search(self.finding[:-1])
+            self._search(finding[:-1])
         elif event.is_printable and event.character is not None:
-            self._search(self.finding + event.character)
+            self._search(finding + event.character)
         else:
-            self.finding = None  # any other key ends finding, and does what it always does
+            self._find.end()  # any other key ends finding, and does what it always does
             self._refresh_subtitle()
             return
         event.stop()
@@ -292,16 +209,11 @@ class GraphView(Tree[Data]):
         self._refresh_subtitle()
 
     def _search(self, text: str) -> None:
-        self.finding = text
-        self._matches = graph_rows.find(self._top, self._graph_nodes, text) if self._top is not None else []
-        self._match = -1
-        self._next_match()
+        self._show_match(self._find.search(text, self._rows.top if self._rows else None, self._graph_nodes))
 
-    def _next_match(self) -> None:
-        if not self._matches:
-            return
-        self._match = (self._match + 1) % len(self._matches)
-        self._go_to(self._reveal(self._matches[self._match]))
+    def _show_match(self, row: Row | None) -> None:
+        if row is not None:
+            self._go_to(self._reveal(row))
 
     def _go_to(self, tree_node: TreeNode[Data]) -> None:
         # Tree numbers its lines lazily: a node just made has none until it does.
@@ -320,7 +232,7 @@ class GraphView(Tree[Data]):
         self._refresh_subtitle()
 
     def on_blur(self) -> None:
-        self.finding = None
+        self._find.end()
         self._refresh_subtitle()
 
     def path_to_cursor(self) -> tuple[list[str], list[int]]:
@@ -330,7 +242,7 @@ class GraphView(Tree[Data]):
         if node is None or node.data is None:
             return [], []
         names, groups = graph_rows.path(node.data, self._graph_nodes)
-        return [_plain(self.root.label), *names], [g + 1 for g in groups]
+        return [plain(self.root.label), *names], [g + 1 for g in groups]
 
     def _refresh_subtitle(self) -> None:
         subtitle = self._subtitle()
@@ -338,14 +250,8 @@ class GraphView(Tree[Data]):
             self.border_subtitle = subtitle
 
     def _subtitle(self) -> str:
-        if self.finding is not None:
-            if not self.finding:
-                found = "type a node, leaf or module name"
-            elif self._matches:
-                found = f"{self._match + 1} of {len(self._matches)} · Enter next"
-            else:
-                found = "no match"
-            return f"find: {self.finding}▏ {found} · Esc done"
+        if self._find.text is not None:
+            return self._find.subtitle()
         if self.has_focus:
             return graph_rows.fit_path(*self.path_to_cursor(), width=max(10, self.size.width - 6))
         return ""
@@ -358,19 +264,3 @@ def _visible(tree_node: TreeNode[Data]) -> bool:
             return False
         parent = parent.parent
     return True
-
-
-def _plain(label: object) -> str:
-    text = label.plain if isinstance(label, Text) else str(label)
-    return text.split("  ")[0]
-
-
-def _focus_label(view: View, event: BackwardDone | OpCalled) -> Text:
-    match event:
-        case BackwardDone():
-            number = history.backward_number(view.events, event.seq)
-            return Text.assemble((event.root or "root", "bold"), f"  (root of backward #{number})")
-        case OpCalled():
-            return Text.assemble((f"{event.op}({', '.join(event.args)})", "bold"), "  (output of the latest op)")
-        case _:
-            assert_never(event)

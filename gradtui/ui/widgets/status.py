@@ -47,10 +47,11 @@ def render_status(view: View) -> Text:
 
 
 class StatusLine(Widget):
-    """Two lines above the footer: the position, then what the current event did.
+    """Above the footer: the position, then what the current event did (and its notes).
 
-    A plain widget of fixed height rather than a ``Static``: updating it repaints these
-    two lines only, where a ``Static`` would lay out the whole screen again on every key.
+    A plain widget rather than a ``Static``: updating it repaints its lines only, and lays
+    the screen out again only when their number changes, where a ``Static`` would lay out
+    the whole screen again on every key.
     """
 
     def __init__(self, **kwargs: object) -> None:
