@@ -127,11 +127,12 @@ def test_statistics_are_computed_in_the_scripts_thread_before_a_pause_is_reporte
     session = live(script, max_values=8)
     try:
         session.next_report(WAIT)
-        report = None
-        while not any(e.kind == "op" and e.op == "mul" for e in session.timeline.events[: report.count if report else 0]):
+        known = 0
+        while not any(e.kind == "op" and e.op == "mul" for e in session.timeline.events[:known]):
             session.send(StepOp())
             report = session.next_report(WAIT)
             assert isinstance(report, (Paused, Ended))
+            known = report.count
         assert threads and set(threads) == {"gradtui-script"}
         mul = next(e for e in session.timeline.events if e.kind == "op" and e.op == "mul")
         stats = mul.output.stats  # read here, in the driver's thread: already computed
