@@ -94,17 +94,22 @@ class StreamRouter:
     def captured(self, stream: str, text: str, original: TextIO) -> None:
         if not text:
             return
-        if self.echo:
-            try:
-                original.write(text)
-                original.flush()
-            except (OSError, ValueError):
-                pass
-        with self._lock:
-            pending = self._pending[stream]
-            pending.append(text)
-            if text.endswith("\n"):
-                self.flush(stream)
+        # Recorded before it is echoed: whatever reached the terminal is in the timeline,
+        # even when a Ctrl-C comes the moment it appears. Echoed even when recording it
+        # stops the script (a stopping gate raises after the event is appended).
+        try:
+            with self._lock:
+                pending = self._pending[stream]
+                pending.append(text)
+                if text.endswith("\n"):
+                    self.flush(stream)
+        finally:
+            if self.echo:
+                try:
+                    original.write(text)
+                    original.flush()
+                except (OSError, ValueError):
+                    pass
 
     def flush(self, stream: str) -> None:
         with self._lock:
