@@ -34,6 +34,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -127,7 +128,7 @@ class ForkGuard:
         guard = self
         original = DataLoader.__iter__
 
-        def iter_(loader: DataLoader, *args: object, **kwargs: object) -> object:
+        def iter_(loader: DataLoader[Any], *args: object, **kwargs: object) -> object:
             workers = getattr(loader, "num_workers", 0)
             if guard._recorder is not None and isinstance(workers, int) and workers > 0:
                 processes = "1 worker process" if workers == 1 else f"{workers} worker processes"

@@ -133,11 +133,11 @@ class Patches:
         patches = self
         previous = root.__dict__.get("__init_subclass__")
 
-        def init_subclass(cls: type, **kwargs: Any) -> None:
+        def init_subclass(cls: type, /, **kwargs: Any) -> None:
             if previous is not None:
                 previous.__get__(None, cls)(**kwargs)
             else:
-                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type,misc]
+                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
             patches._wrap_zero_grad(cls)
 
         self._set(root, "__init_subclass__", classmethod(init_subclass))

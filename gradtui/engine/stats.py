@@ -42,7 +42,7 @@ def compute_stats(t: torch.Tensor) -> TensorStats | None:
         total = squares = 0.0
         count = nan = inf = 0
         single: torch.Tensor | None = None
-        for chunk in x.split(STATS_CHUNK):
+        for chunk in x.split(STATS_CHUNK):  # type: ignore[no-untyped-call]  # torch leaves Tensor.split untyped
             chunk, c_nan, c_inf, extremes = _finite_part(chunk)
             nan, inf = nan + c_nan, inf + c_inf
             if chunk.numel() == 0:
@@ -60,7 +60,7 @@ def compute_stats(t: torch.Tensor) -> TensorStats | None:
         std = None
         if count > 1:
             deviations = 0.0
-            for chunk in (single,) if single is not None else x.split(STATS_CHUNK):
+            for chunk in (single,) if single is not None else x.split(STATS_CHUNK):  # type: ignore[no-untyped-call]
                 centered = (chunk if single is not None else _finite_part(chunk)[0].to(torch.float64)) - mean
                 deviations += float(torch.dot(centered, centered))
             std = math.sqrt(deviations / (count - 1))

@@ -64,8 +64,8 @@ class StreamRouter:
     def install(self, thread_id: int) -> None:
         self.thread_id = thread_id
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout = RoutedStream(sys.stdout, "stdout", self)  # type: ignore[assignment]
-        sys.stderr = RoutedStream(sys.stderr, "stderr", self)  # type: ignore[assignment]
+        sys.stdout = RoutedStream(sys.stdout, "stdout", self)
+        sys.stderr = RoutedStream(sys.stderr, "stderr", self)
 
     def uninstall(self) -> None:
         self.flush_all()
