@@ -1,7 +1,7 @@
 # Everything a newcomer needs, from a fresh clone with only Python >= 3.11 and pip:
 #   make run    set up .venv and open the debugger on scenarios/accumulation.py
 #   make test   set up .venv and run the whole test suite
-# Other targets: make check (ruff + mypy, strict on the model), make bench (both benchmarks), make clean.
+# Other targets: make check (ruff + mypy, strict on gradtui), make bench (both benchmarks), make clean.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -37,7 +37,7 @@ test: setup
 check: setup
 	$(VENV)/bin/ruff check gradtui tests benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --strict gradtui/model
+	$(VENV)/bin/mypy --strict gradtui
 
 bench: setup
 	$(PY) benchmarks/record_overhead.py

@@ -71,11 +71,11 @@ class FrameClock:
 
 
 async def _press_and_time(pilot, app: GradtuiApp, clock: FrameClock, key: str) -> float:  # type: ignore[no-untyped-def]
-    count = app.settled_count
+    before = app.drawn
     start = time.perf_counter()
     await pilot.press(key)
     deadline = start + SETTLE_TIMEOUT
-    while app.settled_count <= count or app.running or clock.first_frame_after(clock.redrawn) is None:
+    while app.drawn is before or app.running or clock.first_frame_after(clock.redrawn) is None:
         if time.perf_counter() > deadline:
             raise TimeoutError(f"key {key!r} did not settle in {SETTLE_TIMEOUT} s")
         await asyncio.sleep(0.0005)
@@ -86,7 +86,7 @@ async def _press_and_time(pilot, app: GradtuiApp, clock: FrameClock, key: str) -
 
 
 async def measure(script: Path, args: list[str], steps: int) -> dict[str, list[float]]:
-    session = Session(load_script(str(script)), args, start_paused=True)
+    session = Session(load_script(str(script)), args, start_paused=True, ask_input=True)
     app = GradtuiApp(session.timeline, session, theme="textual-dark")
     clock = FrameClock(app)
     # As ``gradtui SCRIPT`` does; joined before the first key, as a person reads the first
@@ -94,7 +94,7 @@ async def measure(script: Path, args: list[str], steps: int) -> dict[str, list[f
     preload_in_background().join()
     samples: dict[str, list[float]] = {"forward": [], "history": []}
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.settled_count == 0:
+        while app.drawn is None or app.running:
             await asyncio.sleep(0.01)
         await pilot.pause()
         for i in range(steps):
@@ -103,7 +103,7 @@ async def measure(script: Path, args: list[str], steps: int) -> dict[str, list[f
             samples["forward"].append(await _press_and_time(pilot, app, clock, "s" if i % 4 else "e"))
         for _ in range(min(steps, app.cursor)):
             samples["history"].append(await _press_and_time(pilot, app, clock, "S"))
-        for _ in range(min(steps, len(app.timeline.events) - 1 - app.cursor)):
+        for _ in range(min(steps, len(app.events) - 1 - app.cursor)):
             samples["history"].append(await _press_and_time(pilot, app, clock, "s"))
         await pilot.press("q")
     session.join(30)

@@ -27,7 +27,8 @@ _STOP_GRACE_SECONDS = 0.5
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
         max_values: int = 64, limits: tuple[float | None, float | None] | None = None,
         stops: tuple[EventStop, ...] = ()) -> int:
-    session = Session(script, args, start_paused=True, echo_output=False, max_values=max_values, watch=watch,
+    session = Session(script, args, start_paused=True, ask_input=True, echo_output=False, max_values=max_values,
+                      watch=watch,
                       grad_norm_limits=GradNormLimits(*limits) if limits else None)
     app = GradtuiApp(session.timeline, session, watch=watch, theme=theme, stops=stops)
     preload_in_background()

@@ -1,7 +1,8 @@
 """Driving the debugger app in tests: build it on a scenario, press keys, read the panels.
 
 Every wait is bounded: the engine runs in a thread, so a key that resumes it is followed
-by a wait for the app to settle (``settled_count`` grows), never by a bare sleep.
+by a wait for the app to settle (a new view drawn, the engine not running), never by a
+bare sleep.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from gradtui.ui.app import GradtuiApp
+from gradtui.ui.view import View
 from gradtui.ui.widgets.status import StatusLine
 
 THEME = "textual-dark"
@@ -28,7 +30,7 @@ def live_app(script: str | Path, *args: str, watch: tuple[str, ...] = ()) -> Gra
     from gradtui.engine.script import load_script
     from gradtui.engine.session import Session
 
-    session = Session(load_script(str(script)), list(args), start_paused=True, watch=watch)
+    session = Session(load_script(str(script)), list(args), start_paused=True, watch=watch, ask_input=True)
     return GradtuiApp(session.timeline, session, watch=watch, theme=THEME)
 
 
@@ -46,7 +48,7 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: st
 async def started(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, GradtuiApp)
-    await wait_until(pilot, lambda: app.settled_count > 0, "the first pause")
+    await wait_until(pilot, lambda: app.drawn is not None and not app.running, "the first pause")
 
 
 async def press(pilot: Pilot[None], *keys: str) -> None:
@@ -54,13 +56,13 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     app = pilot.app
     assert isinstance(app, GradtuiApp)
     for key in keys:
-        settled = _settled_after(app, app.settled_count)
+        settled = _settled_after(app, app.drawn)
         await pilot.press(key)
         await wait_until(pilot, settled, f"the key {key!r} to settle")
 
 
-def _settled_after(app: GradtuiApp, count: int) -> Callable[[], bool]:
-    return lambda: app.settled_count > count and not app.running
+def _settled_after(app: GradtuiApp, before: View | None) -> Callable[[], bool]:
+    return lambda: app.drawn is not before and not app.running
 
 
 def _plain(renderable: object, width: int = 200) -> str:

@@ -337,10 +337,14 @@ def test_double_dash_after_script_is_passed_to_the_script(tmp_path: Path) -> Non
 # ---------------------------------------------------------------- Ctrl-C
 
 
+# "started" is printed after the first mul, so when the test reads it the loop's op is
+# already recorded (and so is the line itself: output is recorded before it is echoed).
+# Printed before the loop, a loaded machine let the Ctrl-C arrive before the first mul.
 LOOP_SCRIPT = """\
 import torch
 
 x = torch.ones(3)
+x = x * 1.0
 print("started", flush=True)
 while True:
     x = x * 1.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gradtui.model import history
 from gradtui.model.events import BackwardDone, GradsZeroed, OpCalled, StepTaken
 from gradtui.model.index import IndexedEvents
@@ -32,5 +34,12 @@ def test_the_index_follows_a_growing_timeline(run_script) -> None:
     indexed = IndexedEvents(growing)
     assert history.backward_number(indexed, 7) == 0
     growing.extend(events[8:])
+    assert len(indexed) == 8  # appended, not yet reported: not for the app to read
+    indexed.know(len(growing))
     last = len(events) - 1
     assert history.backward_number(indexed, last) == 6  # accumulation.py calls backward six times
+
+
+def test_the_index_refuses_a_count_beyond_the_recorded_events() -> None:
+    with pytest.raises(ValueError, match="3 events reported, 0 recorded"):
+        IndexedEvents([]).know(3)

@@ -153,3 +153,72 @@ def test_nothing_below_imports_the_ui() -> None:
             if module.startswith("gradtui.ui") or module in ("gradtui.interactive", "gradtui.cli")
         ]
         assert bad == [], layer
+
+
+# ---------------------------------------------------------------- no import circles
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``gradtui`` module -> the ``gradtui`` modules it imports, from every import statement
+    (also under ``if TYPE_CHECKING:`` and inside functions: a circle there is still a circle)."""
+    names = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = _module_name(path)
+        targets = set()
+        for _, module in imported_modules(path):
+            # ``from gradtui.engine import session`` names the module ``...engine.session``;
+            # ``from gradtui.engine.session import Session`` names ``...session.Session``.
+            while module and module not in names:
+                module = module.rpartition(".")[0]
+            if module.startswith("gradtui") and module != source:
+                targets.add(module)
+        graph[source] = targets
+    return graph
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle ``[a, b, …, a]`` in ``graph``, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_circle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+@pytest.mark.parametrize("layer", ["engine", "ui", "model"])
+def test_no_import_circles_within_a_layer(layer: str) -> None:
+    prefix = f"gradtui.{layer}"
+    graph = {m: {t for t in targets if t.startswith(prefix)}
+             for m, targets in import_graph().items() if m.startswith(prefix)}
+    assert sum(map(len, graph.values())) >= 3, "the graph is empty: the reader found no imports"
+    cycle = find_cycle(graph)
+    assert cycle is None, "import circle: " + " -> ".join(cycle or [])

@@ -6,10 +6,10 @@ child's events would go to a copy of the timeline nobody reads, and the first pa
 would wait for a command no driver can send: a ``DataLoader`` with ``num_workers``
 hung the debugger that way, its workers each stopped at their first line. So, right
 after every fork, the child takes gradtui off: no tracer, no recorder mode, the streams
-that were there before gradtui's proxies back, a gate that never waits, and the session's patches
-(step, zero_grad, ``Function.apply``, ``input``) pass straight through because the
-child is another process (``Session._in_script_thread`` asks ``in_child``: the child's
-thread has the same ident as the parent's script thread).
+that were there before gradtui's proxies back, a recorder whose gate never waits, and
+the run's patches (step, zero_grad, ``Function.apply``, ``input``) pass straight through
+because the child is another process (``Attribution.in_script_thread`` compares process
+ids: the child's thread has the same ident as the parent's script thread).
 
 A forked child that comes back out of the script (a script's own ``os.fork()``, not a
 multiprocessing worker, which always leaves through ``os._exit``) ends its process
@@ -34,7 +34,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -42,10 +42,8 @@ from torch.utils.data import DataLoader
 from gradtui.engine import tracebacks
 from gradtui.engine.control import Gate
 from gradtui.engine.ops import OpRecorder
+from gradtui.engine.recorder import Recorder
 from gradtui.model.navigation import Continue
-
-if TYPE_CHECKING:
-    from gradtui.engine.session import Session
 
 WORKERS_NOTE = (
     "gradtui: this DataLoader loads its batches in {workers}; the dataset's code "
@@ -55,10 +53,12 @@ WORKERS_NOTE = (
 
 
 class ForkGuard:
-    """Takes one session out of every process forked while it runs."""
+    """Takes one run out of every process forked while it runs."""
 
-    def __init__(self, session: Session, is_engine_file: Callable[[str], bool]) -> None:
-        self._session: Session | None = session
+    def __init__(self, recorder: Recorder, note_once: Callable[[str, str], None],
+                 is_engine_file: Callable[[str], bool]) -> None:
+        self._recorder: Recorder | None = recorder
+        self._note_once = note_once
         self._is_engine_file = is_engine_file
         self._pid = os.getpid()
         self._undo: list[Callable[[], None]] = []
@@ -70,13 +70,13 @@ class ForkGuard:
         self._note_data_loader_workers()
 
     def close(self) -> None:
-        """The session is over: the hook stays registered but does nothing any more."""
-        self._session = None
+        """The run is over: the hook stays registered but does nothing any more."""
+        self._recorder = None
         while self._undo:
             self._undo.pop()()
 
     def in_child(self) -> bool:
-        """True in a process forked from the one the session runs in."""
+        """True in a process forked from the one the run is in."""
         return os.getpid() != self._pid
 
     def run_script(self, run: Callable[[], None]) -> None:
@@ -93,14 +93,14 @@ class ForkGuard:
     # ------------------------------------------------------------------ in the child
 
     def _after_in_child(self) -> None:
-        session = self._session
-        if session is None:
+        recorder = self._recorder
+        if recorder is None:
             return
-        self._session = None  # a grandchild has nothing of this session left to undo
+        self._recorder = None  # a grandchild has nothing of this run left to undo
         sys.settrace(None)
         _drop_recorders()
-        session.router.detach()
-        session.gate = Gate(Continue())
+        recorder.router.detach()
+        recorder.gate = Gate(Continue())
 
     def _end_child(self, exc: BaseException | None) -> None:
         """End the forked child as ``python SCRIPT`` ends: flush, then exit with its status."""
@@ -128,12 +128,11 @@ class ForkGuard:
         guard = self
         original = DataLoader.__iter__
 
-        def iter_(loader: DataLoader, *args: object, **kwargs: object) -> object:
-            session = guard._session
+        def iter_(loader: DataLoader[Any], *args: object, **kwargs: object) -> object:
             workers = getattr(loader, "num_workers", 0)
-            if session is not None and isinstance(workers, int) and workers > 0:
+            if guard._recorder is not None and isinstance(workers, int) and workers > 0:
                 processes = "1 worker process" if workers == 1 else f"{workers} worker processes"
-                session.note_once("data-loader-workers", WORKERS_NOTE.format(workers=processes))
+                guard._note_once("data-loader-workers", WORKERS_NOTE.format(workers=processes))
             return original(loader, *args, **kwargs)
 
         iter_.__wrapped__ = original  # type: ignore[attr-defined]

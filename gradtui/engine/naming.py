@@ -27,7 +27,7 @@ Callers run with torch functions disabled.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import CodeType, FrameType
 from typing import Any
 
@@ -35,6 +35,7 @@ import torch
 from torch.nn.modules import module as _module_hooks
 
 from gradtui.engine.expressions import call_receiver, self_attributes
+from gradtui.engine.frame_scan import FrameScan, frame_items, module_tensors
 from gradtui.engine.identity import IdentityTable
 from gradtui.engine.name_book import Entry, NameBook, Rank
 
@@ -131,7 +132,7 @@ class Namer:
         self._grads: IdentityTable[weakref.ref[torch.Tensor]] = IdentityTable()
         self._hooks: list[Any] = []
         self._receivers: dict[tuple[CodeType, int], str | None] = {}
-        self._scans: dict[int, _Scan] = {}
+        self._scans: dict[int, FrameScan] = {}
 
     # ------------------------------------------------------------------ lifetime
 
@@ -177,12 +178,12 @@ class Namer:
         top_vars: Mapping[str, Any] = {}
         frames = self.user_frames(frame)
         outermost = frames[-1] if frames else None
-        scans: dict[int, _Scan] = {}
+        scans: dict[int, FrameScan] = {}
         previous = self._scans
         for f in frames:
             scan = previous.get(id(f))
             if scan is None or scan.frame is not f or scan.lasti != f.f_lasti:
-                scan = _Scan(f)
+                scan = FrameScan(f)
             scans[id(f)] = scan
             for var, value in scan.tensors:
                 names.setdefault(id(value), var)
@@ -206,7 +207,7 @@ class Namer:
     def owner_name(self, obj: object, frame: FrameType | None) -> str:
         """The script's variable for an optimizer or module, else its class name."""
         for f in self.user_frames(frame):
-            for var, value in _frame_items(f):
+            for var, value in frame_items(f):
                 if value is obj:
                     return var
         return type(obj).__name__
@@ -226,7 +227,7 @@ class Namer:
         if known is not None and known[0]() is module and known[1] == self._generation:
             return
         rank = Rank.SELF_PATH if var == "self" else Rank.MODULE_PATH
-        for path, tensor in _module_tensors(module):
+        for path, tensor in module_tensors(module):
             self.book.give(tensor, f"{var}.{path}", rank)
         try:
             self._rooted[key] = (weakref.ref(module), self._generation)
@@ -274,44 +275,3 @@ class Namer:
             name = f"tensor#{self._counter}"
             self._fallbacks.put(t, name)
         return name
-
-
-class _Scan:
-    """The tensors and modules among one frame's variables, at one instruction of it.
-
-    While a frame is inside one call (the same ``f_lasti``) its variables cannot change,
-    so the scan is reused for every operation made below that call: a transformer block's
-    forward makes dozens of ops while its caller's frames stay where they are. (A global
-    rebound by a function the frame called is the one change this misses, until the
-    frame moves on.)
-    """
-
-    __slots__ = ("frame", "lasti", "mapping", "tensors", "modules")
-
-    def __init__(self, frame: FrameType) -> None:
-        self.frame = frame
-        self.lasti = frame.f_lasti
-        # A module's frame has f_locals is f_globals: reading it does not copy.
-        self.mapping: Mapping[str, Any] = frame.f_locals
-        tensors: list[tuple[str, torch.Tensor]] = []
-        modules: list[tuple[str, Any]] = []
-        tensor_cls, module_cls = torch.Tensor, torch.nn.Module
-        for var, value in list(self.mapping.items()):
-            if isinstance(value, tensor_cls):
-                tensors.append((var, value))
-            elif isinstance(value, module_cls):
-                modules.append((var, value))
-        self.tensors = tensors
-        self.modules = modules
-
-
-def _module_tensors(module: Any) -> Iterator[tuple[str, torch.Tensor]]:
-    yield from module.named_parameters()
-    for path, buffer in module.named_buffers():
-        if buffer is not None:
-            yield path, buffer
-
-
-def _frame_items(frame: FrameType) -> Iterable[tuple[str, Any]]:
-    # A module's frame has f_locals is f_globals: reading it does not copy.
-    return list(frame.f_locals.items())

@@ -4,26 +4,32 @@ The mode sees torch functions, tensor methods and operators, but also attribute 
 (``.grad`` as ``__get__``), printing and ``no_grad`` bookkeeping; only calls that return
 tensors are operations worth an event. It also sees operations made inside torch's
 Python code on the script's behalf, so each call is attributed by walking the stack to
-the script's own frame (see ``Session.user_op_frame``). ``backward`` is intercepted
-here too, because the mode is the one place that sees it called with its arguments, and
-in-place writes to parameters (``gradtui.engine.updates``) for the same reason.
+the script's own frame (``Attribution.user_op_frame``). ``backward`` is intercepted
+here too, because the mode is the one place that sees it called with its arguments
+(``gradtui.engine.backward_hook``), and in-place writes to parameters
+(``gradtui.engine.updates``) for the same reason. An operation becomes an event in
+``OpEvents``, which hands it to the recorder; the mode itself records nothing.
 
-The mode stack is thread-local: the session enters it in the script's thread.
+The mode stack is thread-local: the script runner enters it in the script's thread.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
 from gradtui.engine.tensors import written_kwargs
-from gradtui.engine.updates import DATA_GETTER, is_in_place
+from gradtui.engine.updates import DATA_GETTER, ManualUpdates, is_in_place
 
-if TYPE_CHECKING:
-    from gradtui.engine.session import Session
+#: ``(func, args, kwargs, caller)`` -> what the backward returned.
+BackwardRunner = Callable[[Callable[..., Any], Any, Any, FrameType], Any]
+#: ``(frame, name, args, kwargs, out, grad_enabled)``: records one operation.
+OpSink = Callable[[FrameType, str, Any, Any, Any, bool], None]
 
 #: Calls that never become op events: attribute access and conversions to Python values.
 _IGNORED = frozenset({
@@ -59,13 +65,16 @@ def op_name(func: Any) -> str:
 
 
 class OpRecorder(TorchFunctionMode):
-    """Records the script's tensor operations as events of ``session``."""
+    """Records the script's tensor operations through ``record_op``."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, user_op_frame: Callable[[FrameType | None], FrameType | None], record_op: OpSink,
+                 updates: ManualUpdates, run_backward: BackwardRunner) -> None:
         super().__init__()
-        self._session = session
+        self._user_op_frame = user_op_frame
+        self._record_op = record_op
+        self._run_backward = run_backward
         self._kinds: dict[Any, tuple[str, int]] = {}
-        self._updates = session.updates
+        self._updates = updates
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         if kwargs is None:
@@ -81,7 +90,7 @@ class OpRecorder(TorchFunctionMode):
             if kind == _SKIP:
                 return func(*args, **kwargs)
             if kind == _BACKWARD:
-                return self._session.run_backward(func, args, kwargs, sys._getframe(1))
+                return self._run_backward(func, args, kwargs, sys._getframe(1))
             if kind == _DATA:  # p.data: a write through it is an update of p
                 out = func(*args, **kwargs)
                 self._updates.saw_data(args, out)
@@ -89,13 +98,13 @@ class OpRecorder(TorchFunctionMode):
             targets = self._updates.targets(name, args, kwargs)  # _IN_PLACE
             if targets:
                 caller = sys._getframe(1)
-                frame = self._session.user_op_frame(caller)
+                frame = self._user_op_frame(caller)
                 if frame is not None:
                     return self._updates.run(func, name, args, kwargs, frame, frame is caller, targets)
-        frame = self._session.user_op_frame(sys._getframe(1))
+        frame = self._user_op_frame(sys._getframe(1))
         if frame is None:
             return func(*args, **kwargs)
         grad_enabled = torch.is_grad_enabled()
         out = func(*args, **kwargs)
-        self._session.record_op(frame, name, args, written_kwargs(func, kwargs), out, grad_enabled)
+        self._record_op(frame, name, args, written_kwargs(func, kwargs), out, grad_enabled)
         return out

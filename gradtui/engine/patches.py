@@ -8,7 +8,9 @@
   Function being applied, only the operations inside its ``forward``.
 
 Every patch checks that it is called from the script's thread and does nothing
-otherwise. ``Patches.remove()`` restores everything in reverse order.
+otherwise. ``Patches.remove()`` restores everything in reverse order. The patches only
+route a call to the collaborator that records it (``OptimizerHooks``, ``OpEvents``,
+``ScriptInput``, the notes said once); those hand their events to the recorder.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import builtins
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch.optim.optimizer import (
@@ -25,8 +27,11 @@ from torch.optim.optimizer import (
     register_optimizer_step_pre_hook,
 )
 
-if TYPE_CHECKING:
-    from gradtui.engine.session import Session
+from gradtui.engine.attribution import Attribution
+from gradtui.engine.loss_scale import LossScales
+from gradtui.engine.op_events import OpEvents
+from gradtui.engine.optimizer_hooks import OptimizerHooks
+from gradtui.engine.script_input import ScriptInput
 
 _WRAPPED = "__gradtui_wrapped__"
 
@@ -39,16 +44,22 @@ COMPILE_NOTE = (
 
 
 class Patches:
-    """Installs the step hooks and the zero_grad / Function.apply wrappers for a session."""
+    """Installs the step hooks and the zero_grad / Function.apply wrappers for one run."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, optimizers: OptimizerHooks, attribution: Attribution, ops: OpEvents,
+                 loss_scales: LossScales, note_once: Callable[[str, str], None], script_input: ScriptInput) -> None:
+        self._optimizers = optimizers
+        self._attribution = attribution
+        self._ops = ops
+        self._loss_scales = loss_scales
+        self._note_once = note_once
+        self._input = script_input
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
-        s = self._session
-        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: s.before_step(opt, args, kwargs))
-        post = register_optimizer_step_post_hook(lambda opt, args, kwargs: s.after_step(opt))
+        hooks = self._optimizers
+        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: hooks.before_step(opt, args, kwargs))
+        post = register_optimizer_step_post_hook(lambda opt, args, kwargs: hooks.after_step(opt))
         self._undo += [pre.remove, post.remove]
         for root in (Optimizer, torch.nn.Module):
             for cls in [root, *_all_subclasses(root)]:
@@ -56,29 +67,29 @@ class Patches:
             self._watch_new_subclasses(root)
         self._wrap_function_apply()
         self._wrap_grad_scaler()
-        if s.input_handler is not None:
+        if self._input.from_driver:
             self._wrap_input()
         self._wrap_compile()
 
     def _wrap_compile(self) -> None:
         """Say plainly, once, what gradtui cannot show inside ``torch.compile``."""
-        session = self._session
+        note_once = self._note_once
         original = torch.compile
 
         @functools.wraps(original)
         def compile_(*args: Any, **kwargs: Any) -> Any:
-            session.note_once("compile", COMPILE_NOTE)
+            note_once("compile", COMPILE_NOTE)
             return original(*args, **kwargs)
 
         self._set_module(torch, "compile", compile_)
 
     def _wrap_input(self) -> None:
         """``input()`` in the script's thread asks the driver (the app owns the terminal)."""
-        session = self._session
+        script_input = self._input
         original = builtins.input
 
         def ask(prompt: object = "") -> str:
-            return session.run_input(original, prompt)
+            return script_input.ask(original, prompt)
 
         self._set_module(builtins, "input", ask)
 
@@ -108,12 +119,12 @@ class Patches:
         original = cls.__dict__.get("zero_grad")
         if original is None or getattr(original, _WRAPPED, False):
             return
-        session = self._session
-        session.note_quiet_code(original)
+        self._attribution.note_quiet_code(original)
+        hooks = self._optimizers
 
         @functools.wraps(original)
         def zero_grad(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            return session.run_zero_grad(original, obj, args, kwargs)
+            return hooks.run_zero_grad(original, obj, args, kwargs)
 
         setattr(zero_grad, _WRAPPED, True)
         self._set(cls, "zero_grad", zero_grad)
@@ -122,11 +133,11 @@ class Patches:
         patches = self
         previous = root.__dict__.get("__init_subclass__")
 
-        def init_subclass(cls: type, **kwargs: Any) -> None:
+        def init_subclass(cls: type, /, **kwargs: Any) -> None:
             if previous is not None:
                 previous.__get__(None, cls)(**kwargs)
             else:
-                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type,misc]
+                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
             patches._wrap_zero_grad(cls)
 
         self._set(root, "__init_subclass__", classmethod(init_subclass))
@@ -137,10 +148,10 @@ class Patches:
         if not isinstance(raw, classmethod):  # pragma: no cover - torch layout changed
             return
         original = raw.__func__
-        session = self._session
+        ops = self._ops
 
         def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
-            return session.run_function_apply(original, cls, args, kwargs)
+            return ops.run_function_apply(original, cls, args, kwargs)
 
         self._set(Function, "apply", classmethod(apply))
 
@@ -152,12 +163,12 @@ class Patches:
         original = getattr(scaler_cls, "scale", None) if scaler_cls is not None else None
         if original is None:  # pragma: no cover - torch without torch.amp.GradScaler
             return
-        session = self._session
+        loss_scales = self._loss_scales
 
         @functools.wraps(original)
         def scale(scaler: Any, outputs: Any) -> Any:
             scaled = original(scaler, outputs)
-            session.loss_scales.remember(scaled, scaler)  # harmless from any thread: a weak table
+            loss_scales.remember(scaled, scaler)  # harmless from any thread: a weak table
             return scaled
 
         self._set(scaler_cls, "scale", scale)  # type: ignore[arg-type]

@@ -52,8 +52,10 @@ class RoutedStream:
 class StreamRouter:
     """Installs the proxies for one run and turns the script's writes into events."""
 
-    def __init__(self, sink: OutputSink, echo: bool) -> None:
+    def __init__(self, sink: OutputSink, echo: bool, lock: threading.RLock | None = None) -> None:
         self._sink = sink
+        #: Held while pending output changes: a driver's thread may flush it (``Recorder``).
+        self._lock = lock if lock is not None else threading.RLock()
         self.echo = echo
         self.thread_id: int | None = None
         self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -62,8 +64,8 @@ class StreamRouter:
     def install(self, thread_id: int) -> None:
         self.thread_id = thread_id
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout = RoutedStream(sys.stdout, "stdout", self)  # type: ignore[assignment]
-        sys.stderr = RoutedStream(sys.stderr, "stderr", self)  # type: ignore[assignment]
+        sys.stdout = RoutedStream(sys.stdout, "stdout", self)
+        sys.stderr = RoutedStream(sys.stderr, "stderr", self)
 
     def uninstall(self) -> None:
         self.flush_all()
@@ -92,23 +94,30 @@ class StreamRouter:
     def captured(self, stream: str, text: str, original: TextIO) -> None:
         if not text:
             return
-        if self.echo:
-            try:
-                original.write(text)
-                original.flush()
-            except (OSError, ValueError):
-                pass
-        pending = self._pending[stream]
-        pending.append(text)
-        if text.endswith("\n"):
-            self.flush(stream)
+        # Recorded before it is echoed: whatever reached the terminal is in the timeline,
+        # even when a Ctrl-C comes the moment it appears. Echoed even when recording it
+        # stops the script (a stopping gate raises after the event is appended).
+        try:
+            with self._lock:
+                pending = self._pending[stream]
+                pending.append(text)
+                if text.endswith("\n"):
+                    self.flush(stream)
+        finally:
+            if self.echo:
+                try:
+                    original.write(text)
+                    original.flush()
+                except (OSError, ValueError):
+                    pass
 
     def flush(self, stream: str) -> None:
-        pending = self._pending[stream]
-        if pending:
-            text = "".join(pending)
-            pending.clear()
-            self._sink(stream, text)
+        with self._lock:
+            pending = self._pending[stream]
+            if pending:
+                text = "".join(pending)
+                pending.clear()
+                self._sink(stream, text)
 
     def flush_all(self) -> None:
         for stream in ("stdout", "stderr"):

@@ -24,16 +24,16 @@ import dis
 import weakref
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from gradtui.engine.capture import TensorCapture
 from gradtui.engine.identity import IdentityTable
+from gradtui.engine.naming import Namer
+from gradtui.engine.op_events import OpEvents
 from gradtui.engine.tensors import describe_args
 from gradtui.model.events import Change
-
-if TYPE_CHECKING:
-    from gradtui.engine.session import Session
 
 _no_torch_function = torch._C.DisableTorchFunction
 
@@ -90,8 +90,10 @@ def written_as(frame: FrameType, name: str) -> str:
 class ManualUpdates:
     """Finds the script's in-place writes to parameters and records them as ``update`` events."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, capture: TensorCapture, namer: Namer, events: OpEvents) -> None:
+        self._capture = capture
+        self._namer = namer
+        self._events = events
         #: ``p.data`` alias -> its parameter, both weak: an alias lives for one statement.
         self._aliases: IdentityTable[weakref.ref[torch.Tensor]] = IdentityTable()
 
@@ -132,8 +134,7 @@ class ManualUpdates:
         ``direct``: the script's frame called the operation itself, so its current
         instruction tells an operator (``-=``) from a method call (``sub_``).
         """
-        session = self._session
-        capture = session.capture
+        capture = self._capture
         grad_enabled = torch.is_grad_enabled()
         with _no_torch_function():
             before = [capture.summarize(param) for _, param in targets]
@@ -144,10 +145,10 @@ class ManualUpdates:
         with _no_torch_function():
             changed = [(i, w, p) for i, ((w, p), v) in enumerate(zip(targets, versions)) if w._version != v]
         if not changed:  # in place by name only: an ordinary operation
-            session.record_op(frame, name, args, kwargs, out, grad_enabled)
+            self._events.record_op(frame, name, args, kwargs, out, grad_enabled)
             return out
         with _no_torch_function():
-            index = session.namer.index(frame)
+            index = self._namer.index(frame)
             through_data = any(w is not p for _, w, p in changed)
             params = {}
             for i, w, p in changed:
@@ -163,5 +164,5 @@ class ManualUpdates:
 
             described = describe_args(args, kwargs, arg_name)
         op = written_as(frame, name) if direct else name
-        session.record_update(frame, op, described, grad_enabled, through_data, params)
+        self._events.record_update(frame, op, described, grad_enabled, through_data, params)
         return out

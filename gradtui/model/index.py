@@ -6,6 +6,10 @@ takes a third of a second on a run that printed a hundred thousand lines. This w
 keeps, for each event kind, the sorted list of its positions, grown as the timeline grows
 (the engine only ever appends), and answers by bisection. It is a ``Sequence`` of the
 same events, so every question in ``history`` accepts it in place of a plain list.
+
+For a live run it holds only the events the engine has *reported* (``known``): the app
+reads the list the engine appends to, so it reads only the part the engine has finished
+with (``gradtui.model.reports``), and moves ``known`` on with each report.
 """
 
 from __future__ import annotations
@@ -19,28 +23,45 @@ from gradtui.model.events import Event
 
 
 class IndexedEvents(Sequence[Event]):
-    """``events`` (appended to by its owner, never changed otherwise), indexed by kind."""
+    """The first ``known`` of ``events`` (appended to by its owner, never changed otherwise), indexed by kind.
 
-    def __init__(self, events: Sequence[Event]) -> None:
+    ``known`` defaults to all of them (a finished timeline).
+    """
+
+    def __init__(self, events: Sequence[Event], known: int | None = None) -> None:
         self._events = events
+        self._known = len(events) if known is None else known
         self._by_kind: dict[str, list[int]] = {}
         self._indexed = 0
 
+    def know(self, count: int) -> None:
+        """The engine has reported ``count`` events: they are complete and may be read."""
+        if not 0 <= count <= len(self._events):
+            raise ValueError(f"{count} events reported, {len(self._events)} recorded")
+        self._known = max(self._known, count)
+
     def __len__(self) -> int:
-        return len(self._events)
+        return self._known
 
     @overload
     def __getitem__(self, i: int) -> Event: ...
     @overload
     def __getitem__(self, i: slice) -> Sequence[Event]: ...
     def __getitem__(self, i: int | slice) -> Event | Sequence[Event]:
+        if isinstance(i, slice):
+            return self._events[: self._known][i]
+        if i < 0:
+            i += self._known
+        if not 0 <= i < self._known:
+            raise IndexError("event index out of range")
         return self._events[i]
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self._events)
+        for i in range(self._known):
+            yield self._events[i]
 
     def _refresh(self) -> None:
-        end = len(self._events)
+        end = self._known
         for i in range(self._indexed, end):
             self._by_kind.setdefault(self._events[i].kind, []).append(i)
         self._indexed = end

@@ -1,9 +1,10 @@
 """The debugger app: panels, keys, and the cursor that walks the timeline.
 
-The app keeps every event the engine has produced and shows one of them at a time (the
-cursor). Moving the cursor back, or forward through events it already has, only redraws;
-moving forward past the newest event sends the engine a command and waits, on a worker
-thread, until the engine pauses again. The engine never calls the app. A replay is the
+The app shows one event at a time (the cursor) of those the engine has reported.
+Moving the cursor back, or forward through events it already has, only redraws; moving
+forward past the newest sends the engine a command, and the engine's next report comes
+back as a message (``gradtui.ui.engine_link``). Where each key goes is decided in the
+model (``gradtui.model.navigation``); the actions here only apply it. A replay is the
 same app with a finished timeline and no engine.
 """
 
@@ -12,23 +13,21 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from gradtui.model import navigation
-from gradtui.model.events import Event
 from gradtui.model.index import IndexedEvents
 from gradtui.model.navigation import Command, Cursor, EndOfRun, NoEarlier, Resume
+from gradtui.model.reports import Answer, Ended, InputWanted, Paused, Report, Running
 from gradtui.model.stops import EventStop
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
+from gradtui.ui.engine_link import Engine, EngineReported, relay_reports
 from gradtui.ui.help import HelpScreen
 from gradtui.ui.keys import KEYS
 from gradtui.ui.stop_commands import StopCommands
@@ -44,23 +43,6 @@ from gradtui.ui.widgets.status import StatusLine
 
 #: How long a key waits on the engine in the event loop before handing the wait to a thread.
 QUICK_WAIT_SECONDS = 0.02
-
-
-class Engine(Protocol):
-    """What the app needs of a live run (``gradtui.engine.session.Session`` provides it)."""
-
-    timeline: Timeline
-    #: Set by the app: answers the script's input() from a screen of the app.
-    input_handler: Callable[[str], str | None] | None
-
-    def start(self) -> None: ...
-    def send(self, command: Command) -> None: ...
-    def wait(self, timeout: float) -> bool: ...
-    def stop(self) -> None: ...
-    @property
-    def finished(self) -> bool: ...
-    @property
-    def paused_at(self) -> Event | None: ...
 
 
 class Panel(Protocol):
@@ -86,8 +68,9 @@ class GradtuiApp(App[None]):
                  theme: str = "textual-dark", stops: tuple[EventStop, ...] = ()) -> None:
         super().__init__()
         self.timeline = timeline
-        #: The same events, indexed by kind as they grow: every panel's question is a bisection.
-        self.events = IndexedEvents(timeline.events)
+        #: The events the engine has reported (all of a replay's), indexed by kind as they
+        #: grow: every panel's question is a bisection.
+        self.events = IndexedEvents(timeline.events, known=0 if engine is not None else None)
         self.engine = engine
         self.watched = watch
         self._theme_name = theme
@@ -98,14 +81,16 @@ class GradtuiApp(App[None]):
         self.breakpoints: set[tuple[str, int]] = set()
         #: Breakpoints on events (the palette, or --break-on), in the order they were set.
         self.stops: list[EventStop] = list(dict.fromkeys(stops))
-        #: Set whenever the screen shows a settled state (the engine paused or ended):
-        #: tests and the latency benchmark wait on it instead of sleeping.
-        self.settled_count = 0
+        #: The view on screen: what the keys act on; a new one for every redraw.
+        self.drawn: View | None = None
+        #: The script's sources and, once it ended, how: as the engine last reported them.
+        self._sources = timeline.sources if engine is None else {}
+        self._ended: Ended | None = None
+        #: Events counted by the latest progress report, while the engine runs.
+        self._progress: int | None = None
         self._frozen = False
         self._continuing = False  # the engine runs for a ``c``: say which event stop ended it
         self._quitting = threading.Event()
-        if engine is not None:
-            engine.input_handler = self._ask_from_thread
 
     def compose(self) -> ComposeResult:
         with Container(id="panels"):
@@ -132,20 +117,25 @@ class GradtuiApp(App[None]):
             self.engine.start()
             self._wait_for_engine()
         else:
-            self._settle()
+            self._settle(0)  # a replay opens where the run began
 
     # ------------------------------------------------------------------ drawing
 
     def view(self) -> View:
         tl = self.timeline
-        finished = self.engine is None or (self.engine.finished and not self.running)
-        return View(events=self.events, cursor=self.cursor, graph=tl.graph, sources=tl.sources, finished=finished,
-                    status=tl.status, exit_code=tl.exit_code, running=self.running,
+        ended = self._ended
+        if self.engine is None:
+            finished, status, exit_code = True, tl.status, tl.exit_code
+        else:
+            finished = ended is not None and not self.running
+            status, exit_code = (ended.status, ended.exit_code) if ended is not None else ("running", None)
+        return View(events=self.events, cursor=self.cursor, graph=tl.graph, sources=self._sources, finished=finished,
+                    status=status, exit_code=exit_code, running=self.running, progress=self._progress,
                     breakpoints=frozenset(self.breakpoints), watch=self.watched, node=self.node_cursor,
                     script_folder=os.path.dirname(tl.script))
 
     def redraw(self) -> None:
-        view = self.view()
+        view = self.drawn = self.view()
         panels: tuple[Panel, ...] = (
             self.query_one(SourceView), self.query_one(GraphView), self.query_one(GradHistory),
             self.query_one(ParamsView), self.query_one(OptimizerView), self.query_one(OutputView),
@@ -153,26 +143,21 @@ class GradtuiApp(App[None]):
         )
         for panel in panels:
             panel.show(view)
-        if not self.running:
-            self.settled_count += 1
 
-    def _settle(self) -> None:
+    def _settle(self, cursor: int) -> None:
+        """The engine waits for the app (or there is none): show event ``cursor``."""
         if self._quitting.is_set():
             return  # the screen is being taken down
         self.node_cursor = None
-        if not self._frozen and (self.engine is None or self.engine.finished):
+        if not self._frozen and (self.engine is None or self._ended is not None):
             # The timeline is complete and immutable from here on: keep the garbage
             # collector from walking it (and torch's objects) again. Each full
             # collection otherwise stalled a key press by 120-170 ms.
             gc.freeze()
             self._frozen = True
         self.running = False
-        events = self.timeline.events
-        if self.engine is None:  # a replay opens where the run began
-            self.cursor = 0
-        else:
-            paused = self.engine.paused_at
-            self.cursor = paused.seq if paused is not None else max(0, len(events) - 1)
+        self._progress = None
+        self.cursor = cursor
         self.redraw()
         if self._continuing:
             self._continuing = False
@@ -183,54 +168,56 @@ class GradtuiApp(App[None]):
 
     # ------------------------------------------------------------------ the engine
 
-    def _resume(self, command: Command) -> None:
+    def _resume(self, command: Command | Answer) -> None:
         assert self.engine is not None
-        self.cursor = max(0, len(self.timeline.events) - 1)
+        self.cursor = max(0, len(self.events) - 1)
         self.running = True
         self.engine.send(command)
-        # Most commands end within a millisecond (one op, one line): settle in this same
-        # tick. Longer runs are waited for on a thread so the screen stays responsive.
-        if self.engine.wait(QUICK_WAIT_SECONDS):
-            self._settle()
-            return
-        self.query_one(StatusLine).show(self.view())
-        self._wait_for_engine()
+        # Most commands end within a millisecond (one op, one line): take the report in
+        # this same tick. Longer runs are waited for on a thread so the screen stays responsive.
+        report = self.engine.next_report(QUICK_WAIT_SECONDS)
+        self._take(report)
+        if isinstance(report, Running):
+            self._wait_for_engine()
 
-    @work(thread=True, exclusive=True, group="engine")
     def _wait_for_engine(self) -> None:
-        """Wait off the event loop for the engine to pause or end, then settle on it."""
-        worker = get_current_worker()
-        engine = self.engine
-        assert engine is not None
-        while not worker.is_cancelled:
-            if engine.wait(0.1):
-                if not worker.is_cancelled:
-                    self.call_from_thread(self._settle)
-                return
-            if not worker.is_cancelled:
-                self.call_from_thread(self._show_progress)
+        assert self.engine is not None
+        engine, post = self.engine, self.post_message
+        self.run_worker(lambda: relay_reports(engine, post), thread=True, exclusive=True, group="engine")
 
-    def _ask_from_thread(self, prompt: str) -> str | None:
-        """The script's thread asks for a line; the app shows AskScreen and waits for it."""
-        answered = threading.Event()
-        box: list[str | None] = [None]
+    def on_engine_reported(self, message: EngineReported) -> None:
+        self._take(message.report)
 
-        def on_answer(value: str | None) -> None:
-            box[0] = value
-            answered.set()
+    def _take(self, report: Report) -> None:
+        """Move on to what ``report`` says the engine has finished with, and show it."""
+        if self._quitting.is_set():
+            return
+        match report:
+            case Running():
+                if self.running:
+                    self._progress = report.count
+                    self.query_one(StatusLine).show(self.view())
+            case Paused():
+                self._know(report.count, report.sources)
+                self._settle(report.seq)
+            case InputWanted():
+                self._know(report.count, report.sources)
+                self.push_screen(AskScreen(report.prompt), self._answer)
+            case Ended():
+                self._ended = report
+                self._know(report.count, report.sources)
+                self._settle(max(0, report.count - 1))
+            case _:
+                assert_never(report)
 
-        try:
-            self.call_from_thread(self.push_screen, AskScreen(prompt), on_answer)
-        except RuntimeError:  # the app has already gone
-            return None
-        while not answered.wait(0.1):
-            if self._quitting.is_set():
-                return None
-        return box[0]
+    def _know(self, count: int, sources: Any) -> None:
+        self.events.know(count)
+        self._sources = sources
 
-    def _show_progress(self) -> None:
-        if self.running and not self._quitting.is_set():
-            self.query_one(StatusLine).show(self.view())
+    def _answer(self, text: str | None) -> None:
+        """The user answered the script's ``input()`` (None: end of input): the script runs on."""
+        if self.engine is not None and not self._quitting.is_set():
+            self._resume(Answer(text=text))
 
     # ------------------------------------------------------------------ keys
 
@@ -241,7 +228,7 @@ class GradtuiApp(App[None]):
         if self.running:
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
             return
-        more_coming = self.engine is not None and not self.engine.finished
+        more_coming = self.engine is not None and self._ended is None
         move = navigation.forward(self.events, Cursor(self.cursor, self.node_cursor), kind, more_coming=more_coming,
                                   breakpoints=self.breakpoints, stops=self.stops)
         self._continuing = kind == "continue"
@@ -264,7 +251,7 @@ class GradtuiApp(App[None]):
         self.redraw()
 
     def action_toggle_breakpoint(self) -> None:
-        event = self.view().current
+        event = self.drawn.current if self.drawn is not None else None
         if event is None:
             return
         spot = (event.file, event.line)
@@ -289,7 +276,7 @@ class GradtuiApp(App[None]):
             self.notify(f"c now stops at: {stop}", timeout=2)
 
     def _say_why_stopped(self) -> None:
-        notice = navigation.stop_notice(self.stops, self.view().current)
+        notice = navigation.stop_notice(self.stops, self.drawn.current if self.drawn is not None else None)
         if notice is not None:
             self.notify(notice, timeout=4)
 

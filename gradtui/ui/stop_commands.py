@@ -8,14 +8,20 @@ in words, where typing "nan" or "backward" finds them.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from gradtui.model.stops import STOP_KINDS, EventStop
 
-if TYPE_CHECKING:
-    from gradtui.ui.app import GradtuiApp
+
+class _StopsOwner(Protocol):
+    """What these commands need of the app (not the app's module: it imports this one)."""
+
+    stops: list[EventStop]
+
+    def toggle_stop(self, stop: EventStop) -> None: ...
+
 
 #: The entries: the stop and what it stops on, in words, one per kind of ``STOP_KINDS``.
 ENTRIES: tuple[tuple[EventStop, str], ...] = tuple(
@@ -27,7 +33,7 @@ class StopCommands(Provider):
     """``Break on …`` / ``Stop breaking on …`` for each kind of event stop."""
 
     def _entries(self) -> list[tuple[str, str, EventStop]]:
-        app: GradtuiApp = self.app  # type: ignore[assignment]
+        app: _StopsOwner = self.app  # type: ignore[assignment]
         out = []
         for stop, words in ENTRIES:
             on = stop in app.stops
@@ -37,12 +43,12 @@ class StopCommands(Provider):
         return out
 
     async def discover(self) -> Hits:
-        app: GradtuiApp = self.app  # type: ignore[assignment]
+        app: _StopsOwner = self.app  # type: ignore[assignment]
         for title, help_text, stop in self._entries():
             yield DiscoveryHit(title, partial(app.toggle_stop, stop), help=help_text)
 
     async def search(self, query: str) -> Hits:
-        app: GradtuiApp = self.app  # type: ignore[assignment]
+        app: _StopsOwner = self.app  # type: ignore[assignment]
         matcher = self.matcher(query)
         for title, help_text, stop in self._entries():
             score = matcher.match(title)

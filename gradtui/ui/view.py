@@ -28,6 +28,8 @@ class View:
     exit_code: int | None = None
     #: The engine is running towards the next pause; the screen shows an earlier event.
     running: bool = False
+    #: While running: how many events the engine had recorded at its latest progress report.
+    progress: int | None = None
     breakpoints: frozenset[tuple[str, int]] = frozenset()
     watch: tuple[str, ...] = ()
     #: The folder of the main script: file names on screen are relative to it.

@@ -16,7 +16,7 @@ from gradtui.ui.widgets.panel import EventPanel
 
 def _value(v: object) -> str:
     if isinstance(v, TensorSummary) or v is None:
-        return format_tensor(v)  # type: ignore[arg-type]
+        return format_tensor(v)
     if isinstance(v, tuple):
         return "(" + ", ".join(_value(x) for x in v) + ")"
     return format_number(v)

@@ -25,6 +25,8 @@ def render_status(view: View) -> Text:
     out = Text(where, style="bold")
     if view.running:
         out.append(" · running…", style="yellow")
+        if view.progress is not None and view.progress > len(view.events):
+            out.append(f" {view.progress:,} events", style="yellow")
     elif view.finished and view.at_end:
         ending = _ENDINGS.get(view.status, view.status)
         code = f" (exit status {view.exit_code})" if view.status == "exited" else ""

@@ -1,0 +1,74 @@
+"""The line tracer: each line of the script's own code as a ``line`` event.
+
+``sys.settrace`` in the script's thread calls ``trace_call`` for every frame; only the
+script's files get the local tracer, so torch's frames cost one filter lookup. Before a
+line's event, the watched variables the previous line changed are recorded (attributed
+to that line), and the first time a file is entered its source is kept in the timeline.
+The events go to the recorder, which appends them and passes the gate: a stop or a
+pause between lines happens there.
+"""
+
+from __future__ import annotations
+
+import linecache
+from types import FrameType
+from typing import Any
+
+from gradtui.engine.codefilter import CodeFilter, CodeKind
+from gradtui.engine.optimizer_hooks import OptimizerHooks
+from gradtui.engine.recorder import Recorder
+from gradtui.engine.watch import WatchList
+from gradtui.model.events import LineReached, ValueWatched
+
+_USER = CodeKind.USER
+
+
+class LineTracer:
+    """The ``sys.settrace`` functions of one run."""
+
+    def __init__(self, recorder: Recorder, code_filter: CodeFilter, watch: WatchList, steps: OptimizerHooks) -> None:
+        self._recorder = recorder
+        self._filter = code_filter
+        self._watch = watch
+        self._steps = steps
+        self._sources = recorder.timeline.sources
+
+    def trace_call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        try:
+            filename = frame.f_code.co_filename
+            if self._filter.kind(filename) is _USER:
+                display = self._filter.display(filename)
+                if display not in self._sources:
+                    self._sources[display] = "".join(linecache.getlines(filename))
+                return self._trace_local
+            return None
+        except RecursionError:
+            return self._trace_local  # see _trace_local: the script raises it in its own frame
+
+    def _trace_local(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            try:
+                self._line_event(frame)
+            except RecursionError:
+                # The script is at the recursion limit and this handler is one frame
+                # deeper. Drop this line's event: the script's own next call raises the
+                # RecursionError, in its own frame, as it would under plain python. An
+                # exception escaping here would switch tracing off for the rest of the run.
+                pass
+        elif event == "exception" and self._steps.step_quiet is not None:
+            self._steps.step_raised()
+        return self._trace_local
+
+    def _line_event(self, frame: FrameType) -> None:
+        code = frame.f_code
+        if self._watch:
+            self.emit_watched(frame)
+        recorder = self._recorder
+        where = recorder.where = (self._filter.display(code.co_filename), frame.f_lineno)
+        recorder.emit(LineReached, where[0], where[1], function=code.co_name)
+
+    def emit_watched(self, frame: FrameType | None, namespace: dict[str, Any] | None = None) -> None:
+        """Watched variables changed by the line that just ran, attributed to that line."""
+        file, line = self._recorder.where
+        for name, value in self._watch.changes(frame, namespace):
+            self._recorder.emit(ValueWatched, file, line, name=name, value=value)

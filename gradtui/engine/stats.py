@@ -1,0 +1,99 @@
+"""Summary statistics of one tensor's values: min, max, mean, std, norm, NaN and inf counts.
+
+Split from ``gradtui.engine.capture``, which decides *when* statistics are computed (at
+once for a small tensor, later from a clone for a large one); this module only says
+*how*, for one tensor, chunk by chunk in float64. It holds no state and records nothing.
+
+Callers run with torch functions disabled, so that this work is never the script's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from gradtui.model.tensors import TensorStats
+
+#: Statistics are computed this many elements at a time. The float64 temporaries (256
+#: KiB) then stay under the allocator's mmap threshold (1 MiB, see
+#: ``return_freed_memory_promptly``) and are reused instead of being mapped and
+#: page-faulted afresh: a million elements took 11 ms in one piece, 2.2 ms in these.
+#: It also bounds the extra memory for a tensor of any size (100M elements included).
+STATS_CHUNK = 1 << 15
+
+
+def compute_stats(t: torch.Tensor) -> TensorStats | None:
+    """Statistics over the finite elements, counted NaN and inf, accumulated in float64.
+
+    The common case (every element finite) costs one ``aminmax`` pass, a float64 copy and
+    a few cheap passes: min and max propagate NaN and are ±inf when an inf is present, so
+    their being finite proves a chunk is, with no separate ``isfinite`` pass (which alone
+    cost 4 ms on a million elements). The standard deviation is the exact two-pass sum of
+    squared deviations in float64 (``std_mean``'s single-pass Welford took 6 ms there).
+    Everything goes ``STATS_CHUNK`` elements at a time.
+    """
+    try:
+        x = _flat_real(t)
+        n = x.numel()
+        if n == 0:
+            return TensorStats(numel=0, min=None, max=None, mean=None, std=None, norm=None)
+        lo = hi = math.nan
+        total = squares = 0.0
+        count = nan = inf = 0
+        single: torch.Tensor | None = None
+        for chunk in x.split(STATS_CHUNK):  # type: ignore[no-untyped-call]  # torch leaves Tensor.split untyped
+            chunk, c_nan, c_inf, extremes = _finite_part(chunk)
+            nan, inf = nan + c_nan, inf + c_inf
+            if chunk.numel() == 0:
+                continue
+            c_lo, c_hi = extremes if extremes is not None else _extremes(chunk)
+            lo, hi = (c_lo, c_hi) if count == 0 else (min(lo, c_lo), max(hi, c_hi))
+            c64 = chunk.to(torch.float64)
+            total += float(c64.sum())
+            squares += float(torch.dot(c64, c64))
+            count += chunk.numel()
+            single = c64 if n <= STATS_CHUNK else None
+        if count == 0:
+            return TensorStats(numel=n, min=None, max=None, mean=None, std=None, norm=None, nan=nan, inf=inf)
+        mean = total / count
+        std = None
+        if count > 1:
+            deviations = 0.0
+            for chunk in (single,) if single is not None else x.split(STATS_CHUNK):  # type: ignore[no-untyped-call]
+                centered = (chunk if single is not None else _finite_part(chunk)[0].to(torch.float64)) - mean
+                deviations += float(torch.dot(centered, centered))
+            std = math.sqrt(deviations / (count - 1))
+        return TensorStats(numel=n, min=lo, max=hi, mean=mean, std=std, norm=math.sqrt(squares), nan=nan, inf=inf)
+    except (RuntimeError, TypeError, NotImplementedError):
+        # Tensors without plain storage (meta, fake, some layouts) have no values to read.
+        return None
+
+
+def _flat_real(t: torch.Tensor) -> torch.Tensor:
+    """The tensor's values as one flat real tensor: sparse values, magnitudes of complex."""
+    if t.is_sparse:
+        t = t.coalesce().values()
+    x = t.detach().reshape(-1)
+    if x.is_complex():
+        x = x.abs()
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    return x
+
+
+def _extremes(chunk: torch.Tensor) -> tuple[float, float]:
+    lo, hi = torch.stack(torch.aminmax(chunk)).tolist()  # one read back, not two
+    return float(lo), float(hi)
+
+
+def _finite_part(chunk: torch.Tensor) -> tuple[torch.Tensor, int, int, tuple[float, float] | None]:
+    """The chunk without NaN and inf, how many of each it had, and its min and max when they
+    were read on the way (masks only when there is something to mask)."""
+    if not chunk.is_floating_point():
+        return chunk, 0, 0, None
+    lo, hi = _extremes(chunk)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return chunk, 0, 0, (lo, hi)
+    nan, inf = int(torch.isnan(chunk).sum()), int(torch.isinf(chunk).sum())
+    return chunk[torch.isfinite(chunk)], nan, inf, None
