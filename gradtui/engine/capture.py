@@ -44,19 +44,19 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 class _Deferred:
-    """The statistics of one clone, computed once, from whichever thread asks first."""
+    """The statistics of one clone, computed once: by the thread that claimed it from the
+    capture's queue, or by a reader that asks first (a reader of a claimed one waits)."""
 
-    __slots__ = ("clone", "nbytes", "store", "result")
-
-    #: One lock for all: statistics are computed rarely and briefly, and a lock per clone
-    #: would be one more object for every large tensor captured.
-    lock = threading.Lock()
+    __slots__ = ("clone", "nbytes", "store", "result", "lock")
 
     def __init__(self, clone: torch.Tensor, nbytes: int, store: TensorCapture) -> None:
         self.clone: torch.Tensor | None = clone
         self.nbytes = nbytes
         self.store = store
         self.result: TensorStats | None = None
+        #: One per clone, so that two threads can compute two clones at once; next to a
+        #: clone of at least ``max_values`` elements, a lock is nothing.
+        self.lock = threading.Lock()
 
     def __call__(self) -> TensorStats | None:
         with self.lock:
@@ -99,6 +99,9 @@ class TensorCapture:
         self._wakeup = threading.Condition(self._lock)
         self._materializer: threading.Thread | None = None
         self._closing = False
+        #: Claimed from the queue and being computed; and whether a ``settle`` is draining it.
+        self._inflight = 0
+        self._draining = False
 
     @property
     def pending_bytes(self) -> int:
@@ -177,40 +180,74 @@ class TensorCapture:
         takes the cost off the script's thread. If that thread falls behind by a whole
         budget, the script's thread helps, so memory stays bounded by twice the budget.
         """
-        if self._materializer is None and not self._closing:
-            self._materializer = threading.Thread(target=self._materialize_loop, name="gradtui-stats", daemon=True)
-            self._materializer.start()
+        self._ensure_materializer()
         with self._wakeup:
             self._wakeup.notify()
         while self._pending_bytes > 2 * self.budget_bytes:
-            oldest = self._oldest()
-            if oldest is None:
+            claimed = self._claim()
+            if claimed is None:
                 return
-            oldest()  # computes the statistics and releases the clone
+            self._compute(claimed)
 
     def settle(self) -> None:
-        """Compute every pending statistic now, in this thread.
+        """Compute every pending statistic now, on the engine's threads, and return when done.
 
         Called in the script's thread before the engine reports a pause to the app: the
         summaries the app then reads are complete, and torch never runs on the UI's thread.
+        The statistics thread works through the queue beside this one (two cores, and torch
+        releases the GIL while it reduces), which halves the wait on a large model.
         """
-        while (oldest := self._oldest()) is not None:
-            oldest()
+        with self._wakeup:
+            self._draining = True
+        self._ensure_materializer()
+        with self._wakeup:
+            self._wakeup.notify_all()
+        try:
+            while (claimed := self._claim()) is not None:
+                self._compute(claimed)
+            with self._wakeup:
+                while self._inflight:
+                    self._wakeup.wait(0.05)
+        finally:
+            with self._wakeup:
+                self._draining = False
 
-    def _oldest(self) -> _Deferred | None:
+    def _ensure_materializer(self) -> None:
+        if self._materializer is None and not self._closing:
+            self._materializer = threading.Thread(target=self._materialize_loop, name="gradtui-stats", daemon=True)
+            self._materializer.start()
+
+    def _claim(self) -> _Deferred | None:
+        """Take the oldest pending clone off the queue: this thread alone computes it."""
         with self._lock:
-            return next(iter(self._pending.values()), None)
+            if not self._pending:
+                return None
+            _, claimed = self._pending.popitem(last=False)
+            self._pending_bytes -= claimed.nbytes
+            self._inflight += 1
+            return claimed
+
+    def _compute(self, claimed: _Deferred) -> None:
+        try:
+            claimed()
+        finally:
+            with self._wakeup:
+                self._inflight -= 1
+                self._wakeup.notify_all()
 
     def _materialize_loop(self) -> None:
         while True:
             with self._wakeup:
-                while not self._closing and self._pending_bytes <= self.budget_bytes:
+                while not self._closing and not self._draining and self._pending_bytes <= self.budget_bytes:
                     self._wakeup.wait(0.5)
                 if self._closing:
                     return
-                oldest = next(iter(self._pending.values()), None)
-            if oldest is not None:
-                oldest()
+            claimed = self._claim()
+            if claimed is not None:
+                self._compute(claimed)
+            else:
+                with self._wakeup:
+                    self._wakeup.wait(0.01)  # draining, and nothing left to claim
 
     def close(self) -> None:
         """Stop the statistics thread (deferred statistics stay computable on demand).
