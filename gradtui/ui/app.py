@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+from collections.abc import Mapping
 from typing import Any, Protocol, assert_never
 
 from textual.app import App, ComposeResult
@@ -84,7 +85,7 @@ class GradtuiApp(App[None]):
         #: The view on screen: what the keys act on; a new one for every redraw.
         self.drawn: View | None = None
         #: The script's sources and, once it ended, how: as the engine last reported them.
-        self._sources = timeline.sources if engine is None else {}
+        self._sources: Mapping[str, str] = timeline.sources if engine is None else {}
         self._ended: Ended | None = None
         #: Events counted by the latest progress report, while the engine runs.
         self._progress: int | None = None
@@ -210,7 +211,7 @@ class GradtuiApp(App[None]):
             case _:
                 assert_never(report)
 
-    def _know(self, count: int, sources: Any) -> None:
+    def _know(self, count: int, sources: Mapping[str, str]) -> None:
         self.events.know(count)
         self._sources = sources
 
