@@ -26,20 +26,16 @@ from gradtui.model.events import (
 )
 from gradtui.model.history import (
     GradEntry,
-    at_breakpoint,
     backward_number,
     focus_graph_event,
     format_grad_history,
     grad_history,
-    is_line,
-    is_milestone,
     latest,
     loss_points,
-    next_index,
     position,
-    prev_index,
     watch_points,
 )
+from gradtui.model.navigation import Continue, NextEvent, NextLine, next_stop, prev_stop, wants_pause
 from gradtui.model.sentences import describe
 from gradtui.model.tensors import TensorSummary
 
@@ -281,23 +277,24 @@ def test_watch_points() -> None:
 
 def test_next_and_prev_search_strictly_past_start() -> None:
     events = tutorial()
-    assert next_index(events, 0, is_line) == 2
-    assert next_index(events, -1, is_line) == 0
-    assert next_index(events, 9, is_line) is None
-    assert prev_index(events, 9, is_line) == 2
-    assert prev_index(events, 0, is_line) is None
-    assert next_index(events, 3, is_milestone) == 5
-    assert prev_index(events, 13, is_milestone) == 11
-    assert [i for i, e in enumerate(events) if is_milestone(e)] == [3, 5, 6, 7, 8, 10, 11]
+    line, event = NextLine(), NextEvent()
+    assert next_stop(events, 0, line) == 2
+    assert next_stop(events, -1, line) == 0
+    assert next_stop(events, 9, line) is None
+    assert prev_stop(events, 9, line) == 2
+    assert prev_stop(events, 0, line) is None
+    assert next_stop(events, 3, event) == 5
+    assert prev_stop(events, 13, event) == 11
+    assert [i for i, e in enumerate(events) if wants_pause(event, e)] == [3, 5, 6, 7, 8, 10, 11]
 
 
-def test_at_breakpoint_matches_file_and_line() -> None:
+def test_a_breakpoint_matches_file_and_line() -> None:
     events = tutorial()
-    stop = at_breakpoint({(FILE, 42), ("other.py", 12)})
-    assert next_index(events, 0, stop) == 9
-    assert prev_index(events, 13, stop) == 9
-    assert not stop(events[10])  # the backward on line 42 is not a line event
-    assert next_index(events, 9, stop) is None
+    stop = Continue(frozenset({(FILE, 42), ("other.py", 12)}))
+    assert next_stop(events, 0, stop) == 9
+    assert prev_stop(events, 13, stop) == 9
+    assert not wants_pause(stop, events[10])  # the backward on line 42 is not a line event
+    assert next_stop(events, 9, stop) is None
 
 
 def test_describe_a_large_gradient_reset_to_zeros_kept_as_statistics() -> None:

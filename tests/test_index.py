@@ -7,6 +7,7 @@ import pytest
 from gradtui.model import history
 from gradtui.model.events import BackwardDone, GradsZeroed, OpCalled, StepTaken
 from gradtui.model.index import IndexedEvents
+from gradtui.model.navigation import Continue, NextEvent, NextLine, next_stop, prev_stop
 from tests.conftest import SCENARIOS
 
 
@@ -14,8 +15,7 @@ def test_indexed_answers_equal_scanned_answers(run_script) -> None:
     for name in ("accumulation.py", "sgd_loop.py", "adam.py"):
         events = run_script(SCENARIOS / name).events
         indexed = IndexedEvents(events)
-        predicates = [history.is_line, history.is_milestone,
-                      history.at_breakpoint({(name, 17), (name, 14)}), history.at_breakpoint(set())]
+        commands = [NextLine(), NextEvent(), Continue(frozenset({(name, 17), (name, 14)})), Continue()]
         for upto in range(len(events)):
             for kinds in ((BackwardDone,), (StepTaken, GradsZeroed), (OpCalled,)):
                 assert history.latest(indexed, upto, kinds) == history.latest(events, upto, kinds)
@@ -23,9 +23,9 @@ def test_indexed_answers_equal_scanned_answers(run_script) -> None:
             assert history.grad_history(indexed, upto) == history.grad_history(events, upto)
             assert history.loss_points(indexed, upto) == history.loss_points(events, upto)
             assert history.position(indexed, upto, True) == history.position(events, upto, True)
-            for want in predicates:
-                assert history.next_index(indexed, upto, want) == history.next_index(events, upto, want)
-                assert history.prev_index(indexed, upto, want) == history.prev_index(events, upto, want)
+            for command in commands:
+                assert next_stop(indexed, upto, command) == next_stop(events, upto, command)
+                assert prev_stop(indexed, upto, command) == prev_stop(events, upto, command)
 
 
 def test_the_index_follows_a_growing_timeline(run_script) -> None:

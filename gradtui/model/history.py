@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from typing import TypeVar, overload
 
 from gradtui.model.events import (
-    EVENT_TYPES,
     BackwardDone,
     Change,
     Event,
     EventBase,
     GradsZeroed,
-    LineReached,
     OpCalled,
     ValueWatched,
 )
@@ -250,16 +248,3 @@ def prev_index(events: Sequence[Event], start: int, want: EventPredicate) -> int
         if want(events[i]):
             return i
     return None
-
-
-#: A line event.
-is_line = OfKinds([LineReached.kind])
-#: A backward, zero_grad, step or update by hand: what ``e`` / ``E`` stop on.
-is_milestone = OfKinds([kind for kind, cls in EVENT_TYPES.items() if cls.is_milestone])
-
-
-def at_breakpoint(breakpoints: Collection[tuple[str, int]]) -> EventPredicate:
-    """A predicate: a line event at one of ``breakpoints`` (``(file, line)``, matched exactly)."""
-    points = frozenset(breakpoints)
-    # No breakpoints: no event can match, and an index answers without looking.
-    return OfKinds([LineReached.kind] if points else [], lambda event: (event.file, event.line) in points)
