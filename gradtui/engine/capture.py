@@ -195,9 +195,13 @@ class TensorCapture:
         Called in the script's thread before the engine reports a pause to the app: the
         summaries the app then reads are complete, and torch never runs on the UI's thread.
         The statistics thread works through the queue beside this one (two cores, and torch
-        releases the GIL while it reduces), which halves the wait on a large model.
+        releases the GIL while it reduces): on the 2.1M-parameter benchmark model that took
+        a forward key's p95 from 128 to 110 ms. With nothing pending (a tutorial) it returns
+        at once, without starting that thread.
         """
         with self._wakeup:
+            if not self._pending and not self._inflight:
+                return
             self._draining = True
         self._ensure_materializer()
         with self._wakeup:

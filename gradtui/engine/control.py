@@ -57,7 +57,7 @@ class Gate:
 
     def __init__(self, command: Command, cancelled: Callable[[], bool] | None = None, *,
                  count: Callable[[], int] = lambda: 0, sources: Callable[[], Mapping[str, str]] = _no_sources,
-                 before_report: Callable[[], None] = _nothing) -> None:
+                 before_report: Callable[[], None] | None = None) -> None:
         self._cond = threading.Condition()
         self._command: Command = command
         self._generation = 0
@@ -68,7 +68,7 @@ class Gate:
         self._cancelled = cancelled or (lambda: False)
         self._count = count
         self._sources = sources
-        self._before_report = before_report
+        self._before_report = before_report or _nothing
         self.free_running = _free(command)
 
     @property

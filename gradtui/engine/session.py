@@ -60,10 +60,6 @@ from gradtui.model.timeline import Timeline
 __all__ = ["EventSink", "Session"]
 
 
-def _nothing() -> None:
-    pass
-
-
 class Session:
     """Runs ``script`` in a worker thread; drive it with the command methods below."""
 
@@ -94,7 +90,7 @@ class Session:
         # A driver that pauses the run reads what each report hands over: the statistics
         # are computed first, here in the script's thread. A headless run never asks.
         self.gate = Gate(Pause() if start_paused else Continue(stops=stops), count=lambda: len(tl.events),
-                         sources=lambda: tl.sources, before_report=capture.settle if start_paused else _nothing)
+                         sources=lambda: tl.sources, before_report=capture.settle if start_paused else None)
         notes = NoteKeeper(grad_norm_limits)
         recorder = self._recorder = Recorder(self.timeline, self.gate, sink, echo=echo_output,
                                              display=code_filter.display, notes=notes)

@@ -36,8 +36,9 @@ class Paused:
 class Running:
     """The engine is still running towards the next pause: ``count`` events so far.
 
-    Made by the driver's side from a counter, not from the timeline, so it may lag by a
-    few events; the app shows it as progress only and draws nothing from it.
+    Made on the driver's thread from the length of the timeline while the script's thread
+    may be appending, not at a stop: the app shows it as progress only and draws nothing
+    from it.
     """
 
     count: int
