@@ -43,3 +43,13 @@ def test_the_index_follows_a_growing_timeline(run_script) -> None:
 def test_the_index_refuses_a_count_beyond_the_recorded_events() -> None:
     with pytest.raises(ValueError, match="3 events reported, 0 recorded"):
         IndexedEvents([]).know(3)
+
+
+def test_indexing_and_slicing_see_only_the_reported_events(run_script) -> None:
+    events = list(run_script(SCENARIOS / "accumulation.py").events)
+    known = IndexedEvents(events, known=6)
+    for part in (slice(None), slice(2, None), slice(-3, None), slice(None, None, -1), slice(1, 100), slice(4, 1, -2)):
+        assert list(known[part]) == events[:6][part]
+    assert known[-1] is events[5] and list(known) == events[:6]
+    with pytest.raises(IndexError):
+        known[6]

@@ -49,7 +49,7 @@ class IndexedEvents(Sequence[Event]):
     def __getitem__(self, i: slice) -> Sequence[Event]: ...
     def __getitem__(self, i: int | slice) -> Event | Sequence[Event]:
         if isinstance(i, slice):
-            return self._events[: self._known][i]
+            return [self._events[j] for j in range(*i.indices(self._known))]  # only the slice is copied
         if i < 0:
             i += self._known
         if not 0 <= i < self._known:
