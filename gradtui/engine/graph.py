@@ -13,7 +13,7 @@ one, because an id is only reused for a node the memory still holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -24,10 +24,17 @@ from gradtui.model.graph import GraphNode
 MAX_REMEMBERED = 20_000
 
 
+class NodeTable(Protocol):
+    """Where nodes go: the timeline's dict, or a recording's ``GraphLog``."""
+
+    def __setitem__(self, node_id: int, node: GraphNode) -> None: ...
+    def __len__(self) -> int: ...
+
+
 class GraphRecorder:
     """Adds the nodes under a tensor's ``grad_fn`` to ``table`` and returns the root's id."""
 
-    def __init__(self, table: dict[int, GraphNode]) -> None:
+    def __init__(self, table: NodeTable) -> None:
         self._table = table
         self._ids: dict[int, tuple[int, Any]] = {}  # id(node) -> (our id, the node, kept alive)
         self._next_id = len(table)

@@ -216,9 +216,14 @@ class NoteKeeper:
 
 
 def first_non_finite_op(events: Sequence[Event]) -> str | None:
-    """``log(x) at line 12``: the earliest op since the last backward whose output held NaN or inf."""
-    start = 0
-    for i in range(len(events) - 1, -1, -1):
+    """``log(x) at line 12``: the earliest op since the last backward whose output held NaN or inf.
+
+    Looks back only over the events still in memory (a recorded run keeps the newest few
+    thousand there; one iteration of a training loop is far fewer).
+    """
+    floor = getattr(events, "first_in_memory", 0)
+    start = floor
+    for i in range(len(events) - 1, floor - 1, -1):
         if events[i].kind == "backward":
             start = i + 1
             break

@@ -23,15 +23,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from gradtui.engine.control import Gate, StopScript
 from gradtui.engine.notes import NoteKeeper
 from gradtui.engine.streams import StreamRouter
-from gradtui.model.events import Event, OutputWritten
+from gradtui.model.events import ErrorRaised, Event, OutputWritten
 from gradtui.model.timeline import ErrorInfo, Timeline
 
 EventSink = Callable[[Event], None]
+
+
+class EventList(Protocol):
+    """Where the events go: the timeline's list, or a recording's ``EventLog``."""
+
+    def append(self, event: Event) -> None: ...
+    def __len__(self) -> int: ...
 #: How long a driver marking the run interrupted waits for the script's thread to leave
 #: the writer (a sink blocked on a full pipe would hold it for good).
 _INTERRUPT_WAIT_SECONDS = 1.0
@@ -41,8 +48,12 @@ class Recorder:
     """Appends events to ``timeline``; the only object that does."""
 
     def __init__(self, timeline: Timeline, gate: Gate, sink: EventSink | None, *, echo: bool,
-                 display: Callable[[str], str], notes: NoteKeeper) -> None:
+                 display: Callable[[str], str], notes: NoteKeeper, log: EventList | None = None) -> None:
         self.timeline = timeline
+        #: The events (``timeline.events`` when that is a list kept in memory).
+        self.log: EventList = log if log is not None else timeline.events  # type: ignore[assignment]
+        #: The errors that ended the script: a driver prints their tracebacks.
+        self.errors: list[ErrorRaised] = []
         #: Replaced in a forked child (``ForkGuard``) by one that never waits.
         self.gate = gate
         self._sink = sink
@@ -64,7 +75,7 @@ class Recorder:
         """Append one event (what was printed before it comes first), then pass the gate."""
         with self._lock:
             self.router.flush_all()
-            self._append(cls(seq=len(self.timeline.events), file=file, line=line, **fields))
+            self._append(cls(seq=len(self.log), file=file, line=line, **fields))
 
     def flush(self) -> None:
         """Append what the script printed and has not ended with a new line."""
@@ -81,13 +92,15 @@ class Recorder:
         with self._lock:
             file, line = self.where
             notes = tuple(self._notes.on_output(text)) if stream == "stderr" else ()
-            self._append(OutputWritten(seq=len(self.timeline.events), file=file, line=line, stream=stream,
+            self._append(OutputWritten(seq=len(self.log), file=file, line=line, stream=stream,
                                        text=text, notes=notes))
 
     def _append(self, event: Event) -> None:
         if self._closed:
             raise StopScript  # the driver has ended the run and keeps what it has
-        self.timeline.events.append(event)
+        self.log.append(event)
+        if isinstance(event, ErrorRaised):
+            self.errors.append(event)
         if self._sink is not None:
             self._sink(event)
         self.gate.passing(event)

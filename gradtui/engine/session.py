@@ -18,12 +18,15 @@ How a run ends is always written to the timeline (``finished``, ``error``, ``exi
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 
+import gradtui
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.backward_hook import BackwardHook
 from gradtui.engine.capture import (
@@ -35,7 +38,7 @@ from gradtui.engine.capture import (
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Gate
 from gradtui.engine.forking import ForkGuard
-from gradtui.engine.graph import GraphRecorder
+from gradtui.engine.graph import GraphRecorder, NodeTable
 from gradtui.engine.line_tracer import LineTracer
 from gradtui.engine.loss_scale import LossScales
 from gradtui.engine.modules import ModuleLocator
@@ -45,16 +48,18 @@ from gradtui.engine.op_events import OpEvents
 from gradtui.engine.ops import OpRecorder
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.patches import Patches
-from gradtui.engine.recorder import EventSink, NotesOnce, Recorder
+from gradtui.engine.recorder import EventList, EventSink, NotesOnce, Recorder
 from gradtui.engine.script import Script
 from gradtui.engine.script_input import ScriptInput
 from gradtui.engine.script_runner import ScriptRun
 from gradtui.engine.updates import ManualUpdates
 from gradtui.engine.watch import WatchList
-from gradtui.model.events import Event
+from gradtui.model.events import ErrorRaised, Event
 from gradtui.model.navigation import Command, Continue, NextEvent, NextLine, Pause, StepOp
 from gradtui.model.reports import Answer, Report
 from gradtui.model.stops import EventStop
+from gradtui.model.store.log import EventLog, GraphLog
+from gradtui.model.store.writer import RunInfo, StoreWriter
 from gradtui.model.timeline import Timeline
 
 __all__ = ["EventSink", "Session"]
@@ -78,7 +83,13 @@ class Session:
         grad_norm_limits: GradNormLimits | None = None,
         stops: tuple[EventStop, ...] = (),
         record_nodes: bool = True,
+        record: str | os.PathLike[str] | None = None,
+        bounded: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
+        """``record``: write the run to that recording file as it goes (``gradtui.model.store``),
+        keeping only the newest events in memory; ``bounded`` without ``record``: keep only
+        those (``--trace`` has printed the rest); neither: every event in ``timeline.events``."""
         self.script = script
         code_filter = CodeFilter(script.path)
         attribution = Attribution(code_filter)
@@ -87,17 +98,39 @@ class Session:
         self.timeline = Timeline(script=script.path, argv=[script.path, *args], max_values=max_values,
                                  torch_version=torch.__version__)
         tl = self.timeline
-        # A driver that pauses the run reads what each report hands over: the statistics
-        # are computed first, here in the script's thread. A headless run never asks.
-        self.gate = Gate(Pause() if start_paused else Continue(stops=stops), count=lambda: len(tl.events),
-                         sources=lambda: tl.sources, before_report=capture.settle if start_paused else None)
+        #: The recording being written, when there is one.
+        self.writer: StoreWriter | None = None
+        log: EventList = tl.events  # type: ignore[assignment]
+        nodes: NodeTable = tl.graph  # type: ignore[assignment]
+        if record is not None or bounded:
+            if record is not None:
+                self.writer = StoreWriter(record, RunInfo(script=script.path, argv=list(tl.argv), max_values=max_values,
+                                                          torch_version=torch.__version__,
+                                                          gradtui_version=gradtui.__version__,
+                                                          options=dict(options or {})),
+                                          sources=lambda: tl.sources)
+            log = tl.events = EventLog(self.writer)
+            nodes = GraphLog(self.writer)
+        writer = self.writer
+
+        def before_report() -> None:
+            # A driver that pauses the run reads what each report hands over: the statistics
+            # are computed first, here in the script's thread, and committed to the recording.
+            if start_paused:
+                capture.settle()
+            if writer is not None:
+                writer.flush()
+
+        self.gate = Gate(Pause() if start_paused else Continue(stops=stops), count=lambda: len(log),
+                         sources=lambda: tl.sources,
+                         before_report=before_report if start_paused or writer is not None else None)
         notes = NoteKeeper(grad_norm_limits)
         recorder = self._recorder = Recorder(self.timeline, self.gate, sink, echo=echo_output,
-                                             display=code_filter.display, notes=notes)
+                                             display=code_filter.display, notes=notes, log=log)
         user = CodeKind.USER
         namer = Namer(lambda f: code_filter.kind(f.f_code.co_filename) is user,
                       lambda t: updates.alias_owner(t))
-        graph = GraphRecorder(self.timeline.graph)
+        graph = GraphRecorder(nodes)
         modules = ModuleLocator()
         watched = WatchList(watch)
         #: Tensors that ``GradScaler.scale`` returned, with the factor it multiplied by.
@@ -178,6 +211,22 @@ class Session:
     @property
     def paused_at(self) -> Event | None:
         return self.gate.paused_at
+
+    @property
+    def errors(self) -> list[ErrorRaised]:
+        """The error events of the run (the one that ended it), without reading every event."""
+        return self._recorder.errors
+
+    def close_recording(self) -> None:
+        """Write how the run ended (as ``timeline`` now says) and close the recording file.
+
+        The driver calls this once the script's thread is done, after any last word on the
+        status (a headless ``--break-on`` stop). Raises ``StoreError`` if the file cannot
+        be finished; everything committed before stays readable.
+        """
+        if self.writer is not None:
+            tl = self.timeline
+            self.writer.close(tl.status, tl.exit_code, tl.error)
 
     def mark_interrupted(self) -> None:
         """Called by a driver that gives up waiting for a stuck script (a long C operation):

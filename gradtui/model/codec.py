@@ -24,21 +24,22 @@ from gradtui.model.graph import GraphNode
 from gradtui.model.json_values import Reader, TimelineFormatError
 from gradtui.model.timeline import FORMAT_NAME, FORMAT_VERSION, STATUSES, ErrorInfo, Timeline
 
-__all__ = ["TimelineFormatError", "event_from_json", "event_to_json", "load", "save", "timeline_from_json",
-           "timeline_to_json"]
+__all__ = ["TimelineFormatError", "envelope_to_json", "event_from_json", "event_to_json", "load", "node_to_json",
+           "save", "timeline_from_json", "timeline_to_json"]
 
 
 # ---------------------------------------------------------------- writing
 
 
-def _node_to_json(n: GraphNode) -> dict[str, Any]:
+def node_to_json(n: GraphNode) -> dict[str, Any]:
     out = {"id": n.id, "name": n.name, "children": list(n.children), "variable": n.variable, "module": n.module}
     if n.module_class is not None:
         out["module_class"] = n.module_class
     return out
 
 
-def timeline_to_json(tl: Timeline, raw_values: bool = False) -> dict[str, Any]:
+def envelope_to_json(tl: Timeline) -> dict[str, Any]:
+    """The document's fields before ``graph``, ``sources`` and ``events``, in the order they are written."""
     error = None
     if tl.error is not None:
         error = {"type": tl.error.type, "message": tl.error.message, "line": tl.error.line, "file": tl.error.file}
@@ -52,7 +53,13 @@ def timeline_to_json(tl: Timeline, raw_values: bool = False) -> dict[str, Any]:
         "error": error,
         "max_values": tl.max_values,
         "torch_version": tl.torch_version,
-        "graph": [_node_to_json(n) for n in tl.graph.values()],
+    }
+
+
+def timeline_to_json(tl: Timeline, raw_values: bool = False) -> dict[str, Any]:
+    return {
+        **envelope_to_json(tl),
+        "graph": [node_to_json(n) for n in tl.graph.values()],
         "sources": dict(tl.sources),
         "events": [event_to_json(e, raw_values) for e in tl.events],
     }

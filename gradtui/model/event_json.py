@@ -30,6 +30,8 @@ from gradtui.model.events import (
 )
 from gradtui.model.json_values import (
     Reader,
+    TensorReader,
+    TensorWriter,
     changes_from_json,
     changes_to_json,
     number_from_json,
@@ -43,8 +45,10 @@ from gradtui.model.json_values import (
 # ---------------------------------------------------------------- writing
 
 
-def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
+def event_to_json(e: Event, raw_values: bool = False, spell: TensorWriter | None = None) -> dict[str, Any]:
+    """The event as its v1 JSON object; with ``spell``, each tensor as ``spell`` writes it."""
     raw = raw_values
+    tensor: TensorWriter = (lambda t: tensor_to_json(t, raw)) if spell is None else spell
     out: dict[str, Any] = {"seq": e.seq, "kind": kind_of(e), "file": e.file, "line": e.line}
     if e.notes:
         out["notes"] = list(e.notes)
@@ -53,26 +57,27 @@ def event_to_json(e: Event, raw_values: bool = False) -> dict[str, Any]:
             out["function"] = e.function
         case OpCalled():
             out.update(op=e.op, grad_fn=e.grad_fn, grad_enabled=e.grad_enabled, args=list(e.args),
-                       output=tensor_to_json(e.output, raw), graph=e.graph)
+                       output=tensor(e.output), graph=e.graph)
         case BackwardDone():
-            out.update(root=e.root, loss=number_to_json(e.loss), grads=changes_to_json(e.grads, raw), graph=e.graph,
-                       nodes=[{"id": n.id, "name": n.name, "grad_in": [tensor_to_json(g, raw) for g in n.grad_in],
-                               "grad_out": [tensor_to_json(g, raw) for g in n.grad_out]} for n in e.nodes])
+            out.update(root=e.root, loss=number_to_json(e.loss), grads=changes_to_json(e.grads, raw, spell),
+                       graph=e.graph,
+                       nodes=[{"id": n.id, "name": n.name, "grad_in": [tensor(g) for g in n.grad_in],
+                               "grad_out": [tensor(g) for g in n.grad_out]} for n in e.nodes])
             if e.loss_scale is not None:
                 out["loss_scale"] = number_to_json(e.loss_scale)
         case GradsZeroed():
             out.update(optimizer={"name": e.optimizer.name, "class": e.optimizer.cls},
-                       grads=changes_to_json(e.grads, raw))
+                       grads=changes_to_json(e.grads, raw, spell))
         case StepTaken():
             out.update(
                 optimizer={"name": e.optimizer.name, "class": e.optimizer.cls},
-                hyperparams=[{k: plain_to_json(v, raw) for k, v in g.items()} for g in e.hyperparams],
-                params=changes_to_json(e.params, raw),
-                state={n: {k: plain_to_json(v, raw) for k, v in s.items()} for n, s in e.state.items()},
+                hyperparams=[{k: plain_to_json(v, raw, spell) for k, v in g.items()} for g in e.hyperparams],
+                params=changes_to_json(e.params, raw, spell),
+                state={n: {k: plain_to_json(v, raw, spell) for k, v in s.items()} for n, s in e.state.items()},
             )
         case ParamsUpdated():
             out.update(op=e.op, args=list(e.args), grad_enabled=e.grad_enabled, through_data=e.through_data,
-                       params=changes_to_json(e.params, raw))
+                       params=changes_to_json(e.params, raw, spell))
         case OutputWritten():
             out.update(stream=e.stream, text=e.text)
         case ErrorRaised():
@@ -100,7 +105,7 @@ def _args(r: Reader, d: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(a) for a in (r.get(d, "args", list, optional=True) or ()))
 
 
-def _node_runs(runs: list[Any], where: str) -> tuple[NodeRun, ...]:
+def _node_runs(runs: list[Any], where: str, read: TensorReader) -> tuple[NodeRun, ...]:
     """A backward's nodes in the order torch ran them (optional: older files have none)."""
     out = []
     for i, d in enumerate(runs):
@@ -111,13 +116,13 @@ def _node_runs(runs: list[Any], where: str) -> tuple[NodeRun, ...]:
         grad_out = r.get(d, "grad_out", list)
         out.append(NodeRun(
             r.get(d, "id", int), r.get(d, "name", str),
-            tuple(tensor_from_json(g, f"{where}[{i}].grad_in") for g in grad_in),
-            tuple(tensor_from_json(g, f"{where}[{i}].grad_out") for g in grad_out),
+            tuple(read(g, f"{where}[{i}].grad_in") for g in grad_in),
+            tuple(read(g, f"{where}[{i}].grad_out") for g in grad_out),
         ))
     return tuple(out)
 
 
-def _step(r: Reader, d: dict[str, Any], base: dict[str, Any]) -> StepTaken:
+def _step(r: Reader, d: dict[str, Any], base: dict[str, Any], read: TensorReader) -> StepTaken:
     where = r.where
     groups = r.get(d, "hyperparams", list)
     state = r.get(d, "state", dict)
@@ -128,13 +133,16 @@ def _step(r: Reader, d: dict[str, Any], base: dict[str, Any]) -> StepTaken:
     return StepTaken(
         **base,
         optimizer=_owner(d.get("optimizer"), where),
-        hyperparams=tuple({k: plain_from_json(v, f"{where}.hyperparams") for k, v in g.items()} for g in groups),
-        params=changes_from_json(r.get(d, "params", dict), f"{where}.params"),
-        state={n: {k: plain_from_json(v, f"{where}.state.{n}.{k}") for k, v in s.items()} for n, s in state.items()},
+        hyperparams=tuple({k: plain_from_json(v, f"{where}.hyperparams", read) for k, v in g.items()}
+                          for g in groups),
+        params=changes_from_json(r.get(d, "params", dict), f"{where}.params", read),
+        state={n: {k: plain_from_json(v, f"{where}.state.{n}.{k}", read) for k, v in s.items()}
+               for n, s in state.items()},
     )
 
 
-def event_from_json(d: Any, index: int) -> Event:
+def event_from_json(d: Any, index: int, read: TensorReader = tensor_from_json) -> Event:
+    """The event of a v1 JSON object (at ``index`` in its list); ``read`` turns each tensor back."""
     where = f"events[{index}]"
     r = Reader(where)
     if not isinstance(d, dict):
@@ -158,7 +166,7 @@ def event_from_json(d: Any, index: int) -> Event:
         case "op":
             return OpCalled(**base, op=r.get(d, "op", str), grad_fn=r.get(d, "grad_fn", str, optional=True),
                             grad_enabled=r.get(d, "grad_enabled", bool), args=_args(r, d),
-                            output=tensor_from_json(d.get("output"), f"{where}.output"),
+                            output=read(d.get("output"), f"{where}.output"),
                             graph=r.get(d, "graph", int, optional=True))
         case "backward":
             loss = number_from_json(d.get("loss"))
@@ -166,19 +174,20 @@ def event_from_json(d: Any, index: int) -> Event:
             is_scale = isinstance(scale, int | float) and not isinstance(scale, bool)
             return BackwardDone(**base, root=r.get(d, "root", str), loss=loss,
                                 loss_scale=float(scale) if is_scale else None,
-                                grads=changes_from_json(r.get(d, "grads", dict), f"{where}.grads"),
+                                grads=changes_from_json(r.get(d, "grads", dict), f"{where}.grads", read),
                                 graph=r.get(d, "graph", int, optional=True),
-                                nodes=_node_runs(r.get(d, "nodes", list, optional=True) or [], f"{where}.nodes"))
+                                nodes=_node_runs(r.get(d, "nodes", list, optional=True) or [], f"{where}.nodes",
+                                                 read))
         case "zero_grad":
             return GradsZeroed(**base, optimizer=_owner(d.get("optimizer"), where),
-                               grads=changes_from_json(r.get(d, "grads", dict), f"{where}.grads"))
+                               grads=changes_from_json(r.get(d, "grads", dict), f"{where}.grads", read))
         case "step":
-            return _step(r, d, base)
+            return _step(r, d, base, read)
         case "update":
             return ParamsUpdated(**base, op=r.get(d, "op", str), args=_args(r, d),
                                  grad_enabled=r.get(d, "grad_enabled", bool),
                                  through_data=bool(r.get(d, "through_data", bool, optional=True)),
-                                 params=changes_from_json(r.get(d, "params", dict), f"{where}.params"))
+                                 params=changes_from_json(r.get(d, "params", dict), f"{where}.params", read))
         case "output":
             stream = r.get(d, "stream", str)
             if stream not in STREAMS:

@@ -16,13 +16,54 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from abc import abstractmethod
 from collections.abc import Collection, Iterator, Sequence
 from typing import overload
 
-from gradtui.model.events import Event
+from gradtui.model.events import BackwardDone, Event, LineReached, ValueWatched
 
 
-class IndexedEvents(Sequence[Event]):
+class EventIndex(Sequence[Event]):
+    """Events with the questions ``history`` and ``navigation`` ask answered without a scan.
+
+    Two kinds: ``IndexedEvents`` over a list in memory (a JSON timeline, a test's events),
+    and the recording's ``StoredEvents`` (``gradtui.model.store.reader``), which answers
+    each with an indexed query. Positions are event indices; ``upto`` is inclusive and
+    ``start`` exclusive; nothing past what is known (``know``) is ever answered.
+    """
+
+    @abstractmethod
+    def know(self, count: int) -> None: ...
+    @abstractmethod
+    def positions(self, kinds: Collection[str], upto: int | None = None) -> list[int]: ...
+    @abstractmethod
+    def last_positions(self, kinds: Collection[str], upto: int, limit: int) -> list[int]:
+        """The last ``limit`` positions ``<= upto`` of events of ``kinds``, in order."""
+    @abstractmethod
+    def latest(self, kinds: Collection[str], upto: int) -> int | None: ...
+    @abstractmethod
+    def following(self, kinds: Collection[str], start: int) -> int | None: ...
+    @abstractmethod
+    def count_of(self, kind: str, upto: int) -> int: ...
+    @abstractmethod
+    def line_following(self, spots: Collection[tuple[str, int]], start: int) -> int | None:
+        """The first ``line`` event after ``start`` at one of ``spots`` (file, line)."""
+    @abstractmethod
+    def line_latest(self, spots: Collection[tuple[str, int]], upto: int) -> int | None: ...
+    @abstractmethod
+    def noted_following(self, start: int) -> int | None:
+        """The first event after ``start`` that carries a note."""
+    @abstractmethod
+    def noted_latest(self, upto: int) -> int | None: ...
+    @abstractmethod
+    def loss_points(self, upto: int) -> list[tuple[int, float]]:
+        """``(backward number from 1, loss)`` of each backward up to ``upto`` with a numeric loss."""
+    @abstractmethod
+    def watch_points(self, name: str, upto: int) -> list[tuple[int, float]]:
+        """``(seq, value)`` of each watch of ``name`` up to ``upto`` with a value."""
+
+
+class IndexedEvents(EventIndex):
     """The first ``known`` of ``events`` (appended to by its owner, never changed otherwise), indexed by kind.
 
     ``known`` defaults to all of them (a finished timeline).
@@ -99,3 +140,40 @@ class IndexedEvents(Sequence[Event]):
     def count_of(self, kind: str, upto: int) -> int:
         self._refresh()
         return bisect.bisect_right(self._by_kind.get(kind, []), upto)
+
+    def last_positions(self, kinds: Collection[str], upto: int, limit: int) -> list[int]:
+        return self.positions(kinds, upto)[-limit:] if limit > 0 else []
+
+    def line_following(self, spots: Collection[tuple[str, int]], start: int) -> int | None:
+        found = self.following([LineReached.kind], start)
+        while found is not None and (self._events[found].file, self._events[found].line) not in spots:
+            found = self.following([LineReached.kind], found)
+        return found
+
+    def line_latest(self, spots: Collection[tuple[str, int]], upto: int) -> int | None:
+        found = self.latest([LineReached.kind], upto)
+        while found is not None and (self._events[found].file, self._events[found].line) not in spots:
+            found = self.latest([LineReached.kind], found - 1)
+        return found
+
+    def noted_following(self, start: int) -> int | None:
+        return next((i for i in range(max(start + 1, 0), self._known) if self._events[i].notes), None)
+
+    def noted_latest(self, upto: int) -> int | None:
+        return next((i for i in range(min(upto, self._known - 1), -1, -1) if self._events[i].notes), None)
+
+    def loss_points(self, upto: int) -> list[tuple[int, float]]:
+        points: list[tuple[int, float]] = []
+        for number, i in enumerate(self.positions([BackwardDone.kind], upto), start=1):
+            loss: object = getattr(self._events[i], "loss", None)
+            if isinstance(loss, int | float) and not isinstance(loss, bool):
+                points.append((number, float(loss)))
+        return points
+
+    def watch_points(self, name: str, upto: int) -> list[tuple[int, float]]:
+        points: list[tuple[int, float]] = []
+        for i in self.positions([ValueWatched.kind], upto):
+            event = self._events[i]
+            if isinstance(event, ValueWatched) and event.name == name and event.value is not None:
+                points.append((i, float(event.value)))
+        return points

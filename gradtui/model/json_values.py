@@ -9,7 +9,7 @@ and naming the place of a bad one in a ``TimelineFormatError``. No torch, no tex
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gradtui.model.events import Change
@@ -50,17 +50,25 @@ def tensor_to_json(t: TensorSummary | None, raw_values: bool = False) -> dict[st
     }
 
 
-def changes_to_json(changes: Mapping[str, Change], raw: bool) -> dict[str, Any]:
+#: How a tensor is spelled inside an event, when not as the v1 object: the recording
+#: store (``gradtui.model.store``) writes a reference to its tensor table instead.
+TensorWriter = Callable[[TensorSummary | None], Any]
+TensorReader = Callable[[Any, str], TensorSummary | None]
+
+
+def changes_to_json(changes: Mapping[str, Change], raw: bool, spell: TensorWriter | None = None) -> dict[str, Any]:
+    if spell is not None:
+        return {n: {"before": spell(c.before), "after": spell(c.after)} for n, c in changes.items()}
     return {n: {"before": tensor_to_json(c.before, raw), "after": tensor_to_json(c.after, raw)}
             for n, c in changes.items()}
 
 
-def plain_to_json(v: Any, raw: bool) -> Any:
+def plain_to_json(v: Any, raw: bool, spell: TensorWriter | None = None) -> Any:
     """A hyperparameter or optimizer-state value: a tensor, a tuple or a number."""
     if isinstance(v, TensorSummary):
-        return tensor_to_json(v, raw)
+        return tensor_to_json(v, raw) if spell is None else spell(v)
     if isinstance(v, tuple):
-        return [plain_to_json(x, raw) for x in v]
+        return [plain_to_json(x, raw, spell) for x in v]
     return number_to_json(v)
 
 
@@ -130,21 +138,20 @@ def tensor_from_json(d: Any, where: str) -> TensorSummary | None:
     )
 
 
-def changes_from_json(d: Any, where: str) -> dict[str, Change]:
+def changes_from_json(d: Any, where: str, read: TensorReader = tensor_from_json) -> dict[str, Change]:
     if not isinstance(d, dict):
         raise TimelineFormatError(f"{where}: must be an object")
     out = {}
     for name, c in d.items():
         if not isinstance(c, dict) or "before" not in c or "after" not in c:
             raise TimelineFormatError(f"{where}.{name}: needs 'before' and 'after'")
-        out[name] = Change(tensor_from_json(c["before"], f"{where}.{name}.before"),
-                           tensor_from_json(c["after"], f"{where}.{name}.after"))
+        out[name] = Change(read(c["before"], f"{where}.{name}.before"), read(c["after"], f"{where}.{name}.after"))
     return out
 
 
-def plain_from_json(v: Any, where: str) -> Any:
+def plain_from_json(v: Any, where: str, read: TensorReader = tensor_from_json) -> Any:
     if isinstance(v, dict):
-        return tensor_from_json(v, where)
+        return read(v, where)
     if isinstance(v, list):
         return tuple(number_from_json(x) for x in v)
     return number_from_json(v)

@@ -7,6 +7,7 @@ replayed and inspected anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -18,7 +19,9 @@ FORMAT_VERSION: Final = 1
 
 #: How a run can end. ``running`` only while the engine is still going; ``stopped`` when
 #: a ``--break-on`` stop ended a headless run.
-STATUSES: Final = ("running", "finished", "error", "exited", "interrupted", "stopped")
+#: ``killed``: a recording whose writer vanished without closing it (SIGKILL, the
+#: kernel's OOM killer, a power cut): it holds what was committed until then.
+STATUSES: Final = ("running", "finished", "error", "exited", "interrupted", "stopped", "killed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,8 @@ class Timeline:
 
     script: str
     argv: list[str]
-    events: list[Event] = field(default_factory=list)
+    #: A list in memory, or for a recording the events read from its file as asked for.
+    events: Sequence[Event] = field(default_factory=list)
     status: str = "running"
     exit_code: int | None = None
     error: ErrorInfo | None = None
@@ -46,7 +50,7 @@ class Timeline:
     #: The torch version that produced the numbers, when torch ran at all.
     torch_version: str | None = None
     #: Every autograd node any event refers to, by id (see ``gradtui.model.graph``).
-    graph: dict[int, GraphNode] = field(default_factory=dict)
+    graph: Mapping[int, GraphNode] = field(default_factory=dict)
     #: The text of each of the script's own files that ran, by the name events use, so a
     #: replay shows the source even where the files are not.
     sources: dict[str, str] = field(default_factory=dict)
