@@ -4,7 +4,7 @@ The app shows one event at a time (the cursor ``upto``, inclusive) and asks abou
 up to it: what has ``theta.grad`` been so far, which backward is this, where is the next
 breakpoint (the sentence about an event is in ``sentences``). Answering here, as pure
 functions of a ``Sequence[Event]`` with ``events[i].seq == i``, keeps the widgets thin and
-lets the tests check the answers without Textual. Given an ``IndexedEvents``, each
+lets the tests check the answers without Textual. Given an ``EventIndex`` (in memory, or a recording), each
 question is answered by bisection instead of a scan. Must not import torch or textual,
 and must not keep state: the same events and cursor always give the same answer.
 """
@@ -25,7 +25,7 @@ from gradtui.model.events import (
     ValueWatched,
 )
 from gradtui.model.formatting import ARROW, format_tensor
-from gradtui.model.index import IndexedEvents
+from gradtui.model.index import EventIndex
 from gradtui.model.tensors import TensorSummary
 
 ELLIPSIS = "…"
@@ -126,7 +126,7 @@ def format_grad_history(
 
 def _of_kinds(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Iterator[Event]:
     """The events of ``kinds`` up to ``upto``, in order: by the index when there is one."""
-    if isinstance(events, IndexedEvents):
+    if isinstance(events, EventIndex):
         return (events[i] for i in events.positions([k.kind for k in kinds], last_index(events, upto)))
     return (e for e in events[: last_index(events, upto) + 1] if isinstance(e, kinds))
 
@@ -142,7 +142,7 @@ def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[EventBase], ...]) -> Event | None:
     """The last event of one of ``kinds`` with ``seq <= upto``, typed as one of them (a ``match`` over
     the kinds asked for is then exhaustive)."""
-    if isinstance(events, IndexedEvents):
+    if isinstance(events, EventIndex):
         found = events.latest([k.kind for k in kinds], last_index(events, upto))
         return None if found is None else events[found]
     for i in range(last_index(events, upto), -1, -1):
@@ -159,7 +159,7 @@ def focus_graph_event(events: Sequence[Event], upto: int) -> BackwardDone | OpCa
 
 def count(events: Sequence[Event], upto: int, kind: type[Event]) -> int:
     """How many events of ``kind`` there are up to and including ``upto``."""
-    if isinstance(events, IndexedEvents):
+    if isinstance(events, EventIndex):
         return events.count_of(kind.kind, last_index(events, upto))
     return sum(1 for event in events[: last_index(events, upto) + 1] if isinstance(event, kind))
 
@@ -226,7 +226,7 @@ class OfKinds:
 
 def next_index(events: Sequence[Event], start: int, want: EventPredicate) -> int | None:
     """The first index after ``start`` whose event ``want`` accepts."""
-    if isinstance(events, IndexedEvents) and isinstance(want, OfKinds):
+    if isinstance(events, EventIndex) and isinstance(want, OfKinds):
         found = events.following(want.kinds, start)
         while found is not None and not want(events[found]):
             found = events.following(want.kinds, found)
@@ -239,7 +239,7 @@ def next_index(events: Sequence[Event], start: int, want: EventPredicate) -> int
 
 def prev_index(events: Sequence[Event], start: int, want: EventPredicate) -> int | None:
     """The last index before ``start`` whose event ``want`` accepts."""
-    if isinstance(events, IndexedEvents) and isinstance(want, OfKinds):
+    if isinstance(events, EventIndex) and isinstance(want, OfKinds):
         found = events.latest(want.kinds, min(start, len(events)) - 1)
         while found is not None and not want(events[found]):
             found = events.latest(want.kinds, found - 1)

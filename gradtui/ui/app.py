@@ -22,7 +22,7 @@ from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from gradtui.model import navigation
-from gradtui.model.index import IndexedEvents
+from gradtui.model.index import EventIndex, IndexedEvents
 from gradtui.model.navigation import Command, Cursor, EndOfRun, NoEarlier, Resume
 from gradtui.model.reports import Answer, Ended, InputWanted, Paused, Report, Running
 from gradtui.model.stops import EventStop
@@ -70,8 +70,10 @@ class GradtuiApp(App[None]):
         super().__init__()
         self.timeline = timeline
         #: The events the engine has reported (all of a replay's), indexed by kind as they
-        #: grow: every panel's question is a bisection.
-        self.events = IndexedEvents(timeline.events, known=0 if engine is not None else None)
+        #: grow: every panel's question is a bisection, or for a recording an indexed query.
+        events = timeline.events
+        self.events: EventIndex = (events if isinstance(events, EventIndex)
+                                   else IndexedEvents(events, known=0 if engine is not None else None))
         self.engine = engine
         self.watched = watch
         self._theme_name = theme
