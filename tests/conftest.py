@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,15 @@ SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 for _var in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL_THEME", "FORCE_COLOR"):
     os.environ.pop(_var, None)
+
+# The same arithmetic on every machine, as far as torch lets a test ask for it: kernels
+# without CPU-specific vector code, one thread, MKL's reproducible mode. A gradient whose
+# true mean is 0 shows its rounding noise (mean=5.3e-11 on one CPU, 3.7e-11 on another),
+# and snapshots show it. Set before torch is first imported, inherited by subprocesses.
+os.environ.update(ATEN_CPU_CAPABILITY="default", OMP_NUM_THREADS="1", MKL_CBWR="COMPATIBLE")
+# Automatic recordings of the debugger and of --record OUT.json go to a folder of the
+# test run's own, never to the user's cache.
+os.environ.setdefault("GRADTUI_CACHE_DIR", tempfile.mkdtemp(prefix="gradtui-test-cache-"))
 
 
 @pytest.fixture(autouse=True)
