@@ -1,9 +1,11 @@
-"""The drivers without a screen: ``--record`` writes the timeline, ``--trace`` prints it live.
+"""The drivers without a screen: ``--record`` writes the recording, ``--trace`` prints it live.
 
 Both simply let the engine run to the end (``Continue`` with no breakpoints). The main
 thread only waits, in short slices, so that Ctrl-C reaches it at once: it then stops the
-script, still writes the timeline (status ``interrupted``) and exits with 130, as Python
-does. The script's own output reaches the terminal as it is printed; with ``--trace`` it
+script, still closes the recording (status ``interrupted``) and exits with 130, as Python
+does; SIGTERM and SIGHUP do the same and exit with 143 and 129. The recording grows while
+the script runs (``gradtui.model.store``), so even a SIGKILL leaves all but its last
+half second. The script's own output reaches the terminal as it is printed; with ``--trace`` it
 appears in place as ``output`` lines, so the log reads in the order things happened.
 
 The timeline's ``exit_code`` is the process's exit status, whatever ended the run (a
@@ -20,16 +22,20 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from gradtui.engine.notes import GradNormLimits
 from gradtui.engine.script import Script
 from gradtui.engine.session import Session
-from gradtui.model import codec
-from gradtui.model.events import ErrorRaised, Event, LineReached
+from gradtui.model.events import Event, LineReached
 from gradtui.model.formatting import location, trace_line
+from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.stops import EventStop, first_reason
+from gradtui.model.store.export import export_json
+from gradtui.model.store.reader import Recording
+from gradtui.model.store.writer import StoreError
 
 EXIT_INTERRUPTED = 130
 _STOP_GRACE_SECONDS = 2.0
@@ -98,6 +104,61 @@ class TracePrinter:
                 self.session.stop()
 
 
+def _recording_target(record: str | None, script: str) -> tuple[str | None, bool]:
+    """Where the engine writes its recording, and whether ``record`` then gets v1 JSON exported.
+
+    ``--record OUT.json`` (or a device, a pipe: ``/dev/stdout``) keeps its format: the run is
+    recorded to the automatic recordings folder as it goes, and exported when it ends.
+    Any other name is the recording itself, written while the script runs.
+    """
+    if record is None:
+        return None, False
+    path = Path(record)
+    special = path.exists() and not path.is_file()
+    if special or path.suffix.lower() == ".json":
+        from gradtui.recordings import new_recording_path
+
+        return str(new_recording_path(script)), True
+    return record, False
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, a job scheduler, ``docker stop``, a closed terminal): end as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt() -> Iterator[list[int]]:
+    """While the run goes on, SIGTERM and SIGHUP raise ``_Terminated`` in the main thread.
+
+    The list it yields receives the signal that ended the run, for the exit status
+    (128 + the signal's number, as a shell reports a process killed by it).
+    """
+    got: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        got.append(signum)
+        raise _Terminated(signum)
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield got
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 def run(
     script: Script,
     args: list[str],
@@ -114,31 +175,39 @@ def run(
     out, err = sys.stdout, sys.stderr
     stopped: tuple[Event, str] | None = None
     printer = TracePrinter(script, out) if trace else None
-    session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
-                      grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops,
-                      record_nodes=record_nodes)
+    store_path, export = _recording_target(record, script.path)
+    options = {"mode": "trace" if trace else "record", "max_values": max_values, "watch": list(watch),
+               "break_on": [str(s) for s in stops], "backward_nodes": record_nodes}
+    try:
+        session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
+                          grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops,
+                          record_nodes=record_nodes, record=store_path, bounded=True, options=options)
+    except StoreError as exc:
+        err.write(f"gradtui: {exc}\n")
+        return 2
     if printer is not None:
         printer.session = session
-    try:
-        # start() is inside the try: the script may print (and the user press Ctrl-C)
-        # before Thread.start() has even returned.
-        session.start()
-        while not session.join(0.1):
-            paused = session.paused_at
-            if paused is not None:  # only a --break-on stop pauses a headless run
-                stopped = (paused, first_reason(stops, paused) or "a breakpoint")
-                session.stop()
-    except KeyboardInterrupt:
-        session.stop()
+    with _termination_as_interrupt() as signalled:
         try:
-            if not session.join(_STOP_GRACE_SECONDS):
-                session.mark_interrupted()  # stuck in one long C operation: keep what we have
+            # start() is inside the try: the script may print (and the user press Ctrl-C)
+            # before Thread.start() has even returned.
+            session.start()
+            while not session.join(0.1):
+                paused = session.paused_at
+                if paused is not None:  # only a --break-on stop pauses a headless run
+                    stopped = (paused, first_reason(stops, paused) or "a breakpoint")
+                    session.stop()
         except KeyboardInterrupt:
-            session.mark_interrupted()
+            session.stop()
+            try:
+                if not session.join(_STOP_GRACE_SECONDS):
+                    session.mark_interrupted()  # stuck in one long C operation: keep what we have
+            except KeyboardInterrupt:
+                session.mark_interrupted()
     timeline = session.timeline
-    for event in timeline.events:
-        if isinstance(event, ErrorRaised) and event.traceback:
-            err.write(event.traceback)
+    for error in session.errors:
+        if error.traceback:
+            err.write(error.traceback)
             err.flush()
     if printer is not None and printer.broken:
         # Python's advice for a closed pipe: point stdout at devnull so exit stays quiet.
@@ -150,16 +219,21 @@ def run(
         err.flush()
         timeline.status = "stopped"
     status = exit_status(timeline.status, timeline.exit_code)
+    if signalled and timeline.status == "interrupted":
+        status = 128 + signalled[0]
     timeline.exit_code = status  # what the file says is what the process exits with
     if record is not None:
         try:
             with _interrupts_held():
-                codec.save(timeline, record)
-        except OSError as exc:
-            err.write(f"gradtui: cannot write the timeline to {record}: {exc.strerror}\n")
+                session.close_recording()
+                if export and store_path is not None:
+                    export_json(Recording(store_path), record)
+        except (OSError, TimelineFormatError) as exc:
+            err.write(f"gradtui: cannot write the timeline to {record}: {getattr(exc, 'strerror', None) or exc}\n")
             status = 2
         except KeyboardInterrupt:
-            err.write(f"gradtui: interrupted while writing the timeline; {record} was not written\n")
+            what = f"{record} was not written" if export else f"{record} holds the run up to now"
+            err.write(f"gradtui: interrupted while writing the timeline; {what}\n")
             status = EXIT_INTERRUPTED
     if not session.join(0):
         # The script's thread is stuck in one long C operation. Everything is saved; a
@@ -168,7 +242,7 @@ def run(
         err.flush()
         os._exit(status)
     # Everything is written. The interpreter's exit would now walk every object for the
-    # garbage collector: the timeline's and torch's, about 1 s for a 4,500-event run
+    # garbage collector: torch's and what the run left, about 1 s for a 4,500-event run
     # (0.15 s once frozen). Python promises no finalizer of cyclic garbage at exit anyway.
     gc.freeze()
     return status

@@ -1,7 +1,10 @@
 """The default driver: the debugger app on a live run of the script.
 
 The engine starts paused before the script's first line; the app owns the main thread and
-sends the engine its commands. When the app closes, the script is stopped at its next
+sends the engine its commands. The run is recorded as it goes (by default to the
+automatic recordings folder, ``gradtui.recordings``), and the app reads the recording:
+its memory stays bounded on a run of any length, and a crash of the app or of the
+terminal loses nothing that was committed. When the app closes, the script is stopped at its next
 event and its thread joined, so the process never exits under a running script.
 """
 
@@ -15,7 +18,10 @@ from gradtui.engine.notes import GradNormLimits
 from gradtui.engine.preload import preload_in_background
 from gradtui.engine.script import Script
 from gradtui.engine.session import Session
+from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.stops import EventStop
+from gradtui.model.store.reader import Recording
+from gradtui.recordings import CacheConfigError, new_recording_path
 from gradtui.ui.app import GradtuiApp
 
 #: How long a quitting app waits for the script to reach its next event. The screen is
@@ -26,18 +32,33 @@ _STOP_GRACE_SECONDS = 0.5
 
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
         max_values: int = 64, limits: tuple[float | None, float | None] | None = None,
-        stops: tuple[EventStop, ...] = ()) -> int:
-    session = Session(script, args, start_paused=True, ask_input=True, echo_output=False, max_values=max_values,
-                      watch=watch,
-                      grad_norm_limits=GradNormLimits(*limits) if limits else None)
-    app = GradtuiApp(session.timeline, session, watch=watch, theme=theme, stops=stops)
+        stops: tuple[EventStop, ...] = (), record: str | None = None) -> int:
+    """``record``: where the run's recording goes (default: a new one in the automatic recordings folder)."""
+    try:
+        path = record if record is not None else str(new_recording_path(script.path))
+        session = Session(script, args, start_paused=True, ask_input=True, echo_output=False,
+                          max_values=max_values, watch=watch,
+                          grad_norm_limits=GradNormLimits(*limits) if limits else None, record=path,
+                          options={"mode": "debugger", "max_values": max_values, "watch": list(watch)})
+        # The app reads the recording, never the engine's memory: what it shows of a long
+        # run is a window of decoded events, whatever the length.
+        timeline = Recording(path).timeline()
+    except (OSError, CacheConfigError, TimelineFormatError) as exc:
+        sys.stderr.write(f"gradtui: {exc}\n")
+        return 2
+    app = GradtuiApp(timeline, session, watch=watch, theme=theme, stops=stops)
     preload_in_background()
     try:
         app.run()
     finally:
         session.stop()
-    if not session.join(_STOP_GRACE_SECONDS):
-        # The script is inside one long C operation; nothing is left to save, so leave now.
+    stuck = not session.join(_STOP_GRACE_SECONDS)
+    try:
+        session.close_recording()
+    except OSError as exc:
+        sys.stderr.write(f"gradtui: {exc}\n")
+    if stuck:
+        # The script is inside one long C operation; the recording is closed, so leave now.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(app.return_code or 0)
