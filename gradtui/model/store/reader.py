@@ -28,6 +28,7 @@ from gradtui.model.events import Event
 from gradtui.model.graph import GraphNode
 from gradtui.model.index import EventIndex
 from gradtui.model.json_values import TimelineFormatError, number_from_json
+from gradtui.model.store.payload import expand_payload
 from gradtui.model.store.schema import FORMAT_NAME, SCHEMA_VERSION, SQLITE_MAGIC
 from gradtui.model.store.tensor_rows import from_row
 from gradtui.model.tensors import TensorSummary
@@ -238,7 +239,10 @@ class StoredEvents(EventIndex):
             d = json.loads(payload)
         except json.JSONDecodeError as exc:
             raise TimelineFormatError(f"{self._rec.path}: event {seq} is damaged ({exc.msg})") from None
-        d.update(seq=seq, kind=kind, file=file, line=line)
+        d = expand_payload(d, seq, kind, file, line)
+        if kind == "op" and "grad_fn" not in d:
+            output = self._tensor(d.get("output"), f"events[{seq}].output")
+            d["grad_fn"] = None if output is None else output.grad_fn
         return event_from_json(d, seq, self._tensor)
 
     def _tensor(self, ref: Any, where: str) -> TensorSummary | None:
@@ -252,7 +256,7 @@ class StoredEvents(EventIndex):
             self._tensors.move_to_end(tid)
             return found
         rows = self._rec.execute("SELECT dtype, shape, requires_grad, grad_fn, encoding, data, stats FROM tensors "
-                                 "WHERE id = ?", (tid,))
+                                 "JOIN layouts ON layouts.id = tensors.layout WHERE tensors.id = ?", (tid,))
         if not rows:
             raise TimelineFormatError(f"{self._rec.path}: {where}: tensor {tid} is missing")
         summary = from_row(*rows[0])
@@ -407,18 +411,22 @@ def _node(row: tuple[Any, ...]) -> GraphNode:
 
 def step_rows(recording: Recording, upto_seq: int | None = None) -> list[dict[str, Any]]:
     """The ``steps`` table (up to the step at ``upto_seq``), each row as a dict of plain values."""
-    sql = "SELECT step, seq, optimizer, loss, lrs, grad_norms, param_norms, update_norms, non_finite FROM steps"
+    sql = ("SELECT step, seq, optimizer, loss, lrs, param_sets.names, grad_norms, param_norms, update_norms, "
+           "non_finite FROM steps JOIN param_sets ON param_sets.id = steps.params")
     params: tuple[Any, ...] = ()
     if upto_seq is not None:
         sql += " WHERE seq <= ?"
         params = (upto_seq,)
     out = []
-    for step, seq, optimizer, loss, lrs, grads, params_, updates, bad in recording.execute(sql + " ORDER BY step",
-                                                                                         params):
+    rows = recording.execute(sql + " ORDER BY step", params)
+    for step, seq, optimizer, loss, lrs, names_text, grads, params_, updates, bad in rows:
+        names = json.loads(names_text)
         out.append({"step": step, "seq": seq, "optimizer": optimizer, "loss": loss,
-                    "lrs": [number_from_json(x) for x in json.loads(lrs)],
-                    "grad_norms": {k: number_from_json(v) for k, v in json.loads(grads).items()},
-                    "param_norms": {k: number_from_json(v) for k, v in json.loads(params_).items()},
-                    "update_norms": {k: number_from_json(v) for k, v in json.loads(updates).items()},
+                    "lrs": [number_from_json(x) for x in json.loads(lrs)], "grad_norms": _by_name(names, grads),
+                    "param_norms": _by_name(names, params_), "update_norms": _by_name(names, updates),
                     "non_finite": json.loads(bad)})
     return out
+
+
+def _by_name(names: list[str], text: str) -> dict[str, Any]:
+    return {k: number_from_json(v) for k, v in zip(names, json.loads(text), strict=True)}

@@ -1,9 +1,11 @@
 """The tables of a recording, and opening one (documented in docs/recording-format.md).
 
 Every question the app asks has an index: events by kind (the next backward, how many
-steps so far), by line (a breakpoint), by parameter (a gradient's history), by step
-(the summaries the plot reads). The schema has a version of its own in ``meta``; a
-reader refuses another version with one sentence, as the JSON codec does.
+steps so far), by line (a breakpoint), by parameter (a gradient's history), and the
+``steps`` table by step (the summaries the plot reads, and where each step's events
+start: ``events.step`` rises with ``seq``, so no index of its own is needed). The
+schema has a version of its own in ``meta``; a reader refuses another version with one
+sentence, as the JSON codec does.
 """
 
 from __future__ import annotations
@@ -50,16 +52,20 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_kind ON events (kind, seq);
 CREATE INDEX events_by_line ON events (file, line, seq) WHERE kind = 'line';
-CREATE INDEX events_by_step ON events (step, seq);
 CREATE INDEX events_noted ON events (seq) WHERE noted = 1;
 CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE event_params (param INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (param, seq)) WITHOUT ROWID;
-CREATE TABLE tensors (
+CREATE TABLE layouts (
     id INTEGER PRIMARY KEY,
     dtype TEXT NOT NULL,
     shape TEXT NOT NULL,
     requires_grad INTEGER NOT NULL,
     grad_fn TEXT,
+    UNIQUE (dtype, shape, requires_grad, grad_fn)
+);
+CREATE TABLE tensors (
+    id INTEGER PRIMARY KEY,
+    layout INTEGER NOT NULL REFERENCES layouts (id),
     encoding TEXT,
     data BLOB,
     stats BLOB
@@ -73,12 +79,14 @@ CREATE TABLE graph (
     module_class TEXT
 );
 CREATE TABLE sources (file TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE param_sets (id INTEGER PRIMARY KEY, names TEXT NOT NULL);
 CREATE TABLE steps (
     step INTEGER PRIMARY KEY,
     seq INTEGER NOT NULL,
     optimizer TEXT NOT NULL,
     loss REAL,
     lrs TEXT NOT NULL,
+    params INTEGER NOT NULL REFERENCES param_sets (id),
     grad_norms TEXT NOT NULL,
     param_norms TEXT NOT NULL,
     update_norms TEXT NOT NULL,

@@ -4,9 +4,11 @@ A float32 value is 4 bytes here against about 20 characters in the JSON timeline
 ``encoding`` column names the ``array`` type code the values were packed with: ``f``
 (float32, and the narrower floats, whose values float32 holds exactly), ``d`` (float64),
 ``q``/``Q`` (signed and unsigned 64-bit integers), ``B`` (bool), or ``j`` (JSON text, for
-a dtype none of these holds). Statistics are eight numbers packed as ``<q5d2q``; a
+a dtype none of these holds). Statistics are seven numbers packed as ``<5d2q`` (min, max,
+mean, std, norm, then the NaN and inf counts; the element count is the shape's); a
 statistic that has no meaning (``None``) is stored as NaN, which no statistic of finite
-elements can be.
+elements can be. Dtype, shape, ``requires_grad`` and ``grad_fn`` repeat across a run,
+so they are one row of ``layouts`` that each tensor refers to.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from typing import Any
 
 from gradtui.model.tensors import TensorStats, TensorSummary
 
-_STATS = struct.Struct("<q5d2q")
+_STATS = struct.Struct("<5d2q")
 _NAN = float("nan")
 _BIG_ENDIAN = sys.byteorder == "big"
 
-Row = tuple[str, str, int, str | None, str | None, bytes | None, bytes | None]
+#: ``(dtype, shape, requires_grad, grad_fn)``: a row of ``layouts``.
+Layout = tuple[str, str, int, str | None]
+#: ``(encoding, data, stats)``: the rest of a row of ``tensors``.
+Contents = tuple[str | None, bytes | None, bytes | None]
 
 
 def _code(dtype: str) -> str:
@@ -92,11 +97,11 @@ def _pack_stats(s: TensorStats) -> bytes:
     def f(x: float | None) -> float:
         return _NAN if x is None else float(x)
 
-    return _STATS.pack(s.numel, f(s.min), f(s.max), f(s.mean), f(s.std), f(s.norm), s.nan, s.inf)
+    return _STATS.pack(f(s.min), f(s.max), f(s.mean), f(s.std), f(s.norm), s.nan, s.inf)
 
 
-def _unpack_stats(data: bytes) -> TensorStats:
-    numel, lo, hi, mean, std, norm, nan, inf = _STATS.unpack(data)
+def _unpack_stats(data: bytes, numel: int) -> TensorStats:
+    lo, hi, mean, std, norm, nan, inf = _STATS.unpack(data)
 
     def f(x: float) -> float | None:
         return None if math.isnan(x) else x
@@ -104,14 +109,14 @@ def _unpack_stats(data: bytes) -> TensorStats:
     return TensorStats(numel, f(lo), f(hi), f(mean), f(std), f(norm), nan, inf)
 
 
-def to_row(t: TensorSummary) -> Row:
-    """``(dtype, shape, requires_grad, grad_fn, encoding, data, stats)``; computes deferred statistics."""
+def to_row(t: TensorSummary) -> tuple[Layout, Contents]:
+    """The layout and contents of ``t``; computes deferred statistics."""
     encoding = data = None
     if t.values is not None:
         encoding, data = _pack_values(t.values, t.dtype)
     stats = t.stats
-    return (t.dtype, json.dumps(list(t.shape), separators=(",", ":")), int(t.requires_grad), t.grad_fn, encoding,
-            data, None if stats is None else _pack_stats(stats))
+    layout = (t.dtype, json.dumps(list(t.shape), separators=(",", ":")), int(t.requires_grad), t.grad_fn)
+    return layout, (encoding, data, None if stats is None else _pack_stats(stats))
 
 
 def from_row(dtype: str, shape_text: str, requires_grad: int, grad_fn: str | None, encoding: str | None,
@@ -119,4 +124,4 @@ def from_row(dtype: str, shape_text: str, requires_grad: int, grad_fn: str | Non
     shape = tuple(int(n) for n in json.loads(shape_text))
     values = None if encoding is None or data is None else _unpack_values(encoding, data, shape)
     return TensorSummary(shape, dtype, bool(requires_grad), grad_fn, values=values,
-                         stats=None if stats is None else _unpack_stats(stats))
+                         stats=None if stats is None else _unpack_stats(stats, math.prod(shape)))

@@ -32,9 +32,10 @@ from typing import Any
 from gradtui.model.event_json import event_to_json
 from gradtui.model.events import Event
 from gradtui.model.graph import GraphNode
+from gradtui.model.store.payload import TensorId, compact_payload
 from gradtui.model.store.rows import StepBook, StepSummary, indexed_fields
 from gradtui.model.store.schema import FORMAT_NAME, SCHEMA_VERSION, TABLES, configure_writer
-from gradtui.model.store.tensor_rows import Row, to_row
+from gradtui.model.store.tensor_rows import Layout, to_row
 from gradtui.model.tensors import TensorSummary
 from gradtui.model.timeline import ErrorInfo
 
@@ -117,7 +118,9 @@ class StoreWriter:
         #: Stored once, referenced after: the same summary object (a tensor whose ``_version``
         #: has not moved), or the same bytes (a parameter ``zero_grad`` left as it was).
         self._tensor_ids: OrderedDict[int, tuple[TensorSummary, int]] = OrderedDict()
-        self._tensor_rows: OrderedDict[Row, int] = OrderedDict()
+        self._tensor_rows: OrderedDict[tuple[int, str | None, bytes | None, bytes | None], int] = OrderedDict()
+        self._layouts: dict[Layout, int] = {}
+        self._param_sets: dict[tuple[str, ...], int] = {}
         self._names: dict[str, int] = {}
         self._sources_written: set[str] = set()
         _writers.add(self)
@@ -239,14 +242,13 @@ class StoreWriter:
         db = self._db
         step, nth = self._book.place(e)
         name, value, params = indexed_fields(e)
-        payload = event_to_json(e, spell=self._spell)
-        for key in ("seq", "kind", "file", "line"):
-            del payload[key]
+        payload = compact_payload(event_to_json(e, spell=self._spell))
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         if value is not None and value != value:  # NaN is no number for SQLite
             value = None
         db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (e.seq, e.kind, e.file, e.line, step, nth, name, value, int(bool(e.notes)), text))
+                   (e.seq, e.kind, e.file, e.line, step, nth, name if e.kind == "watch" else None, value,
+                    int(bool(e.notes)), text))
         if params:
             db.executemany("INSERT OR IGNORE INTO event_params VALUES (?, ?)",
                            [(self._name_id(p), e.seq) for p in params])
@@ -259,11 +261,16 @@ class StoreWriter:
             return json.dumps(x, separators=(",", ":"), allow_nan=False)
 
         loss = s.loss if s.loss is not None and s.loss == s.loss and abs(s.loss) != float("inf") else None
-        self._db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (s.step, s.seq, s.optimizer, loss, js([_num(x) for x in s.lrs]),
-                          js({k: _num(v) for k, v in s.grad_norms.items()}),
-                          js({k: _num(v) for k, v in s.param_norms.items()}),
-                          js({k: _num(v) for k, v in s.update_norms.items()}), js(list(s.non_finite))))
+        names = tuple(s.param_norms)
+        found = self._param_sets.get(names)
+        if found is None:
+            cur = self._db.execute("INSERT INTO param_sets (names) VALUES (?)", (js(list(names)),))
+            found = self._param_sets[names] = int(cur.lastrowid or 0)
+        self._db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (s.step, s.seq, s.optimizer, loss, js([_num(x) for x in s.lrs]), found,
+                          js([_num(s.grad_norms.get(k)) for k in names]),
+                          js([_num(s.param_norms.get(k)) for k in names]),
+                          js([_num(s.update_norms.get(k)) for k in names]), js(list(s.non_finite))))
 
     def _name_id(self, name: str) -> int:
         found = self._names.get(name)
@@ -279,12 +286,12 @@ class StoreWriter:
         hit = self._tensor_ids.get(key)
         if hit is not None and hit[0] is t:
             self._tensor_ids.move_to_end(key)
-            return {"t": hit[1]}
-        values = to_row(t)
+            return _tensor_id(hit[1], t)
+        layout, contents = to_row(t)
+        values = (self._layout_id(layout), *contents)
         row = self._tensor_rows.get(values)
         if row is None:
-            cur = self._db.execute("INSERT INTO tensors (dtype, shape, requires_grad, grad_fn, encoding, data, stats) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+            cur = self._db.execute("INSERT INTO tensors (layout, encoding, data, stats) VALUES (?, ?, ?, ?)", values)
             row = int(cur.lastrowid or 0)
             self._tensor_rows[values] = row
             if len(self._tensor_rows) > _REMEMBERED_TENSORS:
@@ -294,7 +301,15 @@ class StoreWriter:
         self._tensor_ids[key] = (t, row)
         if len(self._tensor_ids) > _REMEMBERED_TENSORS:
             self._tensor_ids.popitem(last=False)
-        return {"t": row}
+        return _tensor_id(row, t)
+
+    def _layout_id(self, layout: Layout) -> int:
+        found = self._layouts.get(layout)
+        if found is None:
+            cur = self._db.execute("INSERT INTO layouts (dtype, shape, requires_grad, grad_fn) VALUES (?, ?, ?, ?)",
+                                   layout)
+            found = self._layouts[layout] = int(cur.lastrowid or 0)
+        return found
 
     def _write_sources(self) -> None:
         if self._sources is None:
@@ -303,6 +318,12 @@ class StoreWriter:
             if file not in self._sources_written:
                 self._db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (file, text))
                 self._sources_written.add(file)
+
+
+def _tensor_id(row: int, t: TensorSummary) -> TensorId:
+    found = TensorId(row)
+    found.grad_fn = t.grad_fn
+    return found
 
 
 def _num(x: float | None) -> Any:
