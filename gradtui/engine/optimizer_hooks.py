@@ -32,7 +32,7 @@ _no_torch_function = torch._C.DisableTorchFunction
 
 
 class _PendingStep:
-    __slots__ = ("optimizer", "file", "line", "params", "names", "before", "owner", "notes")
+    __slots__ = ("optimizer", "file", "line", "params", "names", "before", "owner", "notes", "copies")
 
     def __init__(self, optimizer: torch.optim.Optimizer, file: str, line: int, params: list[torch.Tensor],
                  names: list[str], before: list[TensorSummary | None], owner: Owner,
@@ -45,6 +45,8 @@ class _PendingStep:
         self.before = before
         self.owner = owner
         self.notes = notes
+        #: Copies of the parameters whose values the summaries do not keep, for the update norm.
+        self.copies: dict[int, torch.Tensor] = {}
 
 
 class OptimizerHooks:
@@ -117,7 +119,12 @@ class OptimizerHooks:
         with _no_torch_function():
             # With a closure (LBFGS) the gradients come from inside the step itself.
             notes = () if has_closure else tuple(self._notes.on_step(names, params, owner.name))
-        self._steps.append(_PendingStep(opt, file, line, params, names, before, owner, notes))
+        pending = _PendingStep(opt, file, line, params, names, before, owner, notes)
+        with _no_torch_function():
+            limit = self._capture.max_values
+            pending.copies = {i: p.detach().clone() for i, p in enumerate(params)
+                              if p.numel() > limit and p.is_floating_point() and p.layout == torch.strided}
+        self._steps.append(pending)
         # An LBFGS-style closure runs the script's own code inside the step: keep recording.
         if not has_closure and self.step_quiet is None:
             self.step_quiet = _no_torch_function()
@@ -153,6 +160,18 @@ class OptimizerHooks:
                 if entry:
                     state[name] = state_entry(entry, capture.summarize)
             hyper = hyperparameters(opt)
+            update_norms = _update_norms(pending)
         changes = {n: Change(b, a) for n, b, a in zip(pending.names, pending.before, after)}
         self._recorder.emit(StepTaken, pending.file, pending.line, optimizer=pending.owner, hyperparams=hyper,
-                            params=changes, state=state, notes=pending.notes)
+                            params=changes, state=state, notes=pending.notes, update_norms=update_norms)
+
+
+def _update_norms(pending: _PendingStep) -> dict[str, float]:
+    """How far the step moved each large parameter, in float64: one subtraction and norm each."""
+    out: dict[str, float] = {}
+    for i, before in pending.copies.items():
+        p = pending.params[i]
+        if p.shape == before.shape:
+            out[pending.names[i]] = float(torch.linalg.vector_norm((p.detach() - before).double()))
+    pending.copies.clear()
+    return out

@@ -10,7 +10,7 @@ JSON ``kind``. This module must not import torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias, TypeGuard, get_args
 
 from gradtui.model.tensors import TensorSummary
@@ -146,6 +146,10 @@ class StepTaken(EventBase):
     hyperparams: tuple[Mapping[str, HyperValue], ...]
     params: Mapping[str, Change]
     state: Mapping[str, Mapping[str, StateValue]]
+    #: ``‖after − before‖`` of parameters whose values are not kept (statistics only), as
+    #: the engine measured them; the recording's step summaries read it. Not part of the
+    #: version-1 JSON format, so it defaults to none (a step loaded from such a file).
+    update_norms: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -138,7 +138,7 @@ class StepBook:
         grads = {name: self._grads.get(name) for name in e.params}
         grad_norms = {name: norm_of(g) for name, g in grads.items()}
         param_norms = {name: norm_of(c.after) for name, c in e.params.items()}
-        update_norms = {name: update_norm(c) for name, c in e.params.items()}
+        update_norms = {name: e.update_norms.get(name, update_norm(c)) for name, c in e.params.items()}
         bad = tuple(name for name, c in e.params.items()
                     if (c.after is not None and c.after.has_non_finite())
                     or (grads[name] is not None and grads[name].has_non_finite()))  # type: ignore[union-attr]
