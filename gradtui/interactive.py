@@ -42,7 +42,8 @@ def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: 
                           options={"mode": "debugger", "max_values": max_values, "watch": list(watch)})
         # The app reads the recording, never the engine's memory: what it shows of a long
         # run is a window of decoded events, whatever the length.
-        timeline = Recording(path).timeline()
+        recording = Recording(path)
+        timeline = recording.timeline()
     except (OSError, CacheConfigError, TimelineFormatError) as exc:
         sys.stderr.write(f"gradtui: {exc}\n")
         return 2
@@ -52,6 +53,7 @@ def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: 
         app.run()
     finally:
         session.stop()
+        recording.close()
     stuck = not session.join(_STOP_GRACE_SECONDS)
     try:
         session.close_recording()

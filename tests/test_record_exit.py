@@ -67,16 +67,16 @@ def test_break_on_stop_is_recorded_as_stopped_with_exit_code_3(tmp_path: Path) -
 
 
 # Runs gradtui's main() with one change: Ctrl-C arrives while the timeline is being
-# turned into JSON (the longest part of writing a big one), once or twice.
+# exported from the recording to JSON (the longest part of writing a big one), once or twice.
 CTRL_C_WHILE_WRITING = """\
 import os, signal, sys
-from gradtui.model import codec
-_dumps = codec._dumps
-def dumps(tl):
+from gradtui.model.store import export
+_write_json = export.write_json
+def write_json(tl, out):
     for _ in range(int(os.environ["GRADTUI_TEST_SIGINTS"])):
         os.kill(os.getpid(), signal.SIGINT)
-    return _dumps(tl)
-codec._dumps = dumps
+    return _write_json(tl, out)
+export.write_json = write_json
 from gradtui.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -42,7 +42,7 @@ from gradtui.model.timeline import ErrorInfo
 #: Commits come at least this often while events arrive (the issue's bound is half a second).
 COMMIT_SECONDS = 0.25
 #: Events queued and not yet written, at most: past it the script's thread waits.
-MAX_QUEUED = 20_000
+MAX_QUEUED = 1024
 #: Tensor summaries remembered so that an unchanged tensor is stored once and referenced.
 _REMEMBERED_TENSORS = 20_000
 
@@ -181,10 +181,17 @@ class StoreWriter:
             self._write_sources()
             self._db.execute("UPDATE run SET status = ?, exit_code = ?, error = ?, ended = ?, updated = ? WHERE id = 1",
                              (status, exit_code, err, time.time(), time.time()))
-            self._db.execute("PRAGMA journal_mode=DELETE")
-            self._db.close()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot finish the recording ({exc})") from None
+        try:
+            # One self-contained file again, unless a reader still has it open (the app
+            # that quits, a second replay): then it stays a valid WAL database.
+            self._db.execute("PRAGMA busy_timeout = 100")
+            self._db.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.OperationalError:
+            pass
+        finally:
+            self._db.close()
 
     def _alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
