@@ -218,11 +218,11 @@ class IndexedEvents(EventIndex):
         seqs = self._by_kind.get(BackwardDone.kind, [])
         rows: list[tuple[int, float, float]] = []
         for nth in range(bisect.bisect_right(seqs, after), bisect.bisect_right(seqs, upto)):
+            if len(rows) == limit:  # a negative limit: no limit, as in SQL
+                break
             loss = _number(getattr(self._events[seqs[nth]], "loss", None))
             if loss is not None:
                 rows.append((seqs[nth], float(nth + 1), loss))
-                if len(rows) == limit:
-                    break
         return rows
 
     def _watch_rows(self, name: str, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
@@ -230,11 +230,11 @@ class IndexedEvents(EventIndex):
         seqs = self._by_kind.get(ValueWatched.kind, [])
         rows: list[tuple[int, float, float]] = []
         for i in seqs[bisect.bisect_right(seqs, after):bisect.bisect_right(seqs, upto)]:
+            if len(rows) == limit:
+                break
             event = self._events[i]
             if isinstance(event, ValueWatched) and event.name == name and event.value is not None:
                 rows.append((i, 0.0, float(event.value)))
-                if len(rows) == limit:
-                    break
         return rows
 
 

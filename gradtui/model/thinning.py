@@ -17,6 +17,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 
 #: Points per block of the lowest level.
 BLOCK = 64
@@ -24,7 +25,8 @@ BLOCK = 64
 _BATCH = 10_000
 
 Point = tuple[float, float]
-#: ``(seq, x, y)`` of the points with ``after < seq <= upto``, the first ``limit`` of them.
+#: ``(seq, x, y)`` of the points with ``after < seq <= upto``, the first ``limit`` of them
+#: (all of them for a negative ``limit``, as SQL's ``LIMIT -1``).
 RowSource = Callable[[int, int, int], list[tuple[int, float, float]]]
 
 
@@ -32,9 +34,10 @@ RowSource = Callable[[int, int, int], list[tuple[int, float, float]]]
 class ThinnedPoints:
     """Points of a series up to a cursor, in x order; with ``exact`` False only the telling ones.
 
-    Thinned, ``points`` holds the first and last points and, for every stretch, its lowest
-    and highest finite point and its lowest positive one; the counts are of the whole
-    series (of the thinned points only the first and the last may be NaN or inf).
+    Thinned, ``points`` holds the first and last points (of all, of the finite, of the
+    positive ones) and, for every stretch, its lowest and highest finite point and its
+    lowest positive one; the counts are of the whole series (of the thinned points only
+    the very first and last may be NaN or inf).
     """
 
     points: tuple[Point, ...]
@@ -50,13 +53,14 @@ class ThinnedPoints:
 @dataclass(frozen=True, slots=True)
 class _Block:
     last_seq: int
-    first: Point
-    last: Point
     #: The lowest and highest finite point and the lowest positive one, in x order, each once.
     telling: tuple[Point, ...]
     low: Point | None
     high: Point | None
     low_positive: Point | None
+    #: The first point, the first finite, the first positive; the last positive, finite, and
+    #: last point: where a plot's x axis starts and ends, whatever its scale.
+    ends: tuple[Point | None, ...]
     nans: int
     infs: int
     non_positive: int
@@ -68,35 +72,41 @@ def _pick(a: Point | None, b: Point | None, lower: bool) -> Point | None:
     return (b if b[1] < a[1] else a) if lower else (b if b[1] > a[1] else a)
 
 
-def _block(last_seq: int, first: Point, last: Point, low: Point | None, high: Point | None,
-           low_positive: Point | None, nans: int, infs: int, non_positive: int) -> _Block:
+def _block(last_seq: int, low: Point | None, high: Point | None, low_positive: Point | None,
+           ends: tuple[Point | None, ...], nans: int, infs: int, non_positive: int) -> _Block:
     telling = tuple(sorted({p for p in (low, high, low_positive) if p is not None}))
-    return _Block(last_seq, first, last, telling, low, high, low_positive, nans, infs, non_positive)
+    return _Block(last_seq, telling, low, high, low_positive, ends, nans, infs, non_positive)
 
 
 def _of_points(points: list[tuple[int, float, float]]) -> _Block:
     low = high = low_positive = None
-    nans = infs = non_positive = 0
+    finite: list[Point] = []
+    positive: list[Point] = []
+    nans = infs = 0
     for _, x, y in points:
         if math.isnan(y):
             nans += 1
-            continue
-        if math.isinf(y):
+        elif math.isinf(y):
             infs += 1
-            continue
-        p = (x, y)
-        low, high = _pick(low, p, True), _pick(high, p, False)
-        if y > 0:
-            low_positive = _pick(low_positive, p, True)
         else:
-            non_positive += 1
-    return _block(points[-1][0], (points[0][1], points[0][2]), (points[-1][1], points[-1][2]), low, high,
-                  low_positive, nans, infs, non_positive)
+            p = (x, y)
+            finite.append(p)
+            low, high = _pick(low, p, True), _pick(high, p, False)
+            if y > 0:
+                positive.append(p)
+                low_positive = _pick(low_positive, p, True)
+    first, last = (points[0][1], points[0][2]), (points[-1][1], points[-1][2])
+    ends = (first, finite[0] if finite else None, positive[0] if positive else None,
+            positive[-1] if positive else None, finite[-1] if finite else None, last)
+    return _block(points[-1][0], low, high, low_positive, ends, nans, infs, len(finite) - len(positive))
 
 
 def _merged(a: _Block, b: _Block) -> _Block:
-    return _block(b.last_seq, a.first, b.last, _pick(a.low, b.low, True), _pick(a.high, b.high, False),
-                  _pick(a.low_positive, b.low_positive, True), a.nans + b.nans, a.infs + b.infs,
+    half = len(a.ends) // 2
+    ends = (*(x if x is not None else y for x, y in zip(a.ends[:half], b.ends[:half])),
+            *(y if y is not None else x for x, y in zip(a.ends[half:], b.ends[half:])))
+    return _block(b.last_seq, _pick(a.low, b.low, True), _pick(a.high, b.high, False),
+                  _pick(a.low_positive, b.low_positive, True), ends, a.nans + b.nans, a.infs + b.infs,
                   a.non_positive + b.non_positive)
 
 
@@ -162,20 +172,18 @@ class SeriesSummary:
         else:
             rest = [p for p in self._pending if p[0] <= upto]
         count = blocks * BLOCK + len(rest)
+        if count == 0:
+            return ThinnedPoints((), 0, exact=True)
         if count <= most:
             return ThinnedPoints(tuple((x, y) for _, x, y in self._raw(-1, upto, count)), count, exact=True)
         chosen = self._cover(blocks, max(1, most // 3))
-        points: list[Point] = [chosen[0].first] if chosen else []
-        for block in chosen:
-            points.extend(block.telling)
-        tail = _of_points(rest) if rest else None
-        if tail is not None:
-            points.extend(tail.telling)
-            chosen.append(tail)
-        points.append(chosen[-1].last)
-        unique = sorted(set(points))
-        return ThinnedPoints(tuple(unique), count, exact=False, nans=sum(b.nans for b in chosen),
-                             infs=sum(b.infs for b in chosen), non_positive=sum(b.non_positive for b in chosen))
+        if rest:
+            chosen.append(_of_points(rest))
+        points: list[Point] = [p for block in chosen for p in block.telling]
+        whole = reduce(_merged, chosen)
+        points.extend(p for p in whole.ends if p is not None)
+        return ThinnedPoints(tuple(sorted(set(points))), count, exact=False, nans=whole.nans, infs=whole.infs,
+                             non_positive=whole.non_positive)
 
     def _cover(self, blocks: int, budget: int) -> list[_Block]:
         """The first ``blocks`` blocks of level 0 as at most about ``budget`` blocks, in order."""
