@@ -1,17 +1,20 @@
 """The questions the debugger asks of a timeline at its cursor, answered from model values alone.
 
 The app shows one event at a time (the cursor ``upto``, inclusive) and asks about everything
-up to it: what has ``theta.grad`` been so far, which backward is this, where is the next
-breakpoint (the sentence about an event is in ``sentences``). Answering here, as pure
-functions of a ``Sequence[Event]`` with ``events[i].seq == i``, keeps the widgets thin and
-lets the tests check the answers without Textual. Given an ``EventIndex`` (in memory, or a recording), each
-question is answered by bisection instead of a scan. Must not import torch or textual,
-and must not keep state: the same events and cursor always give the same answer.
+up to it: what has ``theta.grad`` been so far, which backward is this, what did the loss
+do (where the next stop is: ``navigation``; the sentence about an event: ``sentences``).
+Answering here, as pure functions of a ``Sequence[Event]`` with ``events[i].seq == i``,
+keeps the widgets thin and lets the tests check the answers without Textual. Given an
+``EventIndex`` (in memory, or a recording of a million events), every question is an
+indexed query plus a bounded number of events read, never a walk over the run: the
+gradient history reads the last ``GRAD_WINDOW`` backward and zero_grad events, the plot
+a thinned series. A plain list is walked (a test's few events). Must not import torch
+or textual, and must not keep state: the same events and cursor always give the same answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
@@ -25,13 +28,13 @@ from gradtui.model.events import (
     ValueWatched,
 )
 from gradtui.model.formatting import ARROW, format_tensor
-from gradtui.model.index import EventIndex
+from gradtui.model.index import EventIndex, IndexedEvents
 from gradtui.model.tensors import TensorSummary
+from gradtui.model.thinning import ThinnedPoints
 
 ELLIPSIS = "…"
 RESET_MARK = "⟲ zero_grad"
 
-EventPredicate = Callable[[Event], bool]
 #: Kinds of event ``latest`` is asked for: the answer is one of them.
 A = TypeVar("A", bound=Event)
 B = TypeVar("B", bound=Event)
@@ -71,22 +74,62 @@ def _record(history: list[GradEntry], seq: int, change: Change, reset: bool) -> 
     history.append(GradEntry(seq, change.after, reset))
 
 
-def grad_history(events: Sequence[Event], upto: int) -> dict[str, list[GradEntry]]:
-    """Every ``.grad`` value of each leaf seen by backward or zero_grad up to ``upto``.
+#: Backward and zero_grad events the Gradients panel reads back from the cursor, at most.
+#: The panel shows a leaf's last 12 values (``format_grad_history``), two per event at
+#: most: 64 events hold them for a dozen leaves touched in turn, and bound the work of a
+#: redraw on a run of any length.
+GRAD_WINDOW = 64
 
-    Leaves come in order of first appearance. A ``before`` that differs from the last
-    recorded value (the script changed the grad where we could not see, e.g.
-    ``x.grad.zero_()``) is recorded too, so every step of the history is explained.
+
+@dataclass(frozen=True, slots=True)
+class GradWindow:
+    """The ``.grad`` histories the last ``GRAD_WINDOW`` backward and zero_grad events tell.
+
+    ``cut``: earlier ones exist, so a history may begin before what it holds.
     """
+
+    histories: dict[str, list[GradEntry]]
+    cut: bool
+
+
+def grad_window(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -> GradWindow:
+    """``grad_history`` and whether the window left earlier backward or zero_grad events out."""
+    kinds = (BackwardDone, GradsZeroed)
+    last = last_index(events, upto)
+    if isinstance(events, EventIndex):
+        found = events.last_positions([k.kind for k in kinds], last, window + 1)
+        picked = [events[i] for i in found[-window:]] if window > 0 else []
+        cut = len(found) > window
+    else:
+        picked, cut = [], False
+        for i in range(last, -1, -1):
+            if isinstance(events[i], kinds):
+                if len(picked) == window:
+                    cut = True
+                    break
+                picked.append(events[i])
+        picked.reverse()
     histories: dict[str, list[GradEntry]] = {}
-    for event in _of_kinds(events, upto, (BackwardDone, GradsZeroed)):
+    for event in picked:
         if isinstance(event, BackwardDone | GradsZeroed):
             reset = isinstance(event, GradsZeroed)
             for name, change in event.grads.items():
                 _record(histories.setdefault(name, []), event.seq, change, reset)
-    return histories
+    return GradWindow(histories, cut)
 
 
+def grad_history(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -> dict[str, list[GradEntry]]:
+    """Every ``.grad`` value of each leaf seen by the last ``window`` backward or zero_grad events up to ``upto``.
+
+    Leaves come in order of first appearance. A ``before`` that differs from the last
+    recorded value (the script changed the grad where we could not see, e.g.
+    ``x.grad.zero_()``) is recorded too, so every step of the history is explained.
+    Only the last ``window`` such events are read, however long the run: a run with fewer
+    gets its whole history; in a longer one a leaf none of them touched is not listed,
+    and a history starts at the first value the window holds (``grad_window`` says
+    whether it cut; the panel then opens the history with ``…``).
+    """
+    return grad_window(events, upto, window).histories
 def _current_entry(entries: Sequence[GradEntry], current_seq: int) -> int | None:
     """The last entry with the largest ``seq <= current_seq`` (entries are in seq order)."""
     found = None
@@ -97,7 +140,7 @@ def _current_entry(entries: Sequence[GradEntry], current_seq: int) -> int | None
 
 
 def format_grad_history(
-    entries: Sequence[GradEntry], current_seq: int, limit: int = 12
+    entries: Sequence[GradEntry], current_seq: int, limit: int = 12, cut: bool = False
 ) -> list[tuple[str, bool]]:
     """The history as pieces ``(text, is_current)`` for a widget to style one by one.
 
@@ -105,12 +148,15 @@ def format_grad_history(
     piece ``→``, preceded by ``⟲ zero_grad`` for a reset value. Joined with spaces:
     ``None → 2 → 4 → 6 → 8 ⟲ zero_grad → None → 2``. With more than ``limit`` values the
     oldest are dropped and the first piece is ``…`` (then the first kept value's separator:
-    ``… → 6 → 8``). Only a value piece can be current: the entry with the largest
-    ``seq <= current_seq``; none is marked when that entry was dropped or none qualifies.
+    ``… → 6 → 8``); so too with ``cut`` (the history began before ``entries``), unless it
+    opens with None, where a history begins anyway. Only a value piece can be current: the
+    entry with the largest ``seq <= current_seq``; none is marked when that entry was
+    dropped or none qualifies.
     """
     current = _current_entry(entries, current_seq)
     start = max(0, len(entries) - max(limit, 1))
-    pieces: list[tuple[str, bool]] = [(ELLIPSIS, False)] if start else []
+    cut_before = bool(start) or (cut and bool(entries) and entries[0].value is not None)
+    pieces: list[tuple[str, bool]] = [(ELLIPSIS, False)] if cut_before else []
     for i in range(start, len(entries)):
         entry = entries[i]
         if entry.reset and pieces:
@@ -122,13 +168,6 @@ def format_grad_history(
 
 
 # ---------------------------------------------------------------- where we are
-
-
-def _of_kinds(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Iterator[Event]:
-    """The events of ``kinds`` up to ``upto``, in order: by the index when there is one."""
-    if isinstance(events, EventIndex):
-        return (events[i] for i in events.positions([k.kind for k in kinds], last_index(events, upto)))
-    return (e for e in events[: last_index(events, upto) + 1] if isinstance(e, kinds))
 
 
 @overload
@@ -190,9 +229,11 @@ def position(events: Sequence[Event], upto: int, finished: bool) -> str:
 
 def loss_points(events: Sequence[Event], upto: int) -> list[tuple[int, float]]:
     """``(backward number from 1, loss)`` for each backward up to ``upto`` that had a scalar loss."""
+    if isinstance(events, EventIndex):
+        return events.loss_points(last_index(events, upto))
     points: list[tuple[int, float]] = []
     number = 0
-    for event in _of_kinds(events, upto, (BackwardDone,)):
+    for event in events[: last_index(events, upto) + 1]:
         if isinstance(event, BackwardDone):
             number += 1
             loss: object = event.loss
@@ -203,48 +244,19 @@ def loss_points(events: Sequence[Event], upto: int) -> list[tuple[int, float]]:
 
 def watch_points(events: Sequence[Event], upto: int, name: str) -> list[tuple[int, float]]:
     """``(seq, value)`` of every watch of ``name`` up to ``upto`` that had a value."""
-    points: list[tuple[int, float]] = []
-    for event in _of_kinds(events, upto, (ValueWatched,)):
-        if isinstance(event, ValueWatched) and event.name == name and event.value is not None:
-            points.append((event.seq, float(event.value)))
-    return points
+    if isinstance(events, EventIndex):
+        return events.watch_points(name, last_index(events, upto))
+    return [(event.seq, float(event.value)) for event in events[: last_index(events, upto) + 1]
+            if isinstance(event, ValueWatched) and event.name == name and event.value is not None]
 
 
-# ---------------------------------------------------------------- navigation
+def loss_series(events: Sequence[Event], upto: int, most: int) -> ThinnedPoints:
+    """``loss_points`` as at most about ``most`` points, each stretch's extremes kept (``gradtui.model.thinning``)."""
+    index = events if isinstance(events, EventIndex) else IndexedEvents(events)
+    return index.loss_series(last_index(events, upto), most)
 
 
-class OfKinds:
-    """A predicate that can only accept events of ``kinds``, so an index can skip the rest."""
-
-    def __init__(self, kinds: Collection[str], test: EventPredicate | None = None) -> None:
-        self.kinds = frozenset(kinds)
-        self._test = test
-
-    def __call__(self, event: Event) -> bool:
-        return event.kind in self.kinds and (self._test is None or self._test(event))
-
-
-def next_index(events: Sequence[Event], start: int, want: EventPredicate) -> int | None:
-    """The first index after ``start`` whose event ``want`` accepts."""
-    if isinstance(events, EventIndex) and isinstance(want, OfKinds):
-        found = events.following(want.kinds, start)
-        while found is not None and not want(events[found]):
-            found = events.following(want.kinds, found)
-        return found
-    for i in range(max(start + 1, 0), len(events)):
-        if want(events[i]):
-            return i
-    return None
-
-
-def prev_index(events: Sequence[Event], start: int, want: EventPredicate) -> int | None:
-    """The last index before ``start`` whose event ``want`` accepts."""
-    if isinstance(events, EventIndex) and isinstance(want, OfKinds):
-        found = events.latest(want.kinds, min(start, len(events)) - 1)
-        while found is not None and not want(events[found]):
-            found = events.latest(want.kinds, found - 1)
-        return found
-    for i in range(min(start, len(events)) - 1, -1, -1):
-        if want(events[i]):
-            return i
-    return None
+def watch_series(events: Sequence[Event], upto: int, name: str, most: int) -> ThinnedPoints:
+    """The values of ``watch_points`` at x = 0, 1, 2 …, as at most about ``most`` points."""
+    index = events if isinstance(events, EventIndex) else IndexedEvents(events)
+    return index.watch_series(name, last_index(events, upto), most)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from gradtui.model.events import EVENT_TYPES, BackwardDone, Event, LineReached
-from gradtui.model.history import EventPredicate, OfKinds, next_index, prev_index
-from gradtui.model.stops import EventStop, first_reason
+from gradtui.model.index import EventIndex
+from gradtui.model.stops import EventStop, event_kinds, first_reason
 
 END_OF_RUN: Final = "this is the end of the run: step back with S, N, E or C"
 
@@ -72,35 +72,100 @@ def wants_pause(command: Command, event: Event) -> bool:
 def stopping_kinds(command: Command) -> frozenset[str] | None:
     """The event kinds ``command`` can stop at; None when any kind may (a note is on any event).
 
-    Only a shortcut for the walk over an index, and for a gate that need not look at
-    events at all (the empty set): ``wants_pause`` decides.
+    Only a shortcut for a gate that need not look at events at all (the empty set), and
+    for the search over an index: ``wants_pause`` decides.
     """
     if isinstance(command, NextLine):
         return frozenset([LineReached.kind])
     if isinstance(command, NextEvent):
         return _MILESTONES
-    if isinstance(command, Continue) and not command.stops:
-        return frozenset([LineReached.kind]) if command.breakpoints else frozenset()
+    if isinstance(command, Continue):
+        kinds = _stop_kinds(command.stops)
+        if kinds is None:
+            return None
+        return kinds | {LineReached.kind} if command.breakpoints else kinds
     return None
 
 
+def _stop_kinds(stops: Sequence[EventStop]) -> frozenset[str] | None:
+    kinds: set[str] = set()
+    for stop in stops:
+        found = event_kinds(stop)
+        if found is None:
+            return None
+        kinds |= found
+    return frozenset(kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    """Where an index looks for ``command``'s stops: events of ``kinds``, lines at ``spots``,
+    and with ``noted`` any event with a note. ``wants_pause`` then confirms each."""
+
+    kinds: frozenset[str]
+    spots: frozenset[tuple[str, int]] = frozenset()
+    noted: bool = False
+
+
+def _candidates(command: Command) -> _Candidates | None:
+    """None: every event is one (``StepOp``)."""
+    if isinstance(command, Continue):
+        kinds = _stop_kinds(command.stops)
+        return _Candidates(kinds or frozenset(), command.breakpoints, noted=kinds is None)
+    kinds = stopping_kinds(command)
+    return None if kinds is None else _Candidates(kinds)
+
+
+def _following(events: EventIndex, start: int, where: _Candidates | None) -> int | None:
+    if where is None:
+        first = max(start + 1, 0)
+        return first if first < len(events) else None
+    found = [events.following(where.kinds, start) if where.kinds else None,
+             events.line_following(where.spots, start) if where.spots else None,
+             events.noted_following(start) if where.noted else None]
+    return min((f for f in found if f is not None), default=None)
+
+
+def _preceding(events: EventIndex, start: int, where: _Candidates | None) -> int | None:
+    upto = min(start, len(events)) - 1
+    if upto < 0 or where is None:
+        return upto if upto >= 0 else None
+    found = [events.latest(where.kinds, upto) if where.kinds else None,
+             events.line_latest(where.spots, upto) if where.spots else None,
+             events.noted_latest(upto) if where.noted else None]
+    return max((f for f in found if f is not None), default=None)
+
+
 def next_stop(events: Sequence[Event], start: int, command: Command) -> int | None:
-    """The first index after ``start`` where ``command`` would pause the script."""
-    return next_index(events, start, _pauses(command))
+    """The first index after ``start`` where ``command`` would pause the script.
+
+    Over an index, only the events that can stop (``_candidates``: by kind, by line, by
+    note) are read, each confirmed by ``wants_pause``; a plain list is walked.
+    """
+    if isinstance(events, EventIndex):
+        where = _candidates(command)
+        found = _following(events, start, where)
+        while found is not None and not wants_pause(command, events[found]):
+            found = _following(events, found, where)
+        return found
+    for i in range(max(start + 1, 0), len(events)):
+        if wants_pause(command, events[i]):
+            return i
+    return None
 
 
 def prev_stop(events: Sequence[Event], start: int, command: Command) -> int | None:
     """The last index before ``start`` where ``command`` would have paused the script."""
-    return prev_index(events, start, _pauses(command))
-
-
-def _pauses(command: Command) -> EventPredicate:
-    def want(event: Event) -> bool:
-        return wants_pause(command, event)
-
-    kinds = stopping_kinds(command)
-    # Any kind may stop: a scan, each step one look, beats bisecting every kind's list.
-    return want if kinds is None else OfKinds(kinds, want)
+    if isinstance(events, EventIndex):
+        where = _candidates(command)
+        found = _preceding(events, start, where)
+        while found is not None and not wants_pause(command, events[found]):
+            found = _preceding(events, found, where)
+        return found
+    for i in range(min(start, len(events)) - 1, -1, -1):
+        if wants_pause(command, events[i]):
+            return i
+    return None
 
 
 # ---------------------------------------------------------------- the cursor

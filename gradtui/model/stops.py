@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from gradtui.model.events import BackwardDone, Change, Event, GradsZeroed, ParamsUpdated, StepTaken
 from gradtui.model.formatting import format_number, stats_from_values
@@ -116,6 +117,27 @@ def _afters(event: Event) -> dict[str, Change]:
     if isinstance(event, StepTaken | ParamsUpdated):
         return dict(event.params or {})
     return {}
+
+
+#: The kinds ``_afters`` reads changes from: where a NaN or inf can appear.
+_CHANGING: Final = frozenset([BackwardDone.kind, GradsZeroed.kind, StepTaken.kind, ParamsUpdated.kind])
+
+
+def event_kinds(stop: EventStop) -> frozenset[str] | None:
+    """The kinds of event ``reason`` can stop at under ``stop``; None for any kind (a note is on any event).
+
+    What an index looks up instead of reading every event: it must agree with ``reason``
+    (tests/test_navigation.py checks that every event a stop ends at is of these kinds).
+    """
+    if stop.kind in ("backward", "zero_grad", "step", "update"):
+        return frozenset([stop.kind])
+    if stop.kind == "nan":
+        return _CHANGING
+    if stop.kind == "grad-norm":
+        return frozenset([BackwardDone.kind])
+    if stop.kind == "note":
+        return None
+    return frozenset()
 
 
 def reason(stop: EventStop, event: Event) -> str | None:

@@ -3,8 +3,10 @@
 The plot must never show garbage or hide a fact: NaN and inf are counted and named, a
 log scale only ever shows positive values (the others are counted, or the plot falls
 back to linear and says why), and thinning thousands of points for the screen keeps
-each column's minimum and maximum so a spike stays visible. Pure functions of plain
-numbers: free of Textual and plotext, so the tests call them directly.
+each column's minimum and maximum so a spike stays visible. A long run's series comes
+already thinned by the events' index the same way (``prepare_thinned``), its counts
+those of every point. Pure functions of plain numbers: free of Textual and plotext, so
+the tests call them directly.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Literal
+
+from gradtui.model.thinning import ThinnedPoints
 
 Scale = Literal["linear", "log"]
 Requested = Literal["auto", "linear", "log"]
@@ -94,6 +98,19 @@ def prepare(points: Sequence[tuple[float, float]], requested: Requested = "auto"
     latest_left_out = latest[1] if latest is not None and (not kept or kept[-1][0] != latest[0]) else None
     return Series(xs=xs, ys=ys, scale=scale, nans=nans, infs=infs, non_positive=len(finite) - len(kept),
                   log_impossible=log_impossible, latest_left_out=latest_left_out)
+
+
+def prepare_thinned(thinned: ThinnedPoints, requested: Requested = "auto") -> Series:
+    """``prepare`` for a series the events' index thinned (``gradtui.model.thinning``).
+
+    The points kept hold every stretch's extremes, so the scale, the range and the last
+    point come out as from the whole series; what was left out is counted over all of it.
+    """
+    series = prepare(thinned.points, requested)
+    if thinned.exact:
+        return series
+    non_positive = thinned.non_positive if series.scale == "log" and not series.log_impossible else 0
+    return replace(series, nans=thinned.nans, infs=thinned.infs, non_positive=non_positive)
 
 
 def downsample(xs: Sequence[float], ys: Sequence[float], columns: int) -> tuple[list[float], list[float]]:

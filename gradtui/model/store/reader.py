@@ -13,6 +13,7 @@ still being written can be read: each reader sees what the writer last committed
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -32,6 +33,7 @@ from gradtui.model.store.payload import expand_payload
 from gradtui.model.store.schema import FORMAT_NAME, SCHEMA_VERSION, SQLITE_MAGIC
 from gradtui.model.store.tensor_rows import from_row
 from gradtui.model.tensors import TensorSummary
+from gradtui.model.thinning import SeriesSummary, ThinnedPoints
 from gradtui.model.timeline import STATUSES, ErrorInfo, Timeline
 
 #: Decoded events and tensors kept in memory, at most: the window the screen moves in.
@@ -180,6 +182,9 @@ class StoredEvents(EventIndex):
         self._known = recording.count if known is None else known
         self._cache: OrderedDict[int, Event] = OrderedDict()
         self._tensors: OrderedDict[int, TensorSummary] = OrderedDict()
+        #: The plot's series, summed up as far as they were read (``gradtui.model.thinning``).
+        self._loss: SeriesSummary | None = None
+        self._watched: dict[str, SeriesSummary] = {}
 
     # ---------------------------------------------------------------- the sequence
 
@@ -283,10 +288,13 @@ class StoredEvents(EventIndex):
         return [r[0] for r in rows]
 
     def last_positions(self, kinds: Collection[str], upto: int, limit: int) -> list[int]:
-        marks, listed = self._kinds(kinds)
-        rows = self._rec.execute(f"SELECT seq FROM events WHERE kind IN ({marks}) AND seq <= ? ORDER BY seq DESC "
-                                 "LIMIT ?", (*listed, self._upto(upto), limit))
-        return [r[0] for r in reversed(rows)]
+        # One query per kind: over ``kind IN (…)`` SQLite sorts every match before the LIMIT.
+        found: list[int] = []
+        for kind in kinds:
+            rows = self._rec.execute("SELECT seq FROM events WHERE kind = ? AND seq <= ? ORDER BY seq DESC LIMIT ?",
+                                     (kind, self._upto(upto), limit))
+            found.extend(r[0] for r in rows)
+        return sorted(found)[-limit:] if limit > 0 else []
 
     def latest(self, kinds: Collection[str], upto: int) -> int | None:
         best = None
@@ -339,14 +347,34 @@ class StoredEvents(EventIndex):
         return None if found is None else int(found)
 
     def loss_points(self, upto: int) -> list[tuple[int, float]]:
-        rows = self._rec.execute("SELECT nth, value FROM events WHERE kind = 'backward' AND seq <= ? "
-                                 "AND value IS NOT NULL ORDER BY seq", (self._upto(upto),))
-        return [(int(n), float(v)) for n, v in rows]
+        return [(int(n), y) for _, n, y in self._loss_rows(-1, upto, -1)]
 
     def watch_points(self, name: str, upto: int) -> list[tuple[int, float]]:
-        rows = self._rec.execute("SELECT seq, value FROM events WHERE kind = 'watch' AND name = ? AND seq <= ? "
-                                 "AND value IS NOT NULL ORDER BY seq", (name, self._upto(upto)))
-        return [(int(s), float(v)) for s, v in rows]
+        return [(seq, y) for seq, _, y in self._watch_rows(name, -1, upto, -1)]
+
+    def loss_series(self, upto: int, most: int) -> ThinnedPoints:
+        if self._loss is None:
+            self._loss = SeriesSummary(self._loss_rows)
+        return self._loss.thinned(self._upto(upto), most)
+
+    def watch_series(self, name: str, upto: int, most: int) -> ThinnedPoints:
+        summary = self._watched.get(name)
+        if summary is None:
+            summary = self._watched[name] = SeriesSummary(lambda a, u, n: self._watch_rows(name, a, u, n), ordinal=True)
+        return summary.thinned(self._upto(upto), most)
+
+    # SQLite keeps no NaN (the writer files it as NULL): the payload still says "nan".
+    def _loss_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
+        rows = self._rec.execute("SELECT seq, nth, value FROM events WHERE kind = 'backward' AND seq > ? AND seq <= ? "
+                                 "AND (value IS NOT NULL OR json_extract(payload, '$.loss') = 'nan') "
+                                 "ORDER BY seq LIMIT ?", (after, self._upto(upto), limit))
+        return [(int(s), float(n), math.nan if v is None else float(v)) for s, n, v in rows]
+
+    def _watch_rows(self, name: str, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
+        rows = self._rec.execute("SELECT seq, value FROM events WHERE kind = 'watch' AND name = ? AND seq > ? "
+                                 "AND seq <= ? AND (value IS NOT NULL OR json_extract(payload, '$.value') = 'nan') "
+                                 "ORDER BY seq LIMIT ?", (name, after, self._upto(upto), limit))
+        return [(int(s), 0.0, math.nan if v is None else float(v)) for s, v in rows]
 
 
 class StoredGraph(Mapping[int, GraphNode]):

@@ -1,7 +1,8 @@
 """The gradients panel: each leaf's ``.grad`` across the run, the current value marked.
 
 This is the panel a learner opens gradtui for: ``theta.grad None → 2 → 4 → 6 → 8
-⟲ zero_grad → None → 2`` shows accumulation at a glance.
+⟲ zero_grad → None → 2`` shows accumulation at a glance. Only the latest backward and
+zero_grad events are read (``history.GRAD_WINDOW``): a history they do not begin opens with ``…``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from gradtui.ui.widgets.panel import EventPanel
 
 
 def render_grads(view: View) -> Text:
-    grads = history.grad_history(view.events, view.cursor)
+    window = history.grad_window(view.events, view.cursor)
+    grads = window.histories
     if not grads:
         return Text("no backward() yet: every .grad is None", style="italic")
     current = view.cursor
@@ -24,7 +26,7 @@ def render_grads(view: View) -> Text:
     for name, entries in grads.items():
         out.append(f"{name}.grad", style="bold green")
         out.append("  ")
-        for i, (piece, is_current) in enumerate(history.format_grad_history(entries, current)):
+        for i, (piece, is_current) in enumerate(history.format_grad_history(entries, current, cut=window.cut)):
             if i:
                 out.append(" ")
             if is_current:

@@ -20,6 +20,9 @@ from gradtui.ui.view import View
 #: keeps all of it). Laying out more made a key take 0.2 s after 100,000 printed lines.
 MAX_CHARS = 8_000
 MAX_LINES = 200
+#: Pieces of output read at most: text printed a character at a time between events comes
+#: one event per character, and the panel has room for a few hundred of them anyway.
+MAX_PIECES = 500
 
 
 def _relative_traceback(text: str, folder: str) -> str:
@@ -30,24 +33,23 @@ def _relative_traceback(text: str, folder: str) -> str:
 def render_output(view: View) -> Text:
     """The newest output up to the cursor (``MAX_LINES``, ``MAX_CHARS``), read backwards from it.
 
-    Only the part that fits is visited, so a script that printed a hundred thousand lines
-    redraws as fast as one that printed ten.
+    Only the output and error events that fit are read, each found by the index, so a
+    script that printed a hundred thousand lines redraws as fast as one that printed ten.
     """
     pieces: list[tuple[str, str]] = []
     size = lines = 0
-    for i in range(min(view.cursor, len(view.events) - 1), -1, -1):
-        event = view.events[i]
+    event = history.latest(view.events, view.cursor, (OutputWritten, ErrorRaised))
+    while event is not None and len(pieces) < MAX_PIECES:
         if isinstance(event, OutputWritten):
             pieces.append((event.text, "red" if event.stream == "stderr" else ""))
-        elif isinstance(event, ErrorRaised):
+        else:
             text = event.traceback or f"{event.type}: {event.message}\n"
             pieces.append((_relative_traceback(text, view.script_folder), "bold red"))
-        else:
-            continue
         size += len(pieces[-1][0])
         lines += pieces[-1][0].count("\n")
         if size >= MAX_CHARS or lines >= MAX_LINES:
             break
+        event = history.latest(view.events, event.seq - 1, (OutputWritten, ErrorRaised)) if event.seq else None
     if not pieces:
         return Text("nothing printed yet", style="italic")
     out = Text(no_wrap=True, overflow="ignore")

@@ -5,7 +5,8 @@ so stepping back moves the mark along the curve. What plotext would choose by it
 does not survive small panels and wide ranges, so the choices are made here: the scale
 (log once the values span two orders of magnitude; ``L`` switches), the ticks for the
 panel's real size (``plot_ticks``), and at most two points per braille column
-(``plot_series.downsample``: thousands of backward passes draw as fast as a hundred).
+(``plot_series.downsample``), from a series the events' index thinned already
+(``gradtui.model.thinning``): a million backward passes draw as fast as a hundred.
 The panel's border says what is plotted and on which scale, and what was left out.
 """
 
@@ -18,12 +19,17 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from gradtui.model import history
+from gradtui.model.events import BackwardDone, Event, ValueWatched
+from gradtui.model.thinning import ThinnedPoints
 from gradtui.ui import plot_ticks
-from gradtui.ui.plot_series import Requested, Series, downsample, prepare
+from gradtui.ui.plot_series import Requested, Series, downsample, prepare, prepare_thinned
 from gradtui.ui.view import View
 
 #: Below this many rows the axis lines give way to one more row of curve.
 AXES_FROM_ROWS = 6
+#: Points asked of the events at most: the extremes of about a thousand stretches of the
+#: run, more than a panel has braille columns; ``downsample`` then thins for the panel.
+PLOT_POINTS = 3000
 
 
 class LossPlot(PlotextPlot):
@@ -32,26 +38,29 @@ class LossPlot(PlotextPlot):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._key: tuple[object, ...] | None = None
-        self._points: list[tuple[float, float]] = []
+        self._thinned = ThinnedPoints((), 0, exact=True)
         self._what = "loss per backward"
         #: ``auto`` until the user presses ``L``; then the scale they asked for.
         self.requested: Requested = "auto"
         self.series: Series = prepare([])
 
     def show(self, view: View) -> None:
-        if view.watch:
-            name = view.watch[0]
-            values = history.watch_points(view.events, view.cursor, name)
-            points = [(float(i), y) for i, (_, y) in enumerate(values)]
-            what = f"{name} per update"
-        else:
-            points = [(float(n), y) for n, y in history.loss_points(view.events, view.cursor)]
-            what = "loss per backward"
-        key = (what, tuple(points))
+        # The points up to the cursor are those of the events up to the latest backward
+        # (or watch) before it: unchanged on most keys, and then not asked for again.
+        kind: type[Event] = ValueWatched if view.watch else BackwardDone
+        latest = history.latest(view.events, view.cursor, (kind,))
+        what = f"{view.watch[0]} per update" if view.watch else "loss per backward"
+        key = (what, None if latest is None else latest.seq)
         if key == self._key:
             return
         self._key = key
-        self._points, self._what = points, what
+        if latest is None:
+            self._thinned = ThinnedPoints((), 0, exact=True)
+        elif view.watch:
+            self._thinned = history.watch_series(view.events, latest.seq, view.watch[0], PLOT_POINTS)
+        else:
+            self._thinned = history.loss_series(view.events, latest.seq, PLOT_POINTS)
+        self._what = what
         self._prepare()
 
     def toggle_scale(self) -> None:
@@ -60,10 +69,10 @@ class LossPlot(PlotextPlot):
         self._prepare()
 
     def _prepare(self) -> None:
-        self.series = prepare(self._points, self.requested)
+        self.series = prepare_thinned(self._thinned, self.requested)
         scale = f" ({self.series.scale})" if self.series.xs else ""
         self.border_title = f"Plot · {self._what}{scale}"
-        notes = self.series.notes() if self._points else ("nothing yet",)
+        notes = self.series.notes() if self._thinned.count else ("nothing yet",)
         self.border_subtitle = " · ".join(notes)
         self.refresh()
 
