@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
+from gradtui.model.timeline import Timeline
 from gradtui.ui.app import GradtuiApp
 from gradtui.ui.view import View
 from gradtui.ui.widgets.status import StatusLine
@@ -27,11 +28,24 @@ SETTLE_SECONDS = 20.0
 
 
 def live_app(script: str | Path, *args: str, watch: tuple[str, ...] = ()) -> GradtuiApp:
+    """The debugger as ``gradtui SCRIPT`` opens it: the engine records the run, the app reads the recording."""
     from gradtui.engine.script import load_script
     from gradtui.engine.session import Session
+    from gradtui.model.store.reader import Recording
+    from gradtui.recordings import new_recording_path
 
-    session = Session(load_script(str(script)), list(args), start_paused=True, watch=watch, ask_input=True)
-    return GradtuiApp(session.timeline, session, watch=watch, theme=THEME)
+    path = new_recording_path(str(script))
+    session = Session(load_script(str(script)), list(args), start_paused=True, watch=watch, ask_input=True,
+                      record=path)
+    return GradtuiApp(Recording(path).timeline(), session, watch=watch, theme=THEME)
+
+
+def run_of(app: GradtuiApp) -> Timeline:
+    """How the engine says the run went: after a quit the app has no report of it, the engine does."""
+    from gradtui.engine.session import Session
+
+    assert isinstance(app.engine, Session)
+    return app.engine.timeline
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], what: str,

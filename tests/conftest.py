@@ -42,17 +42,33 @@ RunScript = Callable[..., "object"]
 
 
 @pytest.fixture
-def run_script() -> RunScript:
-    """``run_script(path, *args, max_values=64)`` -> the finished ``Timeline``."""
+def run_script(tmp_path_factory: pytest.TempPathFactory) -> RunScript:
+    """``run_script(path, *args, max_values=64)`` -> the finished ``Timeline``, as its recording reads back.
+
+    The run is recorded as ``gradtui --record`` records it, and the timeline returned is
+    the one the file gives (events decoded from their rows, the graph from its table), so
+    every engine test checks the recording too. ``in_memory=True`` gives the engine's own
+    timeline instead, for a test about the engine's memory itself.
+    """
     from gradtui.engine.script import load_script
     from gradtui.engine.session import Session
+    from gradtui.model.store.reader import Recording
 
-    def run(path: str | Path, *args: str, max_values: int = 64, budget_bytes: int | None = None) -> object:
+    count = 0
+
+    def run(path: str | Path, *args: str, max_values: int = 64, budget_bytes: int | None = None,
+            in_memory: bool = False) -> object:
+        nonlocal count
+        count += 1
         kwargs = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
-        session = Session(load_script(str(path)), list(args), max_values=max_values, **kwargs)
+        out = None if in_memory else tmp_path_factory.mktemp("recordings") / f"run-{count}.db"
+        session = Session(load_script(str(path)), list(args), max_values=max_values, record=out, **kwargs)
         session.start()
         assert session.join(60), f"{path} did not finish within 60 s"
-        return session.timeline
+        if out is None:
+            return session.timeline
+        session.close_recording()
+        return Recording(out).timeline()
 
     return run
 

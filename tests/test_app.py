@@ -13,7 +13,7 @@ from gradtui.model import codec
 from gradtui.model.events import BackwardDone, GradsZeroed, LineReached, StepTaken
 from gradtui.ui.app import GradtuiApp
 from gradtui.ui.help import HelpScreen
-from tests.apptools import THEME, live_app, panel_text, press, started, wait_until
+from tests.apptools import THEME, live_app, panel_text, press, run_of, started, wait_until
 from tests.conftest import SCENARIOS, SCRIPTS
 
 SIZE = (120, 40)
@@ -171,7 +171,7 @@ async def test_help_opens_and_closes_and_q_quits() -> None:
         await pilot.press("escape")
         await pilot.press("q")
     assert app.engine is not None and app.engine.join(10)
-    assert app.timeline.status == "interrupted"
+    assert run_of(app).status == "interrupted"
 
 
 @pytest.mark.parametrize("key", ["S", "N", "E"])
@@ -278,7 +278,7 @@ async def test_quitting_while_the_script_waits_for_input() -> None:
         await continue_to_input(pilot)
         await pilot.press("ctrl+q")
     assert app.engine is not None and app.engine.join(5)
-    assert app.timeline.status == "interrupted"
+    assert run_of(app).status == "interrupted"
 
 
 async def test_s_steps_into_backward_node_by_node_and_e_steps_over() -> None:

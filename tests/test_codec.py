@@ -55,7 +55,7 @@ def assert_same_timeline(a: Timeline, b: Timeline) -> None:
     for x, y in zip(a.events, b.events):
         assert type(x) is type(y)
         assert x == y, f"event {x.seq} changed in the round trip:\n{x}\n{y}"
-    assert a.events == b.events
+    assert list(a.events) == list(b.events)
     for field in ("script", "argv", "status", "exit_code", "error", "max_values", "torch_version"):
         assert getattr(a, field) == getattr(b, field), field
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gradtui.model import codec
+from gradtui.model.store.reader import Recording
 from gradtui.record_guard import record_problem
 from tests.conftest import REPO
 from tests.test_cli import assert_usage_error
@@ -113,7 +114,8 @@ def test_an_existing_file_that_is_not_a_recording(project: Path) -> None:
 def test_force_writes_over_a_file_that_is_not_a_recording(project: Path) -> None:
     r = gradtui_in(project, "--force", "--record", "notes.txt", "train.py")
     assert r.returncode == 0, r.stderr
-    assert codec.load(project / "notes.txt").status == "finished"
+    # A name that does not end in .json is a recording database.
+    assert Recording(project / "notes.txt").status == "finished"
 
 
 @pytest.mark.parametrize("out", ["train.py", "helpers.py", "pkg/mod.py"])

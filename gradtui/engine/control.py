@@ -22,6 +22,7 @@ from types import MappingProxyType
 from gradtui.model.events import Event
 from gradtui.model.navigation import Command, stopping_kinds, wants_pause
 from gradtui.model.reports import Answer, Ended, InputWanted, Paused, Report, Running
+from gradtui.model.timeline import ErrorInfo
 
 _POLL_SECONDS = 0.05
 
@@ -109,12 +110,12 @@ class Gate:
             answer, self._answer = self._answer, None
         return answer.text if answer is not None else None
 
-    def end(self, status: str, exit_code: int | None) -> None:
+    def end(self, status: str, exit_code: int | None, error: ErrorInfo | None = None) -> None:
         """The script's thread has ended: the last report, which stays."""
         self._before_report()
         with self._cond:
             self._report = Ended(count=self._count(), status=status, exit_code=exit_code,
-                                 sources=self._copy_sources())
+                                 sources=self._copy_sources(), error=error)
             self._cond.notify_all()
 
     def _wait_for_driver(self, generation: int) -> None:

@@ -123,7 +123,7 @@ class ScriptRun:
         recorder.finish(status, code, error)
         self.done.set()
         tl = recorder.timeline
-        recorder.gate.end(tl.status, tl.exit_code)
+        recorder.gate.end(tl.status, tl.exit_code, tl.error)
 
     def _settle(self, error_event: dict[str, Any] | None, namespace: dict[str, Any], interrupted: bool) -> None:
         """Emit what is left (the last watched values, pending output, the notes about the whole

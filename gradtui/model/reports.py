@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from gradtui.model.timeline import ErrorInfo
+
 
 def _no_sources() -> Mapping[str, str]:
     return MappingProxyType({})
@@ -61,6 +63,8 @@ class Ended:
     status: str
     exit_code: int | None
     sources: Mapping[str, str] = field(default_factory=_no_sources)
+    #: The exception that ended the script, if one did.
+    error: ErrorInfo | None = None
 
 
 Report = Paused | Running | InputWanted | Ended

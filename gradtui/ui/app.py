@@ -208,6 +208,9 @@ class GradtuiApp(App[None]):
                 self.push_screen(AskScreen(report.prompt), self._answer)
             case Ended():
                 self._ended = report
+                # A live run's timeline is its recording as opened: it learns the end from the report.
+                tl = self.timeline
+                tl.status, tl.exit_code, tl.error = report.status, report.exit_code, report.error
                 self._know(report.count, report.sources)
                 self._settle(max(0, report.count - 1))
             case _:

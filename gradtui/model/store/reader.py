@@ -236,7 +236,11 @@ class StoredEvents(EventIndex):
 
     def _cached(self, row: tuple[Any, ...]) -> Event:
         found = self._cache.get(row[0])
-        return found if found is not None else self._decode(row)
+        if found is None:
+            found = self._cache[row[0]] = self._decode(row)
+            if len(self._cache) > EVENT_CACHE:
+                self._cache.popitem(last=False)
+        return found
 
     def _decode(self, row: tuple[Any, ...]) -> Event:
         seq, kind, file, line, payload = row
