@@ -156,11 +156,15 @@ def _connect(p: Path) -> sqlite3.Connection:
 
 
 def _sound_header(header: bytes) -> bool:
-    """The fields of SQLite's 100-byte header that have few valid values hold one of them."""
+    """The fields of SQLite's 100-byte header that have few valid values hold one of them.
+
+    The schema format and text encoding are 0 in a file whose content is all in its ``-wal``
+    still (a live run that has not been checkpointed yet).
+    """
     page_size = int.from_bytes(header[16:18], "big")
     return ((page_size == 1 or (512 <= page_size <= 32768 and page_size & (page_size - 1) == 0))
             and header[18] in (1, 2) and header[19] in (1, 2) and header[21:24] == b"\x40\x20\x20"
-            and 1 <= int.from_bytes(header[44:48], "big") <= 4 and 1 <= int.from_bytes(header[56:60], "big") <= 3)
+            and int.from_bytes(header[44:48], "big") <= 4 and int.from_bytes(header[56:60], "big") <= 3)
 
 
 def _truncated(p: Path, header: bytes) -> bool:
