@@ -151,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(problem)
     elif args.force:
         return _fail("--force only changes what --record may write over; give --record OUT.json too")
+    if args.record is not None or not args.trace:
+        problem = _cache_problem()  # the run is recorded, perhaps in the recordings folder
+        if problem:
+            return _fail(problem)
 
     if args.record is None and not args.trace:
         problem = _theme_problem(args.theme) or _terminal_problem()
@@ -200,6 +204,17 @@ def _replay(args: argparse.Namespace) -> int:
 
     failure = run_app(timeline, watch=tuple(args.watch), theme=args.theme, stops=args.stops)
     return 0 if failure is None else _fail(failure)
+
+
+def _cache_problem() -> str | None:
+    """Why the recordings folder's settings cannot be used (a ``GRADTUI_CACHE_BUDGET`` that is no size)."""
+    from gradtui.recordings import CacheConfigError, budget_bytes
+
+    try:
+        budget_bytes()
+    except CacheConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _theme_problem(theme: str) -> str | None:

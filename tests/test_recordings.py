@@ -159,3 +159,17 @@ def test_a_new_recording_path_with_a_bad_budget_says_so(cache: Path, monkeypatch
     monkeypatch.setenv("GRADTUI_CACHE_BUDGET", "plenty")
     with pytest.raises(CacheConfigError, match="GRADTUI_CACHE_BUDGET='plenty' is not a size"):
         new_recording_path("train.py")
+
+
+def test_the_cli_says_a_bad_budget_in_one_line_before_anything_runs(tmp_path: Path) -> None:
+    from tests.recording_tools import gradtui
+    from tests.test_cli import assert_usage_error
+
+    marker = tmp_path / "marker"
+    script = tmp_path / "writes_marker.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    env = {"GRADTUI_CACHE_DIR": str(tmp_path / "runs"), "GRADTUI_CACHE_BUDGET": "lots"}
+    for args in (["--record", tmp_path / "out.json", script], [script]):  # recorded, and the debugger
+        line = assert_usage_error(gradtui(*args, env=env))
+        assert line == "gradtui: GRADTUI_CACHE_BUDGET='lots' is not a size; write it like 500M, 2G or 1000000"
+    assert not marker.exists() and not (tmp_path / "out.json").exists() and not (tmp_path / "runs").exists()

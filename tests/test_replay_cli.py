@@ -197,10 +197,10 @@ def test_a_recording_still_written_shows_what_was_committed_when_it_opened(tmp_p
     assert r.returncode == 0, r.stderr
     exported = json.loads(r.stdout)
     assert exported["status"] == "running" and exported["events"] == source_events(source)
-    recording.close()  # the writer's close turns the file back into one: it needs no reader on it
-    writer.close("finished", 0, None)
+    writer.close("finished", 0, None)  # with a reader still on the file, as a replay of a live run would be
     reopened = open_run(str(path))
     assert reopened.status == "finished" and len(reopened.events) == len(tl.events)
+    recording.close()
 
 
 WRITE_THEN_WAIT = """\
