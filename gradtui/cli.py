@@ -41,6 +41,8 @@ examples:
   gradtui --trace scenarios/accumulation.py
   gradtui --record run.json train.py --epochs 3
   gradtui --replay run.json
+  gradtui --replay last                  the newest run the debugger kept
+  gradtui export last -o run.json        a recording as a JSON timeline (see 'gradtui export --help')
 """
 
 
@@ -114,7 +116,12 @@ def split_script_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    own, script_args = split_script_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "export" and not os.path.exists("export"):
+        from gradtui import export_command
+
+        return export_command.main(argv[1:])
+    own, script_args = split_script_args(argv)
     args = build_parser().parse_args(own)
     args.args = script_args
     try:
@@ -144,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(problem)
     elif args.force:
         return _fail("--force only changes what --record may write over; give --record OUT.json too")
+    if args.record is not None or not args.trace:
+        problem = _cache_problem()  # the run is recorded, perhaps in the recordings folder
+        if problem:
+            return _fail(problem)
 
     if args.record is None and not args.trace:
         problem = _theme_problem(args.theme) or _terminal_problem()
@@ -168,7 +179,11 @@ def _limits(args: argparse.Namespace) -> tuple[float | None, float | None]:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    """``--replay``: check everything, load the timeline (never executing it), open the app."""
+    """``--replay``: check everything, open the run (never executing it), open the app.
+
+    A recording is read as the app asks, so a query that meets a damaged page ends the app
+    with one line too.
+    """
     if args.record is not None or args.trace:
         return _fail("--replay opens a recorded timeline; it cannot be combined with --record or --trace")
     if args.script is not None:
@@ -176,19 +191,30 @@ def _replay(args: argparse.Namespace) -> int:
     problem = _theme_problem(args.theme)
     if problem:
         return _fail(problem)
-    from gradtui.model.codec import TimelineFormatError, load
+    from gradtui.run_files import RunFileError, open_run
 
     try:
-        timeline = load(args.replay)
-    except TimelineFormatError as exc:
+        timeline = open_run(args.replay)
+    except RunFileError as exc:
         return _fail(str(exc))
     problem = _terminal_problem()
     if problem:
         return _fail(problem)
     from gradtui.ui.app import run_app
 
-    run_app(timeline, watch=tuple(args.watch), theme=args.theme, stops=args.stops)
-    return 0
+    failure = run_app(timeline, watch=tuple(args.watch), theme=args.theme, stops=args.stops)
+    return 0 if failure is None else _fail(failure)
+
+
+def _cache_problem() -> str | None:
+    """Why the recordings folder's settings cannot be used (a ``GRADTUI_CACHE_BUDGET`` that is no size)."""
+    from gradtui.recordings import CacheConfigError, budget_bytes
+
+    try:
+        budget_bytes()
+    except CacheConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _theme_problem(theme: str) -> str | None:

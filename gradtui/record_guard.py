@@ -6,7 +6,9 @@ it may not be the script (under any spelling: a relative path, a symlink, a hard
 nor a file the script imports from its folder, found by reading the script's imports with
 ``ast`` (and those of the modules it imports from there), never by running them. An
 existing regular file must already be a gradtui recording, unless ``--force``; the
-script and its imports are refused even then. Devices and pipes (``/dev/null``) are
+script and its imports are refused even then. A recording is a JSON timeline or a
+recording database (``gradtui.model.store``): an SQLite file whose ``meta`` table names
+the format; any other SQLite file is the user's data. Devices and pipes (``/dev/null``) are
 written through, as before; an empty file holds nothing to lose and may be written
 (``--record "$(mktemp)"`` creates one first).
 
@@ -18,9 +20,13 @@ from __future__ import annotations
 import ast
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from importlib.machinery import all_suffixes
+from pathlib import Path
 
+from gradtui.model.store.schema import FORMAT_NAME as RECORDING_FORMAT
+from gradtui.model.store.schema import SQLITE_MAGIC
 from gradtui.model.timeline import FORMAT_NAME
 
 #: The codec writes ``format`` first; any JSON spacing is accepted.
@@ -50,13 +56,33 @@ def record_problem(out: str, script: str, source: str, *, force: bool = False) -
 
 
 def is_recording(path: str) -> bool:
-    """True when the file starts as a gradtui timeline does (its first bytes only)."""
+    """True when the file is a gradtui timeline (its first bytes) or a recording database (its ``meta``)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(256)
     except OSError:
         return False
+    if head.startswith(SQLITE_MAGIC):
+        return _is_recording_database(path)
     return _MARKER.match(head) is not None
+
+
+def _is_recording_database(path: str) -> bool:
+    """Whether the SQLite file's ``meta`` table says it is a gradtui recording (of any version).
+
+    Opened read-only; a database that cannot be read, or has no such table, is not one.
+    """
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
+    return row is not None and row[0] == RECORDING_FORMAT
 
 
 def _same(a: str, b: str) -> bool:

@@ -6,17 +6,26 @@ Expected values come from the tutorials (``theta.grad`` 2 → 4 → 6 → 8, the
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from textual.widgets import TabbedContent
 
 from gradtui.model import codec
 from gradtui.model.events import BackwardDone, GradsZeroed, LineReached, StepTaken
+from gradtui.model.store.reader import Recording, StoredEvents
+from gradtui.model.timeline import Timeline
 from gradtui.ui.app import GradtuiApp
 from gradtui.ui.help import HelpScreen
 from tests.apptools import THEME, live_app, panel_text, press, run_of, started, wait_until
 from tests.conftest import SCENARIOS, SCRIPTS
+from tests.recording_tools import record_json, recording_of
 
 SIZE = (120, 40)
+#: A replay opens a v1 JSON timeline, or a recording (an SQLite file read as the app asks).
+REPLAY_FORMS = ["json", "recording"]
 ACCUMULATION_GRADS = "theta.grad  None → 2 → 4 → 6 → 8 ⟲ zero_grad → None → 2 ⟲ zero_grad → None → 2"
 
 
@@ -184,10 +193,33 @@ async def test_nothing_earlier_says_so_and_stays(key: str) -> None:
         await pilot.press("q")
 
 
-async def test_replay_of_a_recorded_timeline(tmp_path, run_script) -> None:
-    path = tmp_path / "run.json"
-    codec.save(run_script(SCENARIOS / "accumulation.py"), path)
-    app = GradtuiApp(codec.load(path), None, theme=THEME)
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``recorded(scenario, *flags)``: the JSON ``gradtui [FLAGS] --record`` wrote for it (made once)."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def record(scenario: str, *flags: str) -> Path:
+        key = (scenario, *flags)
+        if key not in made:
+            folder = tmp_path_factory.mktemp(scenario.replace(".py", ""))
+            made[key] = record_json(SCENARIOS / scenario, folder / "run.json", *flags)
+        return made[key]
+
+    return record
+
+
+def replayed(json_path: Path, form: str, tmp_path: Path) -> Timeline:
+    """The recorded run as ``--replay`` opens it: the JSON, or the same run filed as a recording."""
+    if form == "json":
+        return codec.load(json_path)
+    timeline = Recording(recording_of(json_path, tmp_path / "run.db")).timeline()
+    assert isinstance(timeline.events, StoredEvents)  # read from the file as the app asks
+    return timeline
+
+
+@pytest.mark.parametrize("form", REPLAY_FORMS)
+async def test_replay_of_a_recorded_timeline(tmp_path, recorded, form: str) -> None:
+    app = GradtuiApp(replayed(recorded("accumulation.py"), form, tmp_path), None, theme=THEME)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         assert app.cursor == 0  # a replay opens where the run began
@@ -199,8 +231,32 @@ async def test_replay_of_a_recorded_timeline(tmp_path, run_script) -> None:
         assert "the script finished" in panel_text(app, "#status")
         await press(pilot, "C", "e")
         assert "theta.grad None → 2 (the first gradient)" in panel_text(app, "#status")
+        # The tutorial's accumulation, one backward per key: nothing resets theta.grad.
+        for before, after in ((2, 4), (4, 6), (6, 8)):
+            await press(pilot, "e")
+            assert f"theta.grad {before} → {after} (added to the old value" in panel_text(app, "#status")
+        assert "theta.grad None → 2 → 4 → 6 → 8" in words(panel_text(app, "#grads"))
+        await press(pilot, "E")
+        assert "theta.grad 4 → 6" in panel_text(app, "#status")
         await pilot.press("q")
+    assert app.failure is None
 
+
+async def test_a_recording_damaged_while_it_is_replayed_ends_the_app_with_one_sentence(tmp_path, recorded) -> None:
+    db = recording_of(recorded("accumulation.py"), tmp_path / "run.db")
+    recording = Recording(db)
+    app = GradtuiApp(recording.timeline(), None, theme=THEME)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        recording.close()  # every query from here on fails, as a page gone bad would
+        # Not ``pilot.press`` nor ``pilot.pause``: they wait for a screen that has closed by then.
+        app.simulate_key("c")
+        for _ in range(1000):
+            if app.failure is not None:
+                break
+            await asyncio.sleep(0.02)
+    assert app.failure is not None
+    assert app.failure.startswith(f"{db}: the recording is damaged") and "\n" not in app.failure
 
 async def test_watch_plots_plain_python_descent() -> None:
     app = live_app(SCENARIOS / "gd_plain_python.py", watch=("theta",))
@@ -313,16 +369,10 @@ async def test_s_steps_into_backward_node_by_node_and_e_steps_over() -> None:
         await pilot.press("q")
 
 
-async def test_replay_steps_into_a_recorded_backward(tmp_path) -> None:
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
-    path = tmp_path / "mean.json"
-    subprocess.run([sys.executable, "-m", "gradtui", "--backward-nodes", "--record", str(path),
-                    str(SCENARIOS / "mean_chain.py")], cwd=REPO, check=True, capture_output=True, timeout=120)
-    app = GradtuiApp(codec.load(path), None, theme=THEME)
+@pytest.mark.parametrize("form", REPLAY_FORMS)
+async def test_replay_steps_into_a_recorded_backward(tmp_path, recorded, form: str) -> None:
+    timeline = replayed(recorded("mean_chain.py", "--backward-nodes"), form, tmp_path)
+    app = GradtuiApp(timeline, None, theme=THEME)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await press(pilot, "e", "s")

@@ -132,6 +132,44 @@ def test_ui_imports_no_torch_so_replay_works_without_it() -> None:
     assert "torch" not in loaded, "--replay must open where torch is not installed"
 
 
+REPLAY_WITHOUT_TORCH = """\
+import asyncio, sys
+sys.modules["torch"] = None  # any import of torch from here on fails
+from gradtui.run_files import open_run
+from gradtui.ui.app import GradtuiApp
+from tests.apptools import panel_text, press, started
+
+async def main():
+    app = GradtuiApp(open_run(sys.argv[1]), None, theme="textual-dark")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        await press(pilot, "c")
+        print(" ".join(panel_text(app, "#grads").split()))
+        await pilot.press("q")
+
+asyncio.run(main())
+print(sorted(m for m in ("torch", "gradtui.engine") if sys.modules.get(m) is not None))
+"""
+
+
+def test_a_recording_is_replayed_where_torch_cannot_be_imported(tmp_path: Path) -> None:
+    """--replay of a recording (an SQLite file) needs no torch, as of a JSON timeline."""
+    recorded = tmp_path / "run.json"
+    r = subprocess.run([sys.executable, "-m", "gradtui", "--record", str(recorded), "scenarios/accumulation.py"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    from gradtui.model import codec
+    from gradtui.model.store.export import write_timeline
+
+    write_timeline(codec.load(recorded), tmp_path / "run.db")
+    r = subprocess.run([sys.executable, "-c", REPLAY_WITHOUT_TORCH, str(tmp_path / "run.db")], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    grads, loaded = r.stdout.strip().splitlines()[-2:]
+    assert "theta.grad None → 2 → 4 → 6 → 8" in grads  # the tutorial's accumulation
+    assert loaded == "[]"
+
+
 def test_static_ui_layer() -> None:
     """The app renders model values: no torch, and nothing of the engine (commands are the model's)."""
     assert forbidden_imports(PACKAGE / "ui", ("torch",)) == []

@@ -19,7 +19,7 @@ import pytest
 
 from gradtui.model import codec
 from gradtui.model.store.reader import Recording
-from gradtui.record_guard import record_problem
+from gradtui.record_guard import is_recording, record_problem
 from tests.conftest import REPO
 from tests.test_cli import assert_usage_error
 
@@ -163,3 +163,63 @@ def test_help_explains_force(project: Path) -> None:
     r = gradtui_in(project, "--help")
     assert r.returncode == 0
     assert "--force" in r.stdout and "not a gradtui recording" in " ".join(r.stdout.split())
+
+
+# ---------------------------------------------------------------- recordings as databases
+
+
+def _recording_database(path: Path, script: str = "other.py") -> Path:
+    from gradtui.model.events import LineReached
+    from gradtui.model.store.export import write_timeline
+    from gradtui.model.timeline import Timeline
+
+    first = LineReached(seq=0, file=script, line=1, function="<module>")
+    write_timeline(Timeline(script=script, argv=[script], events=[first], status="finished", exit_code=0), path)
+    return path
+
+
+def test_a_recording_database_is_a_recording(project: Path) -> None:
+    db = _recording_database(project / "run.db")
+    assert is_recording(str(db))
+    assert record_problem(str(db), str(project / "train.py"), TRAIN) is None
+
+
+def test_a_recording_database_of_another_version_may_be_replaced(project: Path) -> None:
+    import sqlite3
+
+    db = _recording_database(project / "run.db")
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE meta SET value = '7' WHERE key = 'version'")
+    con.close()
+    assert is_recording(str(db))
+
+
+@pytest.mark.parametrize("kind", ["other database", "garbled database", "json of another format"])
+def test_other_files_are_not_recordings(project: Path, kind: str) -> None:
+    import sqlite3
+
+    path = project / "data.db"
+    if kind == "other database":
+        with sqlite3.connect(path) as con:
+            con.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+            con.execute("INSERT INTO meta VALUES ('format', 'my-own-format')")
+        con.close()
+    elif kind == "garbled database":
+        path.write_bytes(b"SQLite format 3\x00" + b"\xa5" * 8000)
+    else:
+        path = project / "data.json"
+        path.write_text('{"format": "something-else", "version": 1}')
+    assert not is_recording(str(path))
+    before = path.read_bytes()
+    line = assert_refused(project, "--record", path.name, "train.py")
+    assert "not a gradtui recording" in line and "--force" in line
+    assert path.read_bytes() == before
+
+
+def test_an_earlier_recording_database_is_replaced_without_force(project: Path) -> None:
+    _recording_database(project / "run.db")
+    r = gradtui_in(project, "--record", "run.db", "train.py")
+    assert r.returncode == 0, r.stderr
+    from gradtui.run_files import open_run
+
+    assert open_run(str(project / "run.db")).script == "train.py"  # JSON or a recording: whichever --record wrote

@@ -23,6 +23,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from gradtui.model import navigation
 from gradtui.model.index import EventIndex, IndexedEvents
+from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.navigation import Command, Cursor, EndOfRun, NoEarlier, Resume
 from gradtui.model.reports import Answer, Ended, InputWanted, Paused, Report, Running
 from gradtui.model.stops import EventStop
@@ -94,6 +95,8 @@ class GradtuiApp(App[None]):
         self._frozen = False
         self._continuing = False  # the engine runs for a ``c``: say which event stop ended it
         self._quitting = threading.Event()
+        #: Why the app ended early: a recording that turned out damaged where a key read it.
+        self.failure: str | None = None
 
     def compose(self) -> ComposeResult:
         with Container(id="panels"):
@@ -302,6 +305,18 @@ class GradtuiApp(App[None]):
             self.engine.stop()
         self.exit()
 
+    def _handle_exception(self, error: Exception) -> None:
+        """A recording is read as keys ask, so a damaged page is met while the app runs: end
+        with its one sentence (``failure``, printed by the CLI), not a traceback. Textual calls
+        this for any exception a handler leaves, and closes the app as Textual's own report does;
+        every other exception goes on to that report."""
+        if isinstance(error, TimelineFormatError):
+            self.failure = str(error)
+            self._quitting.set()
+            self._close_messages_no_wait()
+            return
+        super()._handle_exception(error)
+
     def on_unmount(self) -> None:
         self._quitting.set()
         if self.engine is not None:
@@ -309,5 +324,8 @@ class GradtuiApp(App[None]):
 
 
 def run_app(timeline: Timeline, engine: Any = None, *, watch: tuple[str, ...] = (),
-            theme: str = "textual-dark", stops: tuple[EventStop, ...] = ()) -> None:
-    GradtuiApp(timeline, engine, watch=watch, theme=theme, stops=stops).run()
+            theme: str = "textual-dark", stops: tuple[EventStop, ...] = ()) -> str | None:
+    """Run the app to the end; None, or the sentence saying why it ended early (``failure``)."""
+    app = GradtuiApp(timeline, engine, watch=watch, theme=theme, stops=stops)
+    app.run()
+    return app.failure

@@ -17,6 +17,7 @@ import math
 import os
 import socket
 import sqlite3
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -72,7 +73,11 @@ class Recording:
             raise TimelineFormatError(f"{p}: cannot be read ({exc.strerror})") from None
         if not header.startswith(SQLITE_MAGIC):
             raise TimelineFormatError(f"{p}: not a gradtui recording (not an SQLite database)")
-        if len(header) < 100 or _truncated(p, header):
+        if len(header) < 100:
+            raise TimelineFormatError(f"{p}: the recording is truncated (the file ends before the database does)")
+        if not _sound_header(header):
+            raise TimelineFormatError(f"{p}: the recording is damaged and cannot be read (its header is garbled)")
+        if _truncated(p, header):
             raise TimelineFormatError(f"{p}: the recording is truncated (the file ends before the database does)")
         self._lock = threading.RLock()
         try:
@@ -104,18 +109,21 @@ class Recording:
         script, argv, status, exit_code, error, max_values, torch_version, pid, host, updated, options = row
         if status not in STATUSES:
             raise TimelineFormatError(f"{self.path}: unknown status '{status}'")
-        self.script: str = script
-        self.argv: list[str] = [str(a) for a in json.loads(argv)]
-        self.writing = status == "running" and _writer_alive(pid, host, updated)
-        self.status: str = "killed" if status == "running" and not self.writing else status
-        self.exit_code: int | None = exit_code
-        self.error: ErrorInfo | None = None
-        if error:
-            e = json.loads(error)
-            self.error = ErrorInfo(e["type"], e["message"], e.get("line"), e.get("file"))
-        self.max_values: int = max_values
-        self.torch_version: str | None = torch_version
-        self.options: dict[str, Any] = json.loads(options or "{}")
+        try:
+            self.script: str = script
+            self.argv: list[str] = [str(a) for a in json.loads(argv)]
+            self.writing = status == "running" and _writer_alive(pid, host, updated)
+            self.status: str = "killed" if status == "running" and not self.writing else status
+            self.exit_code: int | None = exit_code
+            self.error: ErrorInfo | None = None
+            if error:
+                e = json.loads(error)
+                self.error = ErrorInfo(e["type"], e["message"], e.get("line"), e.get("file"))
+            self.max_values: int = max_values
+            self.torch_version: str | None = torch_version
+            self.options: dict[str, Any] = json.loads(options or "{}")
+        except (ValueError, TypeError, KeyError) as exc:  # the run row's JSON columns
+            raise _damaged(self.path, exc) from None
         self.count: int = 0 if last is None else int(last) + 1
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -145,6 +153,18 @@ def _connect(p: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
     db.execute("PRAGMA query_only = 1")
     return db
+
+
+def _sound_header(header: bytes) -> bool:
+    """The fields of SQLite's 100-byte header that have few valid values hold one of them.
+
+    The schema format and text encoding are 0 in a file whose content is all in its ``-wal``
+    still (a live run that has not been checkpointed yet).
+    """
+    page_size = int.from_bytes(header[16:18], "big")
+    return ((page_size == 1 or (512 <= page_size <= 32768 and page_size & (page_size - 1) == 0))
+            and header[18] in (1, 2) and header[19] in (1, 2) and header[21:24] == b"\x40\x20\x20"
+            and int.from_bytes(header[44:48], "big") <= 4 and int.from_bytes(header[56:60], "big") <= 3)
 
 
 def _truncated(p: Path, header: bytes) -> bool:
@@ -246,13 +266,21 @@ class StoredEvents(EventIndex):
         seq, kind, file, line, payload = row
         try:
             d = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise TimelineFormatError(f"{self._rec.path}: event {seq} is damaged ({exc.msg})") from None
-        d = expand_payload(d, seq, kind, file, line)
-        if kind == "op" and "grad_fn" not in d:
-            output = self._tensor(d.get("output"), f"events[{seq}].output")
-            d["grad_fn"] = None if output is None else output.grad_fn
-        return event_from_json(d, seq, self._tensor)
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
+            raise TimelineFormatError(f"{self._rec.path}: event {seq} is damaged ({exc})") from None
+        if not isinstance(d, dict):
+            raise TimelineFormatError(f"{self._rec.path}: event {seq} is damaged (its payload is not an object)")
+        try:
+            d = expand_payload(d, seq, kind, file, line)
+            if kind == "op" and "grad_fn" not in d:
+                output = self._tensor(d.get("output"), f"events[{seq}].output")
+                d["grad_fn"] = None if output is None else output.grad_fn
+            return event_from_json(d, seq, self._tensor)
+        except TimelineFormatError:
+            raise
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:  # as codec.load: a field of the wrong shape
+            raise TimelineFormatError(f"{self._rec.path}: event {seq} is damaged ({type(exc).__name__}: {exc})") \
+                from None
 
     def _tensor(self, ref: Any, where: str) -> TensorSummary | None:
         if ref is None:
@@ -268,7 +296,10 @@ class StoredEvents(EventIndex):
                                  "JOIN layouts ON layouts.id = tensors.layout WHERE tensors.id = ?", (tid,))
         if not rows:
             raise TimelineFormatError(f"{self._rec.path}: {where}: tensor {tid} is missing")
-        summary = from_row(*rows[0])
+        try:
+            summary = from_row(*rows[0])
+        except (ValueError, TypeError, KeyError, IndexError, struct.error) as exc:
+            raise TimelineFormatError(f"{self._rec.path}: {where}: tensor {tid} is damaged ({exc})") from None
         self._tensors[tid] = summary
         if len(self._tensors) > TENSOR_CACHE:
             self._tensors.popitem(last=False)
@@ -438,7 +469,10 @@ class StoredGraph(Mapping[int, GraphNode]):
 
 def _node(row: tuple[Any, ...]) -> GraphNode:
     node_id, name, children, variable, module, module_class = row
-    return GraphNode(node_id, name, tuple(json.loads(children)), variable, module, module_class)
+    try:
+        return GraphNode(node_id, name, tuple(json.loads(children)), variable, module, module_class)
+    except (ValueError, TypeError) as exc:
+        raise TimelineFormatError(f"graph node {node_id} is damaged ({exc})") from None
 
 
 def step_rows(recording: Recording, upto_seq: int | None = None) -> list[dict[str, Any]]:

@@ -15,6 +15,9 @@ _ENDINGS = {
     "exited": "the script called sys.exit()",
     "interrupted": "the run was interrupted",
     "stopped": "the recording ended at a --break-on stop",
+    "killed": "the run was killed before it ended (its recording stops here)",
+    # A replay of a recording still being written shows what was committed when it opened.
+    "running": "the script was still running when this replay opened",
 }
 
 
@@ -28,7 +31,7 @@ def render_status(view: View) -> Text:
         if view.progress is not None and view.progress > len(view.events):
             out.append(f" {view.progress:,} events", style="yellow")
     elif view.finished and view.at_end:
-        ending = _ENDINGS.get(view.status, view.status)
+        ending = _ENDINGS.get(view.status, f"the run ended: {view.status}")
         code = f" (exit status {view.exit_code})" if view.status == "exited" else ""
         out.append(f" · {ending}{code}", style="cyan")
     run, event = view.node_run, view.current
