@@ -136,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = check_writable(args.record)
         if problem:
             return _fail(problem)
+        if args.keep_steps is not None and args.record.lower().endswith(".json"):
+            return _fail("--keep-steps needs a recording database: a JSON timeline holds every event; "
+                         "give --record OUT.db instead")
 
     from gradtui.engine.script import ScriptError, load_script
 
@@ -163,13 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gradtui import interactive
 
         return interactive.run(script, list(args.args), watch=tuple(args.watch), theme=args.theme,
-                               max_values=args.max_values, limits=_limits(args), stops=args.stops)
+                               max_values=args.max_values, limits=_limits(args), stops=args.stops,
+                               keep_steps=args.keep_steps)
 
     from gradtui import headless
 
     return headless.run(script, list(args.args), record=args.record, trace=args.trace,
                         max_values=args.max_values, watch=tuple(args.watch), limits=_limits(args),
-                        stops=args.stops, record_nodes=args.backward_nodes)
+                        stops=args.stops, record_nodes=args.backward_nodes, keep_steps=args.keep_steps)
 
 
 def _limits(args: argparse.Namespace) -> tuple[float | None, float | None]:

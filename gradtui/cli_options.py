@@ -29,6 +29,13 @@ def non_negative(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be 1 or more")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -85,6 +92,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--grad-norm-below", "also note a non-zero gradient whose norm is under X (default: off; vanished "
                                 "gradients are noted anyway, judged against the other gradients of the same "
                                 "backward)", metavar="X", type=positive_float),
+    Option("--keep-steps", "keep every line, op and tensor of only the last N optimizer steps (and of the steps "
+                           "around each note, error or pause); older steps keep a summary row each (loss, learning "
+                           "rates, norms), so a long run stays small (default: keep everything; needs a recording "
+                           "database, not --record OUT.json)", metavar="N", type=positive_int),
     Option("--theme", "the debugger's Textual colour theme (default: textual-dark)", metavar="THEME",
            default="textual-dark"),
     Option("--max-values", "keep the values of tensors with up to N elements; larger ones keep "

@@ -170,6 +170,7 @@ def run(
     limits: tuple[float | None, float | None] | None = None,
     stops: tuple[EventStop, ...] = (),
     record_nodes: bool = False,
+    keep_steps: int | None = None,
 ) -> int:
     """Run ``script`` to the end headless; return the exit status for the process."""
     out, err = sys.stdout, sys.stderr
@@ -177,11 +178,12 @@ def run(
     printer = TracePrinter(script, out) if trace else None
     store_path, export = _recording_target(record, script.path)
     options = {"mode": "trace" if trace else "record", "max_values": max_values, "watch": list(watch),
-               "break_on": [str(s) for s in stops], "backward_nodes": record_nodes}
+               "break_on": [str(s) for s in stops], "backward_nodes": record_nodes, "keep_steps": keep_steps}
     try:
         session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
                           grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops,
-                          record_nodes=record_nodes, record=store_path, bounded=True, options=options)
+                          record_nodes=record_nodes, record=store_path, bounded=True, options=options,
+                          keep_steps=keep_steps)
     except StoreError as exc:
         err.write(f"gradtui: {exc}\n")
         return 2

@@ -69,7 +69,7 @@ def test_events_are_frozen() -> None:
 def test_the_union_the_kinds_and_the_table_agree() -> None:
     members = typing.get_args(Event)
     assert [cls.kind for cls in members] == list(typing.get_args(EventKind)) == list(EVENT_TYPES)
-    assert len(set(EVENT_TYPES)) == len(members) == 10
+    assert len(set(EVENT_TYPES)) == len(members) == 11
     assert all(isinstance(cls(**_minimal(cls)), Event) for cls in members)
 
 

@@ -86,6 +86,7 @@ class Session:
         record: str | os.PathLike[str] | None = None,
         bounded: bool = False,
         options: Mapping[str, Any] | None = None,
+        keep_steps: int | None = None,
     ) -> None:
         """``record``: write the run to that recording file as it goes (``gradtui.model.store``),
         keeping only the newest events in memory; ``bounded`` without ``record``: keep only
@@ -108,7 +109,7 @@ class Session:
                                                           torch_version=torch.__version__,
                                                           gradtui_version=gradtui.__version__,
                                                           options=dict(options or {})),
-                                          sources=lambda: tl.sources)
+                                          sources=lambda: tl.sources, keep_steps=keep_steps)
             log = tl.events = EventLog(self.writer)
             nodes = GraphLog(self.writer)
         writer = self.writer
@@ -119,6 +120,8 @@ class Session:
             if start_paused:
                 capture.settle()
             if writer is not None:
+                if start_paused:
+                    writer.hold()  # a pause is a stop: --keep-steps keeps what is around it
                 writer.flush()
 
         self.gate = Gate(Pause() if start_paused else Continue(stops=stops), count=lambda: len(log),

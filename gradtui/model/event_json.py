@@ -13,6 +13,7 @@ from typing import Any, assert_never
 from gradtui.model.events import (
     STREAMS,
     BackwardDone,
+    DetailDropped,
     ErrorRaised,
     Event,
     GradsZeroed,
@@ -86,6 +87,8 @@ def event_to_json(e: Event, raw_values: bool = False, spell: TensorWriter | None
             out.update(name=e.name, value=number_to_json(e.value))
         case RunReviewed():
             pass  # its notes are all it says
+        case DetailDropped():
+            out.update(first=e.first, last=e.last, first_step=e.first_step, last_step=e.last_step)
         case _:
             assert_never(e)
     return out
@@ -203,5 +206,8 @@ def event_from_json(d: Any, index: int, read: TensorReader = tensor_from_json) -
             return ValueWatched(**base, name=r.get(d, "name", str), value=value)
         case "review":
             return RunReviewed(**base)
+        case "dropped":
+            return DetailDropped(**base, first=r.get(d, "first", int), last=r.get(d, "last", int),
+                                 first_step=r.get(d, "first_step", int), last_step=r.get(d, "last_step", int))
         case _:
             assert_never(kind)

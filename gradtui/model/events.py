@@ -226,14 +226,34 @@ class RunReviewed(EventBase):
     kind: ClassVar[Literal["review"]] = "review"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetailDropped(EventBase):
+    """Events ``first`` to ``last`` (``seq`` among them) were not kept, only their steps' summaries.
+
+    A recording made with ``--keep-steps N`` keeps every line, op and tensor of its last N
+    optimizer steps and of the steps around each stop (a note, an error, a pause), and of
+    the others only one summary row each (loss, learning rates, norms). Reading any
+    position in such a stretch gives this event, for ``seq`` that position; ``first_step``
+    to ``last_step`` are the optimizer steps whose detail went. ``file`` and ``line`` are
+    those of the stretch's first event.
+    """
+
+    kind: ClassVar[Literal["dropped"]] = "dropped"
+
+    first: int
+    last: int
+    first_step: int
+    last_step: int
+
+
 #: Every kind of event. A consumer that dispatches on the kind matches on this union and
 #: ends with ``case _: assert_never(event)``, so mypy names it when a kind is added.
 Event: TypeAlias = (LineReached | OpCalled | BackwardDone | GradsZeroed | StepTaken | ParamsUpdated | OutputWritten
-                    | ErrorRaised | ValueWatched | RunReviewed)
+                    | ErrorRaised | ValueWatched | RunReviewed | DetailDropped)
 
 #: The JSON ``kind`` of each member of ``Event``, in the same order.
 EventKind: TypeAlias = Literal["line", "op", "backward", "zero_grad", "step", "update", "output", "error", "watch",
-                               "review"]
+                               "review", "dropped"]
 
 #: The class of each JSON ``kind``.
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in get_args(Event)}

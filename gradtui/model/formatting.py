@@ -14,6 +14,7 @@ from typing import Any, assert_never
 from gradtui.model.events import (
     BackwardDone,
     Change,
+    DetailDropped,
     ErrorRaised,
     Event,
     GradsZeroed,
@@ -183,8 +184,18 @@ def summary(event: Event, source: str | None = None) -> str:
             return f"watch     {event.name} = {value}"
         case RunReviewed():
             return "review    looking back over the run"
+        case DetailDropped():
+            return f"dropped   {dropped_text(event)}"
         case _:
             assert_never(event)
+
+
+def dropped_text(event: DetailDropped) -> str:
+    """``detail of steps 12–4,988 not kept (events 301–123,456): only their summaries``."""
+    steps = (f"step {event.first_step + 1:,}" if event.first_step == event.last_step
+             else f"steps {event.first_step + 1:,}–{event.last_step + 1:,}")
+    return (f"detail of {steps} not kept (events {event.first + 1:,}–{event.last + 1:,}, --keep-steps): "
+            "only their summaries")
 
 
 NOTE_MARK = "⚠"

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from gradtui.model.events import EVENT_TYPES, BackwardDone, Event, LineReached
+from gradtui.model.events import EVENT_TYPES, BackwardDone, DetailDropped, Event, LineReached
 from gradtui.model.index import EventIndex
 from gradtui.model.stops import EventStop, event_kinds, first_reason
 
@@ -119,6 +119,10 @@ def _candidates(command: Command) -> _Candidates | None:
 def _following(events: EventIndex, start: int, where: _Candidates | None) -> int | None:
     if where is None:
         first = max(start + 1, 0)
+        if 0 <= start < len(events):
+            here = events[start]
+            if isinstance(here, DetailDropped):  # a dropped stretch is one stop: step past it
+                first = here.last + 1
         return first if first < len(events) else None
     found = [events.following(where.kinds, start) if where.kinds else None,
              events.line_following(where.spots, start) if where.spots else None,
@@ -128,7 +132,15 @@ def _following(events: EventIndex, start: int, where: _Candidates | None) -> int
 
 def _preceding(events: EventIndex, start: int, where: _Candidates | None) -> int | None:
     upto = min(start, len(events)) - 1
+    if where is None and 0 <= start < len(events):
+        here = events[start]
+        if isinstance(here, DetailDropped):
+            upto = here.first - 1
     if upto < 0 or where is None:
+        if upto >= 0 and where is None:
+            before = events[upto]
+            if isinstance(before, DetailDropped):  # land on a dropped stretch at its start
+                return before.first
         return upto if upto >= 0 else None
     found = [events.latest(where.kinds, upto) if where.kinds else None,
              events.line_latest(where.spots, upto) if where.spots else None,

@@ -12,6 +12,7 @@ from typing import assert_never
 from gradtui.model.events import (
     BackwardDone,
     Change,
+    DetailDropped,
     ErrorRaised,
     Event,
     GradsZeroed,
@@ -25,7 +26,7 @@ from gradtui.model.events import (
     StepTaken,
     ValueWatched,
 )
-from gradtui.model.formatting import ARROW, format_number, format_tensor, update_call
+from gradtui.model.formatting import ARROW, dropped_text, format_number, format_tensor, update_call
 from gradtui.model.history import last_index
 from gradtui.model.tensors import TensorSummary
 
@@ -196,5 +197,7 @@ def describe(events: Sequence[Event], upto: int) -> str:
             return _describe_watch(event)
         case RunReviewed():
             return "looking back over the run: " + (f"{len(event.notes)} notes" if len(event.notes) > 1 else "a note")
+        case DetailDropped():
+            return dropped_text(event) + "; the plot shows them"
         case _:
             assert_never(event)

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from gradtui.model.codec import envelope_to_json, node_to_json
 from gradtui.model.event_json import event_to_json
+from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.store.reader import Recording, StoredGraph
 from gradtui.model.store.writer import RunInfo, StoreWriter
 from gradtui.model.timeline import Timeline
@@ -63,6 +64,9 @@ def write_json(tl: Timeline, out: IO[str]) -> None:
 
 def export_json(source: Recording | Timeline, path: str | os.PathLike[str]) -> None:
     """Write the run to ``path`` as a v1 JSON timeline, atomically (devices and pipes in place)."""
+    if isinstance(source, Recording) and source.execute("SELECT 1 FROM events WHERE kind = 'dropped' LIMIT 1"):
+        raise TimelineFormatError(f"{source.path}: recorded with --keep-steps, it lacks the detail of some steps, "
+                                  "which a version-1 JSON timeline cannot leave out; open it with --replay instead")
     tl = source.timeline() if isinstance(source, Recording) else source
     target = Path(path)
     try:

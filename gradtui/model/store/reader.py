@@ -12,6 +12,7 @@ still being written can be read: each reader sees what the writer last committed
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from gradtui.model.event_json import event_from_json
-from gradtui.model.events import Event
+from gradtui.model.events import DetailDropped, Event
 from gradtui.model.graph import GraphNode
 from gradtui.model.index import EventIndex
 from gradtui.model.json_values import TimelineFormatError, number_from_json
@@ -234,9 +235,10 @@ class StoredEvents(EventIndex):
             self._cache.move_to_end(i)
             return found
         rows = self._rec.execute("SELECT seq, kind, file, line, payload FROM events WHERE seq = ?", (i,))
-        if not rows:
-            raise IndexError(f"event {i} is not in the recording")
-        event = self._decode(rows[0])
+        if rows:
+            event = self._decode(rows[0])
+        else:
+            event = self._in_dropped(i)
         self._cache[i] = event
         if len(self._cache) > EVENT_CACHE:
             self._cache.popitem(last=False)
@@ -253,6 +255,16 @@ class StoredEvents(EventIndex):
             for row in rows:
                 yield self._cached(row)
             start = rows[-1][0] + 1
+
+    def _in_dropped(self, i: int) -> Event:
+        """Position ``i`` inside a stretch ``--keep-steps`` dropped: that stretch, as seen from ``i``."""
+        rows = self._rec.execute("SELECT seq, kind, file, line, payload FROM events WHERE seq < ? ORDER BY seq DESC "
+                                 "LIMIT 1", (i,))
+        if rows and rows[0][1] == "dropped":
+            held = self._decode(rows[0])
+            if isinstance(held, DetailDropped) and held.last >= i:
+                return dataclasses.replace(held, seq=i)
+        raise IndexError(f"event {i} is not in the recording")
 
     def _cached(self, row: tuple[Any, ...]) -> Event:
         found = self._cache.get(row[0])
@@ -400,9 +412,12 @@ class StoredEvents(EventIndex):
 
     # SQLite keeps no NaN (the writer files it as NULL): the payload still says "nan".
     def _loss_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
+        # Steps whose detail --keep-steps dropped still have their loss in the steps table.
         rows = self._rec.execute("SELECT seq, nth, value FROM events WHERE kind = 'backward' AND seq > ? AND seq <= ? "
                                  "AND (value IS NOT NULL OR json_extract(payload, '$.loss') = 'nan') "
-                                 "ORDER BY seq LIMIT ?", (after, self._upto(upto), limit))
+                                 "UNION ALL SELECT seq, backward, loss FROM steps WHERE kept = 0 AND seq > ? "
+                                 "AND seq <= ? AND loss IS NOT NULL ORDER BY seq LIMIT ?",
+                                 (after, self._upto(upto), after, self._upto(upto), limit))
         return [(int(s), float(n), math.nan if v is None else float(v)) for s, n, v in rows]
 
     def _watch_rows(self, name: str, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
@@ -477,17 +492,18 @@ def _node(row: tuple[Any, ...]) -> GraphNode:
 
 def step_rows(recording: Recording, upto_seq: int | None = None) -> list[dict[str, Any]]:
     """The ``steps`` table (up to the step at ``upto_seq``), each row as a dict of plain values."""
-    sql = ("SELECT step, seq, optimizer, loss, lrs, param_sets.names, grad_norms, param_norms, update_norms, "
-           "non_finite FROM steps JOIN param_sets ON param_sets.id = steps.params")
+    sql = ("SELECT step, seq, optimizer, backward, loss, lrs, param_sets.names, grad_norms, param_norms, "
+           "update_norms, non_finite, kept FROM steps JOIN param_sets ON param_sets.id = steps.params")
     params: tuple[Any, ...] = ()
     if upto_seq is not None:
         sql += " WHERE seq <= ?"
         params = (upto_seq,)
     out = []
     rows = recording.execute(sql + " ORDER BY step", params)
-    for step, seq, optimizer, loss, lrs, names_text, grads, params_, updates, bad in rows:
+    for step, seq, optimizer, backward, loss, lrs, names_text, grads, params_, updates, bad, kept in rows:
         names = json.loads(names_text)
-        out.append({"step": step, "seq": seq, "optimizer": optimizer, "loss": loss,
+        out.append({"step": step, "seq": seq, "optimizer": optimizer, "backward": backward, "loss": loss,
+                    "kept": bool(kept),
                     "lrs": [number_from_json(x) for x in json.loads(lrs)], "grad_norms": _by_name(names, grads),
                     "param_norms": _by_name(names, params_), "update_norms": _by_name(names, updates),
                     "non_finite": json.loads(bad)})

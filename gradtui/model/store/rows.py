@@ -16,6 +16,7 @@ from typing import Any, assert_never
 from gradtui.model.events import (
     BackwardDone,
     Change,
+    DetailDropped,
     ErrorRaised,
     Event,
     GradsZeroed,
@@ -37,6 +38,8 @@ class StepSummary:
     step: int
     seq: int
     optimizer: str
+    #: How many backward passes ran up to this step: the plot's x for its loss.
+    backward: int
     loss: float | None
     lrs: tuple[float | None, ...]
     grad_norms: Mapping[str, float | None]
@@ -93,7 +96,7 @@ def indexed_fields(e: Event) -> tuple[str | None, float | None, tuple[str, ...]]
             return e.stream, None, ()
         case ErrorRaised():
             return e.type, None, ()
-        case RunReviewed():
+        case RunReviewed() | DetailDropped():
             return None, None, ()
         case _:
             assert_never(e)
@@ -106,6 +109,7 @@ class StepBook:
         self.steps = 0
         self._nth: dict[str, int] = {}
         self._loss: float | None = None
+        self._backwards = 0
         #: The latest ``.grad`` of each parameter: what the next step applies.
         self._grads: dict[str, TensorSummary | None] = {}
 
@@ -121,6 +125,7 @@ class StepBook:
     def after(self, e: Event) -> StepSummary | None:
         """Take ``e`` into account; for an optimizer step, its summary row."""
         if isinstance(e, BackwardDone):
+            self._backwards += 1
             loss: Any = e.loss
             if isinstance(loss, int | float) and not isinstance(loss, bool):
                 self._loss = float(loss)
@@ -142,8 +147,8 @@ class StepBook:
         bad = tuple(name for name, c in e.params.items()
                     if (c.after is not None and c.after.has_non_finite())
                     or (grads[name] is not None and grads[name].has_non_finite()))  # type: ignore[union-attr]
-        return StepSummary(self.steps, e.seq, e.optimizer.name, self._loss, lrs, grad_norms, param_norms,
-                           update_norms, bad)
+        return StepSummary(self.steps, e.seq, e.optimizer.name, self._backwards, self._loss, lrs, grad_norms,
+                           param_norms, update_norms, bad)
 
 
 def _lr(v: object) -> float | None:

@@ -84,14 +84,17 @@ CREATE TABLE steps (
     step INTEGER PRIMARY KEY,
     seq INTEGER NOT NULL,
     optimizer TEXT NOT NULL,
+    backward INTEGER NOT NULL,
     loss REAL,
     lrs TEXT NOT NULL,
     params INTEGER NOT NULL REFERENCES param_sets (id),
     grad_norms TEXT NOT NULL,
     param_norms TEXT NOT NULL,
     update_norms TEXT NOT NULL,
-    non_finite TEXT NOT NULL
+    non_finite TEXT NOT NULL,
+    kept INTEGER NOT NULL
 );
+CREATE INDEX steps_by_seq ON steps (seq);
 """
 
 

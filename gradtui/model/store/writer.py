@@ -33,6 +33,7 @@ from gradtui.model.event_json import event_to_json
 from gradtui.model.events import Event
 from gradtui.model.graph import GraphNode
 from gradtui.model.store.payload import TensorId, compact_payload
+from gradtui.model.store.pruning import StepPruner
 from gradtui.model.store.rows import StepBook, StepSummary, indexed_fields
 from gradtui.model.store.schema import FORMAT_NAME, SCHEMA_VERSION, TABLES, configure_writer
 from gradtui.model.store.tensor_rows import Layout, to_row
@@ -79,8 +80,12 @@ class StoreWriter:
 
     def __init__(self, path: str | os.PathLike[str], info: RunInfo, *,
                  sources: Callable[[], Mapping[str, str]] | None = None,
-                 commit_seconds: float = COMMIT_SECONDS, max_queued: int = MAX_QUEUED) -> None:
+                 commit_seconds: float = COMMIT_SECONDS, max_queued: int = MAX_QUEUED,
+                 keep_steps: int | None = None) -> None:
+        """``keep_steps``: keep the detail of only the last that many optimizer steps (``pruning``)."""
         self.path = Path(path)
+        self._pruner = StepPruner(keep_steps) if keep_steps is not None else None
+        self._step = 0  # the step of the event being written
         self._sources = sources
         self._commit_seconds = commit_seconds
         self._max_queued = max_queued
@@ -132,6 +137,11 @@ class StoreWriter:
 
     def add_node(self, node: GraphNode) -> None:
         self._put("n", node)
+
+    def hold(self) -> None:
+        """The run stopped here (a pause of the debugger): with ``keep_steps``, this step keeps its detail."""
+        if self._pruner is not None:
+            self._put("h", None)
 
     def _put(self, what: str, item: Any) -> None:
         if self._disabled:
@@ -233,11 +243,15 @@ class StoreWriter:
             for what, item in items:
                 if what == "e":
                     self._write_event(item)
-                else:
+                elif what == "n":
                     n: GraphNode = item
                     db.execute("INSERT OR REPLACE INTO graph VALUES (?, ?, ?, ?, ?, ?)",
                                (n.id, n.name, json.dumps(list(n.children), separators=(",", ":")), n.variable,
                                 n.module, n.module_class))
+                    if self._pruner is not None:
+                        self._pruner.node(self._book.steps, n.id)
+                elif self._pruner is not None:  # "h": a pause
+                    self._pruner.hold(self._book.steps)
             self._write_sources()
             db.execute("UPDATE run SET updated = ? WHERE id = 1", (time.time(),))
             db.execute("COMMIT")
@@ -248,6 +262,12 @@ class StoreWriter:
     def _write_event(self, e: Event) -> None:
         db = self._db
         step, nth = self._book.place(e)
+        self._step = step
+        pruner = self._pruner
+        if pruner is not None:
+            pruner.event(step, e.seq)
+            if e.notes or e.kind == "error":
+                pruner.hold(step)
         name, value, params = indexed_fields(e)
         payload = compact_payload(event_to_json(e, spell=self._spell))
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -262,6 +282,9 @@ class StoreWriter:
         summary = self._book.after(e)
         if summary is not None:
             self._write_step(summary)
+            if pruner is not None:
+                pruner.step_done(db, summary.step)
+                pruner.deleted.clear()
 
     def _write_step(self, s: StepSummary) -> None:
         def js(x: Any) -> str:
@@ -273,8 +296,8 @@ class StoreWriter:
         if found is None:
             cur = self._db.execute("INSERT INTO param_sets (names) VALUES (?)", (js(list(names)),))
             found = self._param_sets[names] = int(cur.lastrowid or 0)
-        self._db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (s.step, s.seq, s.optimizer, loss, js([_num(x) for x in s.lrs]), found,
+        self._db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                         (s.step, s.seq, s.optimizer, s.backward, loss, js([_num(x) for x in s.lrs]), found,
                           js([_num(s.grad_norms.get(k)) for k in names]),
                           js([_num(s.param_norms.get(k)) for k in names]),
                           js([_num(s.update_norms.get(k)) for k in names]), js(list(s.non_finite))))
@@ -290,13 +313,18 @@ class StoreWriter:
         if t is None:
             return None
         key = id(t)
+        pruner = self._pruner
         hit = self._tensor_ids.get(key)
-        if hit is not None and hit[0] is t:
+        if hit is not None and hit[0] is t and (pruner is None or pruner.alive(hit[1])):
             self._tensor_ids.move_to_end(key)
+            if pruner is not None:
+                pruner.referenced(self._step, hit[1])
             return _tensor_id(hit[1], t)
         layout, contents = to_row(t)
         values = (self._layout_id(layout), *contents)
         row = self._tensor_rows.get(values)
+        if row is not None and pruner is not None and not pruner.alive(row):
+            row = None  # its step's detail was deleted: store it anew
         if row is None:
             cur = self._db.execute("INSERT INTO tensors (layout, encoding, data, stats) VALUES (?, ?, ?, ?)", values)
             row = int(cur.lastrowid or 0)
@@ -308,6 +336,8 @@ class StoreWriter:
         self._tensor_ids[key] = (t, row)
         if len(self._tensor_ids) > _REMEMBERED_TENSORS:
             self._tensor_ids.popitem(last=False)
+        if pruner is not None:
+            pruner.referenced(self._step, row)
         return _tensor_id(row, t)
 
     def _layout_id(self, layout: Layout) -> int:
