@@ -516,11 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--endless", type=float, metavar="MINUTES", help="run endlessly for MINUTES, then SIGTERM")
     ap.add_argument("--sample-every", type=float, default=2.0, help="RSS sampling in --endless, seconds (default 2)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    ap.add_argument("--show", type=Path, metavar="FILE.json", help="print the tables of a run saved with --json")
     ap.add_argument("--keys-of", type=Path, help=argparse.SUPPRESS)  # the child that drives the app
     args = ap.parse_args(argv)
     if args.keys_of is not None:
         print(json.dumps(asyncio.run(_keys_in_app(args.keys_of, args.presses, args.key_budget))))
         return 0
+    if args.show is not None:
+        return show(json.loads(args.show.read_text()), args.loop_reference)
     try:
         sizes = [int(s) for s in args.steps.split(",")]
     except ValueError:
@@ -548,12 +551,17 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(doc, sys.stdout, indent=2, default=lambda o: asdict(o))
         print()
         return 0
+    return show(doc, args.loop_reference)
+
+
+def show(doc: dict[str, Any], loop_reference: float) -> int:
     print()
     verdicts = (print_endless(doc["endless"]) if "endless" in doc
-                else print_sizes(doc["sizes"], args.loop_reference, doc["reference_open"]))
+                else print_sizes(doc["sizes"], loop_reference, doc["reference_open"]))
     print()
     print("\n".join(verdicts))
-    print("targets are informational; exit 0")
+    print(f"load average after the run: {' '.join(f'{x:.2f}' for x in doc['load_after'])} "
+          f"on {doc['cpu_count']} cpus; targets are informational, exit 0")
     return 0
 
 
