@@ -71,14 +71,15 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--record", "run SCRIPT to the end without a screen and write its timeline to OUT.json",
-           metavar="OUT.json", mode=True),
+    Option("--record", "run SCRIPT to the end without a screen, recording as it goes: OUT.db (any name not ending "
+                       "in .json) is the recording itself, OUT.json gets a JSON timeline at the end",
+           metavar="OUT", mode=True),
     Option("--force", "with --record: write over an existing file that is not a gradtui recording "
                       "(never over SCRIPT or a file it imports)", action="store_true", mode=True),
     Option("--trace", "run SCRIPT to the end, printing one line per event as it happens",
            action="store_true", mode=True),
-    Option("--replay", "open the debugger on a recorded timeline; runs nothing (no SCRIPT, no torch needed)",
-           metavar="TIMELINE.json", mode=True),
+    Option("--replay", "open the debugger on a recording, a JSON timeline, or 'last' (the newest recording); "
+                       "runs nothing (no SCRIPT, no torch needed)", metavar="RUN", mode=True),
     Option("--watch", "follow the variable NAME (a number or one-element tensor) and plot it; repeatable",
            metavar="NAME", action="append"),
     Option("--backward-nodes", "with --record/--trace: also record each backward pass node by node, so a --replay "
