@@ -25,6 +25,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ os.environ.pop("NO_COLOR", None)
 from gradtui.engine.preload import preload_in_background  # noqa: E402
 from gradtui.engine.script import load_script  # noqa: E402
 from gradtui.engine.session import Session  # noqa: E402
+from gradtui.model.store.reader import Recording  # noqa: E402
 from gradtui.ui.app import GradtuiApp  # noqa: E402
 
 WORKLOADS = {
@@ -86,8 +88,11 @@ async def _press_and_time(pilot, app: GradtuiApp, clock: FrameClock, key: str) -
 
 
 async def measure(script: Path, args: list[str], steps: int) -> dict[str, list[float]]:
-    session = Session(load_script(str(script)), args, start_paused=True, ask_input=True)
-    app = GradtuiApp(session.timeline, session, theme="textual-dark")
+    # As ``gradtui SCRIPT`` does: the engine records the run, the app reads the recording.
+    folder = tempfile.mkdtemp(prefix="gradtui-latency-")
+    path = os.path.join(folder, "run.db")
+    session = Session(load_script(str(script)), args, start_paused=True, ask_input=True, record=path)
+    app = GradtuiApp(Recording(path).timeline(), session, theme="textual-dark")
     clock = FrameClock(app)
     # As ``gradtui SCRIPT`` does; joined before the first key, as a person reads the first
     # screen for longer than the import takes.
