@@ -375,10 +375,17 @@ def wait_for_line(lines: queue.Queue, wanted: str, timeout: float) -> list[str]:
             return seen
 
 
+def sigint_as_at_a_terminal() -> None:
+    """In the child before it runs: Ctrl-C as a terminal delivers it. A test suite started in the
+    background (``make test &``) runs with SIGINT ignored, and Python keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_gradtui(argv: list[str], tmp_path: Path) -> tuple[subprocess.Popen[str], queue.Queue, Path]:  # type: ignore[type-arg]
     err_path = tmp_path / "stderr.txt"
     err = open(err_path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller's wait
-    p = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True, encoding="utf-8")
+    p = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True, encoding="utf-8",
+                         preexec_fn=sigint_as_at_a_terminal)
     err.close()
     lines: queue.Queue = queue.Queue()  # type: ignore[type-arg]
     threading.Thread(target=_reader, args=(p.stdout, lines), daemon=True).start()
@@ -436,7 +443,7 @@ def test_ctrl_c_right_at_the_start_still_writes_the_timeline(tmp_path: Path) -> 
     script.write_text(LOOP_SCRIPT)
     out = tmp_path / "out.json"
     r = subprocess.run([sys.executable, "-c", EARLY_CTRL_C, "--record", str(out), str(script)], cwd=REPO,
-                       capture_output=True, text=True, timeout=TIMEOUT)
+                       capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=sigint_as_at_a_terminal)
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 130, r.stderr
     assert out.exists()
