@@ -19,7 +19,7 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from gradtui.model import history
-from gradtui.model.events import BackwardDone, Event, ValueWatched
+from gradtui.model.events import BackwardDone, DetailDropped, Event, ValueWatched
 from gradtui.model.thinning import ThinnedPoints
 from gradtui.ui import plot_ticks
 from gradtui.ui.plot_series import Requested, Series, downsample, prepare, prepare_thinned
@@ -47,19 +47,23 @@ class LossPlot(PlotextPlot):
     def show(self, view: View) -> None:
         # The points up to the cursor are those of the events up to the latest backward
         # (or watch) before it: unchanged on most keys, and then not asked for again.
+        # A stretch whose detail --keep-steps dropped still has its losses, in the step summaries.
         kind: type[Event] = ValueWatched if view.watch else BackwardDone
-        latest = history.latest(view.events, view.cursor, (kind,))
+        latest = history.latest(view.events, view.cursor, (kind, DetailDropped))
+        upto = None if latest is None else latest.seq
+        if isinstance(latest, DetailDropped):
+            upto = min(view.cursor, latest.last)
         what = f"{view.watch[0]} per update" if view.watch else "loss per backward"
-        key = (what, None if latest is None else latest.seq)
+        key = (what, upto)
         if key == self._key:
             return
         self._key = key
-        if latest is None:
+        if upto is None:
             self._thinned = ThinnedPoints((), 0, exact=True)
         elif view.watch:
-            self._thinned = history.watch_series(view.events, latest.seq, view.watch[0], PLOT_POINTS)
+            self._thinned = history.watch_series(view.events, upto, view.watch[0], PLOT_POINTS)
         else:
-            self._thinned = history.loss_series(view.events, latest.seq, PLOT_POINTS)
+            self._thinned = history.loss_series(view.events, upto, PLOT_POINTS)
         self._what = what
         self._prepare()
 
