@@ -16,8 +16,9 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from gradtui.model.event_json import event_from_json, event_to_json
 from gradtui.model.graph import GraphNode
@@ -80,7 +81,12 @@ def _dumps(tl: Timeline) -> str:
 
 
 def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
-    """Write ``tl`` to ``path`` atomically: a reader never sees half a file.
+    """Write ``tl`` to ``path`` atomically: a reader never sees half a file."""
+    write_text_file(path, lambda fh: fh.write(_dumps(tl) + "\n"))
+
+
+def write_text_file(path: str | os.PathLike[str], write: Callable[[IO[str]], object]) -> None:
+    """Call ``write`` on ``path`` opened as UTF-8 text, atomically (a temporary file renamed).
 
     An existing target that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO)
     is written to in place: replacing it with a file would destroy the device or pipe.
@@ -92,14 +98,12 @@ def save(tl: Timeline, path: str | os.PathLike[str]) -> None:
         special = False
     if special:
         with target.open("w", encoding="utf-8") as fh:
-            fh.write(_dumps(tl))
-            fh.write("\n")
+            write(fh)
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_dumps(tl))
-            fh.write("\n")
+            write(fh)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO, Any
 
-from gradtui.model.codec import envelope_to_json, node_to_json
+from gradtui.model.codec import envelope_to_json, node_to_json, write_text_file
 from gradtui.model.event_json import event_to_json
 from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.store.reader import Recording, StoredGraph
@@ -24,14 +21,6 @@ from gradtui.model.store.writer import RunInfo, StoreWriter
 from gradtui.model.timeline import Timeline
 
 _OPTIONS: dict[str, Any] = dict(ensure_ascii=False, separators=(",", ":"))
-
-
-def _dump(value: Any) -> str:
-    """As ``codec``: values passed through, converted only when a non-finite float refuses."""
-    try:
-        return json.dumps(value, allow_nan=False, **_OPTIONS)
-    except ValueError:
-        return json.dumps(value, **_OPTIONS)
 
 
 def _pieces(tl: Timeline) -> Iterator[str]:
@@ -51,6 +40,7 @@ def _pieces(tl: Timeline) -> Iterator[str]:
 
 
 def _dump_event(event: Any) -> str:
+    """As ``codec``: values passed through, converted only when a non-finite float refuses."""
     try:
         return json.dumps(event_to_json(event, raw_values=True), allow_nan=False, **_OPTIONS)
     except ValueError:
@@ -68,23 +58,7 @@ def export_json(source: Recording | Timeline, path: str | os.PathLike[str]) -> N
         raise TimelineFormatError(f"{source.path}: recorded with --keep-steps, it lacks the detail of some steps, "
                                   "which a version-1 JSON timeline cannot leave out; open it with --replay instead")
     tl = source.timeline() if isinstance(source, Recording) else source
-    target = Path(path)
-    try:
-        special = target.exists() and not stat.S_ISREG(target.stat().st_mode)
-    except OSError:
-        special = False
-    if special:
-        with target.open("w", encoding="utf-8") as fh:
-            write_json(tl, fh)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            write_json(tl, fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_file(path, lambda fh: write_json(tl, fh))
 
 
 def write_timeline(tl: Timeline, path: str | os.PathLike[str]) -> None:

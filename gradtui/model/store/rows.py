@@ -70,33 +70,20 @@ def update_norm(change: Change) -> float | None:
     return math.sqrt(sum((float(x) - float(y)) ** 2 for x, y in zip(a, b)))
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is None or math.isfinite(x) else None
-
-
 def indexed_fields(e: Event) -> tuple[str | None, float | None, tuple[str, ...]]:
-    """``(name, value, parameters)``: the columns ``name`` and ``value`` and the rows of ``event_params``."""
+    """``(name, value, parameters)``: the columns ``name`` (a watched variable's) and ``value`` (a
+    backward's loss, a watched value) and the rows of ``event_params``."""
     match e:
         case BackwardDone():
             loss = e.loss if isinstance(e.loss, int | float) and not isinstance(e.loss, bool) else None
-            return e.root, loss, tuple(e.grads)
+            return None, loss, tuple(e.grads)
         case GradsZeroed():
-            return e.optimizer.name, None, tuple(e.grads)
-        case StepTaken():
-            return e.optimizer.name, None, tuple(e.params)
-        case ParamsUpdated():
-            return e.op, None, tuple(e.params)
-        case OpCalled():
-            return e.op, None, ()
+            return None, None, tuple(e.grads)
+        case StepTaken() | ParamsUpdated():
+            return None, None, tuple(e.params)
         case ValueWatched():
             return e.name, e.value, ()
-        case LineReached():
-            return e.function, None, ()
-        case OutputWritten():
-            return e.stream, None, ()
-        case ErrorRaised():
-            return e.type, None, ()
-        case RunReviewed() | DetailDropped():
+        case OpCalled() | LineReached() | OutputWritten() | ErrorRaised() | RunReviewed() | DetailDropped():
             return None, None, ()
         case _:
             assert_never(e)
@@ -112,10 +99,6 @@ class StepBook:
         self._backwards = 0
         #: The latest ``.grad`` of each parameter: what the next step applies.
         self._grads: dict[str, TensorSummary | None] = {}
-
-    def resume(self, steps: int, nth: Mapping[str, int]) -> None:
-        self.steps = steps
-        self._nth = dict(nth)
 
     def place(self, e: Event) -> tuple[int, int]:
         """``(step, nth)`` of ``e``: optimizer steps before it, and its ordinal among its kind (from 1)."""

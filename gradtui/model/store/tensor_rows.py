@@ -46,18 +46,8 @@ def _code(dtype: str) -> str:
     return "j"
 
 
-def _flatten(value: Any, out: list[Any]) -> None:
-    if isinstance(value, list):
-        for item in value:
-            _flatten(item, out)
-    else:
-        out.append(value)
-
-
-def _pack_values(values: Any, dtype: str) -> tuple[str, bytes]:
+def _pack_values(values: Any, flat: list[Any], dtype: str) -> tuple[str, bytes]:
     code = _code(dtype)
-    flat: list[Any] = []
-    _flatten(values, flat)
     if code != "j":
         try:
             packed = array(code, flat)
@@ -113,7 +103,7 @@ def to_row(t: TensorSummary) -> tuple[Layout, Contents]:
     """The layout and contents of ``t``; computes deferred statistics."""
     encoding = data = None
     if t.values is not None:
-        encoding, data = _pack_values(t.values, t.dtype)
+        encoding, data = _pack_values(t.values, t.flat_values() or [], t.dtype)
     stats = t.stats
     layout = (t.dtype, json.dumps(list(t.shape), separators=(",", ":")), int(t.requires_grad), t.grad_fn)
     return layout, (encoding, data, None if stats is None else _pack_stats(stats))

@@ -274,7 +274,7 @@ class StoreWriter:
         if value is not None and value != value:  # NaN is no number for SQLite
             value = None
         db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (e.seq, e.kind, e.file, e.line, step, nth, name if e.kind == "watch" else None, value,
+                   (e.seq, e.kind, e.file, e.line, step, nth, name, value,
                     int(bool(e.notes)), text))
         if params:
             db.executemany("INSERT OR IGNORE INTO event_params VALUES (?, ?)",
