@@ -21,6 +21,10 @@ StateValue = TensorSummary | float | int | bool | None
 HyperValue = float | int | bool | str | None | tuple[object, ...]
 #: The streams a script writes to, as ``OutputWritten.stream`` names them.
 STREAMS = ("stdout", "stderr")
+#: ``ModeSet.mode``: a module's two modes, then the three grad modes.
+MODES = ("train", "eval", "grad", "no_grad", "inference")
+#: ``GradHooked.where``: what kind of hook ran.
+HOOK_PLACES = ("tensor", "module", "module_pre", "post_accumulate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,10 @@ class OpCalled(EventBase):
     output: TensorSummary | None
     #: The output's ``grad_fn`` in the timeline's node table (``Timeline.graph``), or None.
     graph: int | None
+    #: The dtype ``torch.autocast`` ran the op in (``bfloat16``), when an autocast region was active.
+    autocast: str | None = None
+    #: Run under ``torch.inference_mode()``: no graph, and its outputs can never join one.
+    inference: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,153 @@ class BackwardDone(EventBase):
     graph: int | None
     #: Every node the pass ran, in the order torch ran them.
     nodes: tuple[NodeRun, ...] = ()
+    #: ``backward(inputs=[...])``: the only tensors whose ``.grad`` it may write (none: all leaves).
+    inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradComputed(EventBase):
+    """``torch.autograd.grad(outputs, inputs)``: the gradients it returned, ``.grad`` untouched.
+
+    ``results`` has one entry per input, in order (``None`` for an input the outputs do
+    not depend on, with ``allow_unused``). ``graph`` is the first output's ``grad_fn`` in
+    the node table; ``result_graphs`` the results' own ``grad_fn`` (``create_graph``: a
+    gradient that is itself differentiable, as in a gradient penalty).
+    """
+
+    kind: ClassVar[Literal["grad"]] = "grad"
+    is_milestone: ClassVar[bool] = True
+
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...]
+    #: The ``grad_outputs`` given, by name; empty when none were (ones for a scalar).
+    grad_outputs: tuple[str, ...]
+    results: tuple[TensorSummary | None, ...]
+    create_graph: bool
+    retain_graph: bool
+    allow_unused: bool
+    graph: int | None
+    result_graphs: tuple[int | None, ...] = ()
+    nodes: tuple[NodeRun, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradHooked(EventBase):
+    """A hook the script registered ran during backward; ``before``/``after`` are the gradients it saw and left.
+
+    ``where``: ``tensor`` (``t.register_hook``), ``module`` (``register_full_backward_hook``,
+    the gradients with respect to the module's inputs), ``module_pre``
+    (``register_full_backward_pre_hook``, its outputs') or ``post_accumulate``
+    (``register_post_accumulate_grad_hook``: the leaf's ``.grad`` once written). ``after``
+    equals ``before`` when the hook returned ``None`` and changed nothing in place.
+    ``node`` is the graph node the hook belongs to, when it has one.
+    """
+
+    kind: ClassVar[Literal["hook"]] = "hook"
+    is_milestone: ClassVar[bool] = True
+
+    hook: str
+    target: str
+    where: str
+    before: tuple[TensorSummary | None, ...]
+    after: tuple[TensorSummary | None, ...]
+    changed: bool
+    node: int | None = None
+
+    def __post_init__(self) -> None:
+        EventBase.__post_init__(self)
+        if self.where not in HOOK_PLACES:
+            raise ValueError(f"GradHooked: where is one of {', '.join(HOOK_PLACES)} (got {self.where!r})")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradsClipped(EventBase):
+    """``clip_grad_norm_`` / ``clip_grad_value_`` / ``clip_grads_with_norm_``: each ``.grad`` before/after.
+
+    ``max`` is ``max_norm`` (or ``clip_value``); ``total_norm`` the norm of all the
+    gradients together, as torch returned (or was given) it, ``None`` for clipping by
+    value; ``coef`` the factor the gradients were multiplied by (``max / (total_norm +
+    1e-6)`` clamped to 1), ``None`` for clipping by value. ``clipped``: a gradient changed.
+    """
+
+    kind: ClassVar[Literal["clip"]] = "clip"
+    is_milestone: ClassVar[bool] = True
+
+    function: str
+    max: float
+    norm_type: float | None
+    total_norm: float | None
+    coef: float | None
+    clipped: bool
+    grads: Mapping[str, Change]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GradsUnscaled(EventBase):
+    """``GradScaler.unscale_(optimizer)`` (explicit, or inside ``scaler.step``): grads divided by ``scale``.
+
+    ``found_inf``: an unscaled gradient was inf or NaN, so the scaler's step will skip
+    ``optimizer.step()`` and lower the scale.
+    """
+
+    kind: ClassVar[Literal["unscale"]] = "unscale"
+    is_milestone: ClassVar[bool] = True
+
+    scaler: Owner
+    optimizer: Owner
+    scale: float
+    found_inf: bool
+    grads: Mapping[str, Change]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScaleUpdated(EventBase):
+    """``GradScaler.update()``: the loss scale before and after (halved after inf, grown after a streak)."""
+
+    kind: ClassVar[Literal["scale"]] = "scale"
+
+    scaler: Owner
+    before: float
+    after: float
+    found_inf: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LrScheduled(EventBase):
+    """``scheduler.step()`` of any ``torch.optim.lr_scheduler`` class: each group's lr before and after.
+
+    ``changes`` holds, per parameter group, the other hyperparameters the scheduler moved
+    (``OneCycleLR`` cycles ``momentum`` or ``betas`` too), as ``(before, after)``.
+    """
+
+    kind: ClassVar[Literal["schedule"]] = "schedule"
+    is_milestone: ClassVar[bool] = True
+
+    scheduler: Owner
+    optimizer: Owner
+    lrs: tuple[tuple[float | None, float | None], ...]
+    changes: tuple[Mapping[str, tuple[HyperValue, HyperValue]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModeSet(EventBase):
+    """The script switched a mode: ``model.train()`` / ``model.eval()``, or grad mode.
+
+    ``target`` is the module's name (``net``) for ``train`` / ``eval``, and ``grad`` for
+    the grad modes ``grad`` (``enable_grad``, leaving ``no_grad``), ``no_grad`` and
+    ``inference`` (``torch.inference_mode()``). ``cls`` is the module's class, or ``""``.
+    """
+
+    kind: ClassVar[Literal["mode"]] = "mode"
+
+    target: str
+    cls: str
+    mode: str
+
+    def __post_init__(self) -> None:
+        EventBase.__post_init__(self)
+        if self.mode not in MODES:
+            raise ValueError(f"ModeSet: mode is one of {', '.join(MODES)} (got {self.mode!r})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +305,9 @@ class StepTaken(EventBase):
     #: the engine measured them; the recording's step summaries read it. Not part of the
     #: version-1 JSON format, so it defaults to none (a step loaded from such a file).
     update_norms: Mapping[str, float] = field(default_factory=dict)
+    #: Why the optimizer did not update (``GradScaler`` found inf/NaN gradients), or None.
+    #: A skipped step's parameters are the same before and after.
+    skipped: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,11 +407,12 @@ class DetailDropped(EventBase):
 #: Every kind of event. A consumer that dispatches on the kind matches on this union and
 #: ends with ``case _: assert_never(event)``, so mypy names it when a kind is added.
 Event: TypeAlias = (LineReached | OpCalled | BackwardDone | GradsZeroed | StepTaken | ParamsUpdated | OutputWritten
-                    | ErrorRaised | ValueWatched | RunReviewed | DetailDropped)
+                    | ErrorRaised | ValueWatched | RunReviewed | DetailDropped | GradComputed | GradHooked
+                    | GradsClipped | GradsUnscaled | ScaleUpdated | LrScheduled | ModeSet)
 
 #: The JSON ``kind`` of each member of ``Event``, in the same order.
 EventKind: TypeAlias = Literal["line", "op", "backward", "zero_grad", "step", "update", "output", "error", "watch",
-                               "review", "dropped"]
+                               "review", "dropped", "grad", "hook", "clip", "unscale", "scale", "schedule", "mode"]
 
 #: The class of each JSON ``kind``.
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in get_args(Event)}

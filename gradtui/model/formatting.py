@@ -8,7 +8,7 @@ panel and every log. Pure functions of model values; no torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
 from gradtui.model.events import (
@@ -17,12 +17,19 @@ from gradtui.model.events import (
     DetailDropped,
     ErrorRaised,
     Event,
+    GradComputed,
+    GradHooked,
+    GradsClipped,
+    GradsUnscaled,
     GradsZeroed,
     LineReached,
+    LrScheduled,
+    ModeSet,
     OpCalled,
     OutputWritten,
     ParamsUpdated,
     RunReviewed,
+    ScaleUpdated,
     StepTaken,
     ValueWatched,
 )
@@ -150,8 +157,12 @@ def summary(event: Event, source: str | None = None) -> str:
             text = f"op        {event.op}({args}) = {format_tensor(event.output)}"
             if event.grad_fn:
                 text += f"  grad_fn={event.grad_fn}"
-            if not event.grad_enabled:
+            if event.inference:
+                text += "  [inference_mode]"
+            elif not event.grad_enabled:
                 text += "  [no_grad]"
+            if event.autocast:
+                text += f"  [autocast {event.autocast}]"
             return text
         case BackwardDone():
             loss = f"{event.root}={format_number(event.loss)}" if event.loss is not None else f"root={event.root}"
@@ -159,17 +170,46 @@ def summary(event: Event, source: str | None = None) -> str:
                 # The root is the scaled loss; the value shown is the script's own loss.
                 scale = format_number(event.loss_scale)
                 loss = f"loss={format_number(event.loss)} (root {event.root} = loss × {scale})"
+            if event.inputs:
+                loss += f"  inputs=[{', '.join(event.inputs)}]"
             return f"backward  {loss}  {_changes(event.grads, '.grad')}".rstrip()
+        case GradComputed():
+            results = "  ".join(f"d({', '.join(event.outputs)})/d{name} = {format_tensor(t)}"
+                                for name, t in zip(event.inputs, event.results))
+            flags = [f for f, on in (("create_graph", event.create_graph), ("retain_graph", event.retain_graph),
+                                     ("allow_unused", event.allow_unused)) if on]
+            given = f"  grad_outputs=[{', '.join(event.grad_outputs)}]" if event.grad_outputs else ""
+            return f"grad      {results}{given}{''.join('  ' + f for f in flags)}".rstrip()
+        case GradHooked():
+            pairs = "  ".join(f"{format_tensor(b)} {ARROW} {format_tensor(a)}"
+                              for b, a in zip(event.before, event.after))
+            what = "changed" if event.changed else "unchanged"
+            return f"hook      {event.hook} on {event.target} ({event.where})  {pairs}  [{what}]".rstrip()
+        case GradsClipped():
+            return f"clip      {clip_text(event)}  {_changes(event.grads, '.grad')}".rstrip()
+        case GradsUnscaled():
+            found = "  found inf/NaN" if event.found_inf else ""
+            return (f"unscale   {event.scaler.name}.unscale_({event.optimizer.name}) ÷{format_number(event.scale)}"
+                    f"{found}  {_changes(event.grads, '.grad')}").rstrip()
+        case ScaleUpdated():
+            why = "  (inf/NaN found)" if event.found_inf else ""
+            return (f"scale     {event.scaler.name}.update() scale {format_number(event.before)} {ARROW} "
+                    f"{format_number(event.after)}{why}")
+        case LrScheduled():
+            return f"schedule  {event.scheduler.name}({event.scheduler.cls}) {schedule_text(event)}"
+        case ModeSet():
+            if event.target == "grad":
+                return f"mode      grad mode: {MODE_WORDS[event.mode]}"
+            return f"mode      {event.target}.{'train' if event.mode == 'train' else 'eval'}()"
         case GradsZeroed():
             owner = f"{event.optimizer.name}({event.optimizer.cls})"
             return f"zero_grad {owner}  {_changes(event.grads, '.grad')}".rstrip()
         case StepTaken():
-            hyper = ""
-            if event.hyperparams:
-                lr = event.hyperparams[0].get("lr")
-                if lr is not None:
-                    hyper = f" lr={format_number(lr)}"
+            lrs = group_lrs(event.hyperparams)
+            hyper = f" lr={lrs}" if lrs else ""
             owner = f"{event.optimizer.name}({event.optimizer.cls}){hyper}"
+            if event.skipped is not None:
+                return f"step      {owner}  skipped: {event.skipped}"
             return f"step      {owner}  {_changes(event.params)}".rstrip()
         case ParamsUpdated():
             flag = "  [.data]" if event.through_data else ("" if event.grad_enabled else "  [no_grad]")
@@ -188,6 +228,45 @@ def summary(event: Event, source: str | None = None) -> str:
             return f"dropped   {dropped_text(event)}"
         case _:
             assert_never(event)
+
+
+#: How the grad modes of ``ModeSet`` read.
+MODE_WORDS = {"grad": "enabled", "no_grad": "no_grad", "inference": "inference_mode", "train": "train", "eval": "eval"}
+
+
+def group_lrs(hyperparams: Sequence[Mapping[str, Any]]) -> str:
+    """``0.1``, or one lr per parameter group: ``0.1,0.01``."""
+    lrs = [g.get("lr") for g in hyperparams]
+    return ",".join(format_number(lr) for lr in lrs if lr is not None)
+
+
+def clip_text(event: GradsClipped) -> str:
+    """``clip_grad_norm_ total 0.436 > max 0.25: × 0.573``, or ``clip_grad_value_ ±0.1``."""
+    if event.total_norm is None:
+        return f"{event.function} ±{format_number(event.max)}" + ("" if event.clipped else " (nothing beyond it)")
+    head = f"{event.function} total norm {format_number(event.total_norm)}"
+    if not math.isfinite(event.total_norm):
+        return f"{head}, max {format_number(event.max)}: not finite"
+    if event.clipped and event.coef is not None:
+        return f"{head} > max {format_number(event.max)}: × {format_number(event.coef)}"
+    return f"{head} ≤ max {format_number(event.max)}: unchanged"
+
+
+def schedule_text(event: LrScheduled) -> str:
+    """``lr 0.1 → 0.05``, per group: ``lr 0.1,0.01 → 0.05,0.005``; other moved values after."""
+    before = ",".join(format_number(b) if b is not None else "?" for b, _ in event.lrs)
+    after = ",".join(format_number(a) if a is not None else "?" for _, a in event.lrs)
+    text = f"lr {before} {ARROW} {after}"
+    moved = {k: v for g in event.changes[:1] for k, v in g.items()}
+    for k, (b, a) in moved.items():
+        text += f"  {k} {_hyper(b)} {ARROW} {_hyper(a)}"
+    return text
+
+
+def _hyper(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_hyper(x) for x in v) + ")"
+    return format_number(v) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
 def dropped_text(event: DetailDropped) -> str:

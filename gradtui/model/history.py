@@ -23,6 +23,8 @@ from gradtui.model.events import (
     Change,
     Event,
     EventBase,
+    GradsClipped,
+    GradsUnscaled,
     GradsZeroed,
     OpCalled,
     ValueWatched,
@@ -34,6 +36,11 @@ from gradtui.model.thinning import ThinnedPoints
 
 ELLIPSIS = "…"
 RESET_MARK = "⟲ zero_grad"
+#: What stands for the arrow before a value that clipping or unscaling wrote.
+CLIP_MARK = "✂"
+UNSCALE_MARK = "÷"
+#: The events that write ``.grad``: what the gradients panel reads.
+GRAD_KINDS: tuple[type[Event], ...] = (BackwardDone, GradsZeroed, GradsClipped, GradsUnscaled)
 
 #: Kinds of event ``latest`` is asked for: the answer is one of them.
 A = TypeVar("A", bound=Event)
@@ -52,6 +59,8 @@ class GradEntry:
     seq: int
     value: TensorSummary | None
     reset: bool = False
+    #: ``CLIP_MARK`` or ``UNSCALE_MARK`` for a value clipping or ``GradScaler.unscale_`` wrote.
+    mark: str | None = None
 
 
 def last_index(events: Sequence[Event], upto: int) -> int:
@@ -68,10 +77,12 @@ def _same_value(a: TensorSummary | None, b: TensorSummary | None) -> bool:
     return a == b
 
 
-def _record(history: list[GradEntry], seq: int, change: Change, reset: bool) -> None:
+def _record(history: list[GradEntry], seq: int, change: Change, reset: bool, mark: str | None = None) -> None:
     if not history or not _same_value(history[-1].value, change.before):
         history.append(GradEntry(seq, change.before))
-    history.append(GradEntry(seq, change.after, reset))
+    if mark is not None and _same_value(change.before, change.after):
+        return  # clipping that left this gradient as it was: nothing new to show
+    history.append(GradEntry(seq, change.after, reset, mark))
 
 
 #: Backward and zero_grad events the Gradients panel reads back from the cursor, at most.
@@ -94,7 +105,7 @@ class GradWindow:
 
 def grad_window(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -> GradWindow:
     """``grad_history`` and whether the window left earlier backward or zero_grad events out."""
-    kinds = (BackwardDone, GradsZeroed)
+    kinds = GRAD_KINDS
     last = last_index(events, upto)
     if isinstance(events, EventIndex):
         found = events.last_positions([k.kind for k in kinds], last, window + 1)
@@ -111,10 +122,12 @@ def grad_window(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -
         picked.reverse()
     histories: dict[str, list[GradEntry]] = {}
     for event in picked:
-        if isinstance(event, BackwardDone | GradsZeroed):
+        if isinstance(event, BackwardDone | GradsZeroed | GradsClipped | GradsUnscaled):
             reset = isinstance(event, GradsZeroed)
+            mark = CLIP_MARK if isinstance(event, GradsClipped) else (
+                UNSCALE_MARK if isinstance(event, GradsUnscaled) else None)
             for name, change in event.grads.items():
-                _record(histories.setdefault(name, []), event.seq, change, reset)
+                _record(histories.setdefault(name, []), event.seq, change, reset, mark)
     return GradWindow(histories, cut)
 
 
@@ -145,8 +158,9 @@ def format_grad_history(
     """The history as pieces ``(text, is_current)`` for a widget to style one by one.
 
     Each value is one piece; before every value but the first comes its separator: the
-    piece ``→``, preceded by ``⟲ zero_grad`` for a reset value. Joined with spaces:
-    ``None → 2 → 4 → 6 → 8 ⟲ zero_grad → None → 2``. With more than ``limit`` values the
+    piece ``→``, preceded by ``⟲ zero_grad`` for a reset value, and ``✂`` (``÷``) instead
+    for a value clipping (unscaling) wrote. Joined with spaces:
+    ``None → 2 → 4 → 6 → 8 ⟲ zero_grad → None → 2``, ``None → 0.436 ✂ 0.243``. With more than ``limit`` values the
     oldest are dropped and the first piece is ``…`` (then the first kept value's separator:
     ``… → 6 → 8``); so too with ``cut`` (the history began before ``entries``), unless it
     opens with None, where a history begins anyway. Only a value piece can be current: the
@@ -162,7 +176,7 @@ def format_grad_history(
         if entry.reset and pieces:
             pieces.append((RESET_MARK, False))
         if pieces:
-            pieces.append((ARROW, False))
+            pieces.append((entry.mark or ARROW, False))
         pieces.append((format_tensor(entry.value), i == current))
     return pieces
 

@@ -15,18 +15,35 @@ from gradtui.model.events import (
     DetailDropped,
     ErrorRaised,
     Event,
+    GradComputed,
+    GradHooked,
+    GradsClipped,
+    GradsUnscaled,
     GradsZeroed,
     HyperValue,
     LineReached,
+    LrScheduled,
+    ModeSet,
     NodeRun,
     OpCalled,
     OutputWritten,
     ParamsUpdated,
     RunReviewed,
+    ScaleUpdated,
     StepTaken,
     ValueWatched,
 )
-from gradtui.model.formatting import ARROW, dropped_text, format_number, format_tensor, update_call
+from gradtui.model.formatting import (
+    ARROW,
+    MODE_WORDS,
+    clip_text,
+    dropped_text,
+    format_number,
+    format_tensor,
+    group_lrs,
+    schedule_text,
+    update_call,
+)
 from gradtui.model.history import last_index
 from gradtui.model.tensors import TensorSummary
 
@@ -109,11 +126,12 @@ def _describe_zeroed(event: GradsZeroed) -> str:
 
 
 def _hyper_text(hyperparams: tuple[Mapping[str, HyperValue], ...]) -> list[str]:
-    """``lr`` always, ``momentum`` only where it does something (SGD records momentum=0)."""
+    """``lr`` always (one per parameter group), ``momentum`` only where it does something (SGD records momentum=0)."""
     group = hyperparams[0] if hyperparams else {}
     parts = []
-    if group.get("lr") is not None:
-        parts.append(f"lr={format_number(group['lr'])}")
+    lrs = group_lrs(hyperparams)
+    if lrs:
+        parts.append(f"lr={lrs}")
     if group.get("momentum"):
         parts.append(f"momentum={format_number(group['momentum'])}")
     return parts
@@ -122,6 +140,8 @@ def _hyper_text(hyperparams: tuple[Mapping[str, HyperValue], ...]) -> list[str]:
 def _describe_step(event: StepTaken) -> str:
     details = ", ".join(p for p in [event.optimizer.cls, *_hyper_text(event.hyperparams)] if p)
     head = _call(event.optimizer.name, "step") + (f" ({details})" if details else "")
+    if event.skipped is not None:
+        return f"{head}: skipped, no parameter changed: {event.skipped}"
     params = event.params or {}
     if not params:
         return f"{head}: no parameters"
@@ -143,11 +163,65 @@ def _describe_update(event: ParamsUpdated) -> str:
 
 def _describe_op(event: OpCalled) -> str:
     text = f"{event.op}({', '.join(event.args)}) {ARROW} {event.grad_fn or 'no grad_fn'}"
+    if event.autocast:
+        dtype = event.output.dtype if event.output is not None else event.autocast
+        text += f" (ran in {dtype} under autocast)"
+    if event.inference:
+        return f"{text} (inference_mode: no graph, and the output can never join one)"
     if not event.grad_enabled:
         return f"{text} (grad mode off: no graph recorded)"
     if event.grad_fn is None:
         return f"{text} (not part of the graph)"
     return text
+
+
+def _describe_grad(event: GradComputed) -> str:
+    outputs = ", ".join(event.outputs) or "the outputs"
+    head = f"autograd.grad of {outputs}"
+    if not event.inputs:
+        return f"{head}: no inputs"
+    name, result = event.inputs[0], event.results[0] if event.results else None
+    more = f", and {len(event.inputs) - 1} more" if len(event.inputs) > 1 else ""
+    graph = "; create_graph: the result is itself differentiable" if event.create_graph else ""
+    return (f"{head}: d{name} = {format_tensor(result)}{more} (returned, every .grad left untouched"
+            f"{graph})")
+
+
+def _describe_hook(event: GradHooked) -> str:
+    head = f"hook {event.hook} on {event.target}"
+    if not event.changed:
+        return f"{head} ran and left the gradient as it was"
+    before = format_tensor(event.before[0]) if event.before else "nothing"
+    after = format_tensor(event.after[0]) if event.after else "nothing"
+    return f"{head} changed the gradient: {before} {ARROW} {after}"
+
+
+def _describe_clip(event: GradsClipped) -> str:
+    text = clip_text(event)
+    if event.total_norm is not None and event.clipped:
+        return f"{text} (every .grad scaled down to total norm {format_number(event.max)})"
+    return text
+
+
+def _describe_unscale(event: GradsUnscaled) -> str:
+    head = f"{event.scaler.name}.unscale_({event.optimizer.name}): grads ÷ {format_number(event.scale)}"
+    if event.found_inf:
+        return f"{head}; found inf/NaN, so the step will be skipped and the scale lowered"
+    return f"{head}, back to the loss's own scale"
+
+
+def _describe_schedule(event: LrScheduled) -> str:
+    return f"{event.scheduler.name}.step() ({event.scheduler.cls}) on {event.optimizer.name}: {schedule_text(event)}"
+
+
+def _describe_mode(event: ModeSet) -> str:
+    if event.target == "grad":
+        return {"grad": "grad mode on: operations record the graph again",
+                "no_grad": "no_grad: operations record no graph",
+                "inference": "inference_mode: no graph, and outputs can never join one"}.get(event.mode, event.mode)
+    what = ("training mode (dropout active, batch norm updates its statistics)" if event.mode == "train"
+            else "evaluation mode (dropout off, batch norm uses its running statistics)")
+    return f"{event.target}.{MODE_WORDS[event.mode]}(): {what}"
 
 
 def _describe_output(event: OutputWritten) -> str:
@@ -199,5 +273,21 @@ def describe(events: Sequence[Event], upto: int) -> str:
             return "looking back over the run: " + (f"{len(event.notes)} notes" if len(event.notes) > 1 else "a note")
         case DetailDropped():
             return dropped_text(event) + "; the plot shows them"
+        case GradComputed():
+            return _describe_grad(event)
+        case GradHooked():
+            return _describe_hook(event)
+        case GradsClipped():
+            return _describe_clip(event)
+        case GradsUnscaled():
+            return _describe_unscale(event)
+        case ScaleUpdated():
+            why = " (inf/NaN found: lowered)" if event.found_inf else ""
+            return (f"{event.scaler.name}.update(): loss scale {format_number(event.before)} {ARROW} "
+                    f"{format_number(event.after)}{why}")
+        case LrScheduled():
+            return _describe_schedule(event)
+        case ModeSet():
+            return _describe_mode(event)
         case _:
             assert_never(event)

@@ -82,11 +82,16 @@ def expand_payload(d: dict[str, Any], seq: int, kind: str, file: str, line: int)
     if kind == "op":
         d.setdefault("grad_enabled", True)
         d["output"] = _ref(d.get("output"))
-    elif kind == "backward":
+    elif kind in ("backward", "grad"):
         for node in d.get("nodes") or ():
             if isinstance(node, dict):
                 node["grad_in"] = [_ref(g) for g in node.get("grad_in", ())]
                 node["grad_out"] = [_ref(g) for g in node.get("grad_out", ())]
+        if kind == "grad":
+            d["results"] = [_ref(t) for t in d.get("results") or ()]
+    elif kind == "hook":
+        for key in ("before", "after"):
+            d[key] = [_ref(t) for t in d.get(key) or ()]
     return d
 
 

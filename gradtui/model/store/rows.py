@@ -19,12 +19,19 @@ from gradtui.model.events import (
     DetailDropped,
     ErrorRaised,
     Event,
+    GradComputed,
+    GradHooked,
+    GradsClipped,
+    GradsUnscaled,
     GradsZeroed,
     LineReached,
+    LrScheduled,
+    ModeSet,
     OpCalled,
     OutputWritten,
     ParamsUpdated,
     RunReviewed,
+    ScaleUpdated,
     StepTaken,
     ValueWatched,
 )
@@ -77,13 +84,18 @@ def indexed_fields(e: Event) -> tuple[str | None, float | None, tuple[str, ...]]
         case BackwardDone():
             loss = e.loss if isinstance(e.loss, int | float) and not isinstance(e.loss, bool) else None
             return None, loss, tuple(e.grads)
-        case GradsZeroed():
+        case GradsZeroed() | GradsClipped() | GradsUnscaled():
             return None, None, tuple(e.grads)
+        case GradComputed():
+            return None, None, e.inputs
+        case GradHooked():
+            return None, None, (e.target,)
         case StepTaken() | ParamsUpdated():
             return None, None, tuple(e.params)
         case ValueWatched():
             return e.name, e.value, ()
-        case OpCalled() | LineReached() | OutputWritten() | ErrorRaised() | RunReviewed() | DetailDropped():
+        case (OpCalled() | LineReached() | OutputWritten() | ErrorRaised() | RunReviewed() | DetailDropped()
+              | ScaleUpdated() | LrScheduled() | ModeSet()):
             return None, None, ()
         case _:
             assert_never(e)
@@ -113,7 +125,7 @@ class StepBook:
             if isinstance(loss, int | float) and not isinstance(loss, bool):
                 self._loss = float(loss)
             self._grads.update((name, c.after) for name, c in e.grads.items())
-        elif isinstance(e, GradsZeroed):
+        elif isinstance(e, GradsZeroed | GradsClipped | GradsUnscaled):
             self._grads.update((name, c.after) for name, c in e.grads.items())
         elif isinstance(e, StepTaken):
             summary = self._summarize(e)

@@ -11,7 +11,6 @@ from rich.console import RenderableType
 from rich.text import Text
 
 from gradtui.model import history
-from gradtui.model.events import BackwardDone, GradsZeroed
 from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
 
@@ -33,6 +32,8 @@ def render_grads(view: View) -> Text:
                 out.append(piece, style="bold reverse")
             elif piece == history.RESET_MARK:
                 out.append(piece, style="magenta")
+            elif piece in (history.CLIP_MARK, history.UNSCALE_MARK):
+                out.append(piece, style="yellow")
             else:
                 out.append(piece)
         out.append("\n")
@@ -43,7 +44,7 @@ def render_grads(view: View) -> Text:
 class GradHistory(EventPanel):
     """``.grad`` of every leaf a backward or zero_grad touched, up to the event on screen."""
 
-    KINDS = (BackwardDone, GradsZeroed)
+    KINDS = history.GRAD_KINDS
 
     def render_view(self, view: View) -> RenderableType:
         return render_grads(view)
