@@ -74,12 +74,13 @@ def test_events_are_frozen() -> None:
 def test_the_union_the_kinds_and_the_table_agree() -> None:
     members = typing.get_args(Event)
     assert [cls.kind for cls in members] == list(typing.get_args(EventKind)) == list(EVENT_TYPES)
-    assert len(set(EVENT_TYPES)) == len(members) == 11
+    assert len(set(EVENT_TYPES)) == len(members) == 18
     assert all(isinstance(cls(**_minimal(cls)), Event) for cls in members)
 
 
 def _minimal(cls: type[Event]) -> dict[str, object]:
-    values: dict[str, object] = {"seq": 0, "file": "s.py", "line": 1, "stream": "stdout"}
+    values: dict[str, object] = {"seq": 0, "file": "s.py", "line": 1, "stream": "stdout", "mode": "train",
+                                 "where": "tensor"}
     return {f.name: values.get(f.name) for f in dataclasses.fields(cls)
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
 
