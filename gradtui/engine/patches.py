@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch.optim.optimizer import (
@@ -43,17 +43,29 @@ COMPILE_NOTE = (
 )
 
 
+class PatchSet(Protocol):
+    """More wrappers, kept in the module of what they record (clipping, schedulers, hooks…).
+
+    ``install`` wraps through ``Patches.set_class_attr`` / ``set_module_attr``, so that
+    ``Patches.remove`` puts everything back in one place.
+    """
+
+    def install(self, patches: Patches) -> None: ...
+
+
 class Patches:
     """Installs the step hooks and the zero_grad / Function.apply wrappers for one run."""
 
     def __init__(self, optimizers: OptimizerHooks, attribution: Attribution, ops: OpEvents,
-                 loss_scales: LossScales, note_once: Callable[[str, str], None], script_input: ScriptInput) -> None:
+                 loss_scales: LossScales, note_once: Callable[[str, str], None], script_input: ScriptInput,
+                 more: Sequence[PatchSet] = ()) -> None:
         self._optimizers = optimizers
         self._attribution = attribution
         self._ops = ops
         self._loss_scales = loss_scales
         self._note_once = note_once
         self._input = script_input
+        self._more = tuple(more)
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
@@ -70,6 +82,8 @@ class Patches:
         if self._input.from_driver:
             self._wrap_input()
         self._wrap_compile()
+        for patch_set in self._more:
+            patch_set.install(self)
 
     def _wrap_compile(self) -> None:
         """Say plainly, once, what gradtui cannot show inside ``torch.compile``."""
@@ -81,7 +95,7 @@ class Patches:
             note_once("compile", COMPILE_NOTE)
             return original(*args, **kwargs)
 
-        self._set_module(torch, "compile", compile_)
+        self.set_module_attr(torch, "compile", compile_)
 
     def _wrap_input(self) -> None:
         """``input()`` in the script's thread asks the driver (the app owns the terminal)."""
@@ -91,9 +105,10 @@ class Patches:
         def ask(prompt: object = "") -> str:
             return script_input.ask(original, prompt)
 
-        self._set_module(builtins, "input", ask)
+        self.set_module_attr(builtins, "input", ask)
 
-    def _set_module(self, module: Any, name: str, value: Any) -> None:
+    def set_module_attr(self, module: Any, name: str, value: Any) -> None:
+        """``module.name = value`` until ``remove()``."""
         old = getattr(module, name)
         setattr(module, name, value)
         self._undo.append(lambda: setattr(module, name, old))
@@ -102,7 +117,8 @@ class Patches:
         while self._undo:
             self._undo.pop()()
 
-    def _set(self, cls: type, name: str, value: Any) -> None:
+    def set_class_attr(self, cls: type, name: str, value: Any) -> None:
+        """``cls.name = value`` until ``remove()`` (which deletes it again where ``cls`` only inherited it)."""
         had = name in cls.__dict__
         old = cls.__dict__.get(name)
         setattr(cls, name, value)
@@ -127,7 +143,7 @@ class Patches:
             return hooks.run_zero_grad(original, obj, args, kwargs)
 
         setattr(zero_grad, _WRAPPED, True)
-        self._set(cls, "zero_grad", zero_grad)
+        self.set_class_attr(cls, "zero_grad", zero_grad)
 
     def _watch_new_subclasses(self, root: type) -> None:
         patches = self
@@ -140,7 +156,7 @@ class Patches:
                 super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
             patches._wrap_zero_grad(cls)
 
-        self._set(root, "__init_subclass__", classmethod(init_subclass))
+        self.set_class_attr(root, "__init_subclass__", classmethod(init_subclass))
 
     def _wrap_function_apply(self) -> None:
         Function = torch.autograd.Function
@@ -153,7 +169,7 @@ class Patches:
         def apply(cls: type, *args: Any, **kwargs: Any) -> Any:
             return ops.run_function_apply(original, cls, args, kwargs)
 
-        self._set(Function, "apply", classmethod(apply))
+        self.set_class_attr(Function, "apply", classmethod(apply))
 
 
     def _wrap_grad_scaler(self) -> None:
@@ -171,7 +187,7 @@ class Patches:
             loss_scales.remember(scaled, scaler)  # harmless from any thread: a weak table
             return scaled
 
-        self._set(scaler_cls, "scale", scale)  # type: ignore[arg-type]
+        self.set_class_attr(scaler_cls, "scale", scale)  # type: ignore[arg-type]
 
 
 def _all_subclasses(cls: type) -> list[type]:
