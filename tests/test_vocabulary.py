@@ -93,6 +93,7 @@ def test_the_app_binds_the_keys_it_always_did() -> None:
         ("E", "rewind('event')", "event back", False, None),
         ("C", "rewind('start')", "to start", False, None),
         ("b", "toggle_breakpoint", "break", True, None),
+        ("r", "toggle_plot_lr", "lr plot", False, None),
         ("L", "toggle_plot_scale", "log/linear plot", False, None),
         ("slash", "find_in_graph", "find", False, None),
         ("question_mark,f1", "help", "help", True, "?"),

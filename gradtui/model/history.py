@@ -23,6 +23,7 @@ from gradtui.model.events import (
     Change,
     Event,
     EventBase,
+    GradComputed,
     GradsClipped,
     GradsUnscaled,
     GradsZeroed,
@@ -204,9 +205,9 @@ def latest(events: Sequence[Event], upto: int, kinds: tuple[type[EventBase], ...
     return None
 
 
-def focus_graph_event(events: Sequence[Event], upto: int) -> BackwardDone | OpCalled | None:
-    """The event whose tensor the graph panel shows: the latest backward, else the latest op."""
-    backward = latest(events, upto, (BackwardDone,))
+def focus_graph_event(events: Sequence[Event], upto: int) -> BackwardDone | GradComputed | OpCalled | None:
+    """The event whose tensor the graph panel shows: the latest backward or autograd.grad, else the latest op."""
+    backward = latest(events, upto, (BackwardDone, GradComputed))
     return backward if backward is not None else latest(events, upto, (OpCalled,))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from gradtui.model.events import EVENT_TYPES, BackwardDone, DetailDropped, Event, LineReached
+from gradtui.model.events import EVENT_TYPES, BackwardDone, DetailDropped, Event, GradComputed, LineReached
 from gradtui.model.index import EventIndex
 from gradtui.model.stops import EventStop, event_kinds, first_reason
 
@@ -244,7 +244,7 @@ def command_for(kind: str, breakpoints: Collection[tuple[str, int]] = (),
 
 def _node_count(events: Sequence[Event], index: int) -> int:
     event = events[index] if 0 <= index < len(events) else None
-    return len(event.nodes) if isinstance(event, BackwardDone) else 0
+    return len(event.nodes) if isinstance(event, BackwardDone | GradComputed) else 0
 
 
 def forward(events: Sequence[Event], cursor: Cursor, kind: str, *, more_coming: bool,
@@ -252,8 +252,8 @@ def forward(events: Sequence[Event], cursor: Cursor, kind: str, *, more_coming: 
             stops: Sequence[EventStop] = ()) -> Cursor | Resume | EndOfRun:
     """Where a forward key takes the cursor over ``events`` (the engine may add more: ``more_coming``).
 
-    ``op`` on a backward pass with nodes steps into it, node by node, and past the last
-    node on to the next event; every other key steps over the pass.
+    ``op`` on a backward pass (or an ``autograd.grad``) with nodes steps into it, node by
+    node, and past the last node on to the next event; every other key steps over the pass.
     """
     command = command_for(kind, breakpoints, stops)
     nodes = _node_count(events, cursor.event) if kind == "op" else 0

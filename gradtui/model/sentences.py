@@ -60,13 +60,14 @@ def describe_flow(run: NodeRun) -> str:
     return f"received {received}, sent {', '.join(format_tensor(g) for g in run.grad_out)}"
 
 
-def describe_node(event: BackwardDone, index: int, variable: str | None = None) -> str:
+def describe_node(event: BackwardDone | GradComputed, index: int, variable: str | None = None) -> str:
     """The sentence for node ``index`` of a backward pass, for the status line."""
     run = event.nodes[index]
     if run.name == "AccumulateGrad":
         leaf = variable or "the leaf"
         received = format_tensor(run.grad_in[0]) if run.grad_in else "nothing"
-        change = event.grads.get(variable) if variable is not None and event.grads else None
+        grads = event.grads if isinstance(event, BackwardDone) else {}
+        change = grads.get(variable) if variable is not None and grads else None
         how = ""
         if change is not None:
             how = " (set from None)" if change.before is None else f" (added to {format_tensor(change.before)})"

@@ -275,6 +275,9 @@ class GradtuiApp(App[None]):
     def action_toggle_plot_scale(self) -> None:
         self.query_one(LossPlot).toggle_scale()
 
+    def action_toggle_plot_lr(self) -> None:
+        self.query_one(LossPlot).toggle_lr()
+
     def toggle_stop(self, stop: EventStop) -> None:
         """Turn a breakpoint on events on or off (from the command palette)."""
         if stop in self.stops:

@@ -14,7 +14,7 @@ from typing import assert_never
 from rich.text import Text
 
 from gradtui.model import history
-from gradtui.model.events import BackwardDone, OpCalled
+from gradtui.model.events import BackwardDone, GradComputed, OpCalled
 from gradtui.model.graph import GraphNode
 from gradtui.model.graph_rows import Row
 from gradtui.ui.view import View
@@ -48,12 +48,15 @@ def row_label(row: Row, nodes: Mapping[int, GraphNode], shared: Mapping[int, int
     return label
 
 
-def focus_label(view: View, event: BackwardDone | OpCalled) -> Text:
+def focus_label(view: View, event: BackwardDone | GradComputed | OpCalled) -> Text:
     """The root line: the tensor in focus, and why it is."""
     match event:
         case BackwardDone():
             number = history.backward_number(view.events, event.seq)
             return Text.assemble((event.root or "root", "bold"), f"  (root of backward #{number})")
+        case GradComputed():
+            return Text.assemble((", ".join(event.outputs) or "outputs", "bold"),
+                                 f"  (differentiated by autograd.grad for {', '.join(event.inputs)})")
         case OpCalled():
             return Text.assemble((f"{event.op}({', '.join(event.args)})", "bold"), "  (output of the latest op)")
         case _:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gradtui.model.events import BackwardDone, Event, NodeRun
+from gradtui.model.events import BackwardDone, Event, GradComputed, NodeRun
 from gradtui.model.graph import GraphNode
 
 
@@ -40,7 +40,8 @@ class View:
     @property
     def node_run(self) -> NodeRun | None:
         event = self.current
-        if self.node is None or not isinstance(event, BackwardDone) or not 0 <= self.node < len(event.nodes):
+        if (self.node is None or not isinstance(event, BackwardDone | GradComputed)
+                or not 0 <= self.node < len(event.nodes)):
             return None
         return event.nodes[self.node]
 

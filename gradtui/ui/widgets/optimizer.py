@@ -1,4 +1,9 @@
-"""The optimizer panel: class, hyperparameters and per-parameter state after the latest step."""
+"""The optimizer panel: class, hyperparameters and per-parameter state after the latest step.
+
+Also what real training loops add around the step: whether it was skipped (a
+``GradScaler`` that found inf/NaN), the learning-rate schedule so far (each
+``scheduler.step()``), and the other optimizers of the run (a GAN's two).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradtui.model import history
-from gradtui.model.events import StepTaken
-from gradtui.model.formatting import format_number, format_tensor
+from gradtui.model import history, training
+from gradtui.model.events import LrScheduled, StepTaken
+from gradtui.model.formatting import ARROW, format_number, format_tensor, group_lrs
 from gradtui.model.tensors import TensorSummary
 from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
@@ -29,6 +34,10 @@ def render_optimizer(view: View) -> Group | Text:
     number = history.count(view.events, view.cursor, StepTaken)
     head = Text.assemble((event.optimizer.cls, "bold"), f" {event.optimizer.name} · step() #{number}")
     parts: list[Text | Table] = [head]
+    if event.skipped is not None:
+        parts.append(Text(f"skipped: {event.skipped}", style="bold yellow"))
+    parts.extend(_others(view, event))
+    parts.extend(_schedule(view, event))
     for i, group in enumerate(event.hyperparams):
         label = "hyperparameters" if len(event.hyperparams) == 1 else f"group {i}"
         shown = "  ".join(f"{k}={_value(v)}" for k, v in group.items() if v is not None)
@@ -47,10 +56,41 @@ def render_optimizer(view: View) -> Group | Text:
     return Group(*parts)
 
 
-class OptimizerView(EventPanel):
-    """What the latest ``step()`` used and left behind."""
+#: Values of a schedule shown, at most (the latest ones).
+SCHEDULE_SHOWN = 6
 
-    KINDS = (StepTaken,)
+
+def _schedule(view: View, step: StepTaken) -> list[Text]:
+    """``schedule · sched (StepLR): 0.1 → 0.05 → 0.025``: the lr each ``scheduler.step()`` left."""
+    lines: list[Text] = []
+    mine = [e for e in training.recent(view.events, view.cursor, LrScheduled, training.SCHEDULE_WINDOW)
+            if e.optimizer.name == step.optimizer.name]
+    for name in dict.fromkeys(e.scheduler.name for e in mine):
+        events = [e for e in mine if e.scheduler.name == name]
+        values = [group_lrs([{"lr": a} for _, a in e.lrs]) for e in events]
+        shown = values[-SCHEDULE_SHOWN:]
+        first = group_lrs([{"lr": b} for b, _ in events[0].lrs]) if len(values) <= SCHEDULE_SHOWN else "…"
+        lines.append(Text.assemble((f"schedule · {name} ({events[-1].scheduler.cls}): ", "dim"),
+                                   f" {ARROW} ".join([first, *shown])))
+    return lines
+
+
+def _others(view: View, step: StepTaken) -> list[Text]:
+    """The run's other optimizers (a GAN's generator and critic), each with its latest lr."""
+    seen: dict[str, StepTaken] = {}
+    for e in training.recent(view.events, view.cursor, StepTaken, training.SCHEDULE_WINDOW):
+        if e.optimizer.name != step.optimizer.name:
+            seen[e.optimizer.name] = e
+    if not seen:
+        return []
+    text = ", ".join(f"{name} ({e.optimizer.cls}, lr={group_lrs(e.hyperparams) or '?'})" for name, e in seen.items())
+    return [Text.assemble(("also stepping: ", "dim"), text)]
+
+
+class OptimizerView(EventPanel):
+    """What the latest ``step()`` used and left behind, the schedule so far, the other optimizers."""
+
+    KINDS = (StepTaken, LrScheduled)
 
     def render_view(self, view: View) -> RenderableType:
         return render_optimizer(view)

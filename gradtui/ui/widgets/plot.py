@@ -1,4 +1,5 @@
-"""The plot: the loss at each backward, or the watched variable (``--watch``), up to now.
+"""The plot: the loss at each backward, or the watched variable (``--watch``), up to now;
+``r`` switches to the learning rate each ``scheduler.step()`` left, and back.
 
 Drawn with plotext through textual-plotext. The point of the event on screen is marked,
 so stepping back moves the mark along the curve. What plotext would choose by itself
@@ -18,8 +19,8 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from gradtui.model import history
-from gradtui.model.events import BackwardDone, DetailDropped, Event, ValueWatched
+from gradtui.model import history, training
+from gradtui.model.events import BackwardDone, DetailDropped, Event, LrScheduled, ValueWatched
 from gradtui.model.thinning import ThinnedPoints
 from gradtui.ui import plot_ticks
 from gradtui.ui.plot_series import Requested, Series, downsample, prepare, prepare_thinned
@@ -43,29 +44,42 @@ class LossPlot(PlotextPlot):
         #: ``auto`` until the user presses ``L``; then the scale they asked for.
         self.requested: Requested = "auto"
         self.series: Series = prepare([])
+        #: ``r``: the learning rate of the run's schedule instead of the loss.
+        self.lr = False
+        self._view: View | None = None
 
     def show(self, view: View) -> None:
         # The points up to the cursor are those of the events up to the latest backward
         # (or watch) before it: unchanged on most keys, and then not asked for again.
         # A stretch whose detail --keep-steps dropped still has its losses, in the step summaries.
-        kind: type[Event] = ValueWatched if view.watch else BackwardDone
+        self._view = view
+        kind: type[Event] = LrScheduled if self.lr else ValueWatched if view.watch else BackwardDone
         latest = history.latest(view.events, view.cursor, (kind, DetailDropped))
         upto = None if latest is None else latest.seq
         if isinstance(latest, DetailDropped):
             upto = min(view.cursor, latest.last)
-        what = f"{view.watch[0]} per update" if view.watch else "loss per backward"
+        what = ("lr per scheduler.step()" if self.lr else f"{view.watch[0]} per update" if view.watch
+                else "loss per backward")
         key = (what, upto)
         if key == self._key:
             return
         self._key = key
         if upto is None:
             self._thinned = ThinnedPoints((), 0, exact=True)
+        elif self.lr:
+            self._thinned = training.lr_series(view.events, upto, PLOT_POINTS)
         elif view.watch:
             self._thinned = history.watch_series(view.events, upto, view.watch[0], PLOT_POINTS)
         else:
             self._thinned = history.loss_series(view.events, upto, PLOT_POINTS)
         self._what = what
         self._prepare()
+
+    def toggle_lr(self) -> None:
+        """``r``: the learning rate instead of the loss, or the loss again."""
+        self.lr = not self.lr
+        if self._view is not None:
+            self.show(self._view)
 
     def toggle_scale(self) -> None:
         """``L``: log if the plot is linear now, linear if it is log (``auto`` ends here)."""

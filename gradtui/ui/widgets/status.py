@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from gradtui.model import history, sentences
-from gradtui.model.events import BackwardDone
+from gradtui.model import history, sentences, training
+from gradtui.model.events import BackwardDone, GradComputed
+from gradtui.model.formatting import MODE_WORDS
 from gradtui.ui.view import View
 
 _ENDINGS = {
@@ -26,6 +27,11 @@ def render_status(view: View) -> Text:
         return Text("starting the script…", style="italic")
     where = history.position(view.events, view.cursor, view.finished)
     out = Text(where, style="bold")
+    modules, grad = training.modes_at(view.events, view.cursor)
+    for name, mode in modules.items():
+        out.append(f" · {name}: {mode}", style="green" if mode == "train" else "cyan")
+    if grad != "grad":
+        out.append(f" · {MODE_WORDS[grad]}", style="cyan")
     if view.running:
         out.append(" · running…", style="yellow")
         if view.progress is not None and view.progress > len(view.events):
@@ -35,11 +41,16 @@ def render_status(view: View) -> Text:
         code = f" (exit status {view.exit_code})" if view.status == "exited" else ""
         out.append(f" · {ending}{code}", style="cyan")
     run, event = view.node_run, view.current
-    if run is not None and isinstance(event, BackwardDone) and view.node is not None:
-        out.append(f" · inside backward: node {view.node + 1} / {len(event.nodes)}", style="bold yellow")
+    if run is not None and isinstance(event, BackwardDone | GradComputed) and view.node is not None:
+        inside = "backward" if isinstance(event, BackwardDone) else "autograd.grad"
+        out.append(f" · inside {inside}: node {view.node + 1} / {len(event.nodes)}", style="bold yellow")
         out.append("\n")
         node = view.graph.get(run.id)
         out.append(sentences.describe_node(event, view.node, node.variable if node is not None else None))
+        for hook in training.hooks_of(view.events, event):
+            if hook.node == run.id:
+                out.append("\n")
+                out.append(f"⚠ {sentences.describe(view.events, hook.seq)}", style="bold magenta")
         return out
     out.append("\n")
     out.append(sentences.describe(view.events, view.cursor))
