@@ -47,6 +47,8 @@ GRAD_KINDS: tuple[type[Event], ...] = (BackwardDone, GradsZeroed, GradsClipped, 
 A = TypeVar("A", bound=Event)
 B = TypeVar("B", bound=Event)
 C = TypeVar("C", bound=Event)
+D = TypeVar("D", bound=Event)
+E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,9 @@ def latest(events: Sequence[Event], upto: int, kinds: tuple[type[A]]) -> A | Non
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[A], type[B]]) -> A | B | None: ...
 @overload
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[A], type[B], type[C]]) -> A | B | C | None: ...
+@overload
+def latest(events: Sequence[Event], upto: int,
+           kinds: tuple[type[A], type[B], type[C], type[D], type[E]]) -> A | B | C | D | E | None: ...
 @overload
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[Event], ...]) -> Event | None: ...
 def latest(events: Sequence[Event], upto: int, kinds: tuple[type[EventBase], ...]) -> Event | None:

@@ -1,6 +1,7 @@
-"""The parameters panel: what the latest zero_grad, step or updates by hand did to each parameter.
+"""The parameters panel: what the latest zero_grad, step, clip, unscale or updates by hand did.
 
-A step shows each parameter before and after with the change; a zero_grad shows each
+A step shows each parameter before and after with the change (a step ``GradScaler``
+skipped says so: nothing changed); a zero_grad, a clip and an unscale show each
 ``.grad`` before and after; updates made by hand (``a -= lr * a.grad``) show one
 iteration's worth, each parameter from its value before the first to after the last.
 All are what torch held at those moments, never recomputed.
@@ -15,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradtui.model import history
-from gradtui.model.events import Change, GradsZeroed, ParamsUpdated, StepTaken
-from gradtui.model.formatting import format_delta, format_tensor
+from gradtui.model.events import Change, GradsClipped, GradsUnscaled, GradsZeroed, ParamsUpdated, StepTaken
+from gradtui.model.formatting import clip_text, format_delta, format_number, format_tensor
 from gradtui.model.updates import lines_text, update_group, update_rows
 from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
@@ -52,14 +53,16 @@ def render_updates(view: View) -> Table | Text:
 
 
 def render_params(view: View) -> Table | Text:
-    event = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed, ParamsUpdated))
+    event = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed, ParamsUpdated, GradsClipped,
+                                                      GradsUnscaled))
     match event:
         case None:
             return Text("no zero_grad() or step() yet", style="italic")
         case ParamsUpdated():
             return render_updates(view)
         case StepTaken():
-            table = _table(f"{event.optimizer.name}.step() · line {event.line}", "parameter")
+            skipped = " · skipped: nothing changed" if event.skipped is not None else ""
+            table = _table(f"{event.optimizer.name}.step() · line {event.line}{skipped}", "parameter")
             for name, change in event.params.items():
                 _row(table, name, change)
             return table
@@ -68,14 +71,22 @@ def render_params(view: View) -> Table | Text:
             for name, change in event.grads.items():
                 _row(table, name + ".grad", change)
             return table
+        case GradsClipped() | GradsUnscaled():
+            title = (clip_text(event) if isinstance(event, GradsClipped)
+                     else f"{event.scaler.name}.unscale_({event.optimizer.name}) ÷ {format_number(event.scale)}"
+                     + (" · found inf/NaN" if event.found_inf else ""))
+            table = _table(f"{title} · line {event.line}", ".grad of")
+            for name, change in event.grads.items():
+                _row(table, name + ".grad", change)
+            return table
         case _:
             assert_never(event)
 
 
 class ParamsView(EventPanel):
-    """Each parameter before and after the latest ``zero_grad()``, ``step()`` or updates by hand."""
+    """Each parameter before and after the latest ``zero_grad()``, ``step()``, clip, unscale or updates by hand."""
 
-    KINDS = (StepTaken, GradsZeroed, ParamsUpdated)
+    KINDS = (StepTaken, GradsZeroed, ParamsUpdated, GradsClipped, GradsUnscaled)
 
     def render_view(self, view: View) -> RenderableType:
         return render_params(view)
