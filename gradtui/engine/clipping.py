@@ -28,6 +28,7 @@ import inspect
 import math
 import sys
 import types
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -51,18 +52,19 @@ _VALUE = {"clip_grad_value_": "clip_grad_value_"}
 _WITH_NORM = {"_clip_grads_with_norm_": "clip_grads_with_norm_", "clip_grads_with_norm_": "clip_grads_with_norm_"}
 _TOTAL = ("_get_total_norm", "get_total_norm")
 
-#: "Clipping is active on most steps": said once per call site, once it has clipped on
-#: more than this share of at least ``BUSY_MIN_CALLS`` calls there.
+#: "Clipping is active on most steps": said once per call site (file, line, function),
+#: when more than ``BUSY_SHARE`` of its last ``BUSY_WINDOW`` calls clipped. A window, not
+#: the whole run: the large gradients of the first few dozen steps are clipped in many
+#: healthy runs, and a threshold that is too low shows on every step after them as well.
 BUSY_SHARE = 0.8
-BUSY_MIN_CALLS = 10
+BUSY_WINDOW = 50
 
 
 class _Site:
-    __slots__ = ("calls", "clipped", "said")
+    __slots__ = ("recent", "said")
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.clipped = 0
+        self.recent: deque[bool] = deque(maxlen=BUSY_WINDOW)
         self.said = False
 
 
@@ -188,11 +190,12 @@ class Clipping:
         site = self._sites.get(site_key)
         if site is None:
             site = self._sites[site_key] = _Site()
-        site.calls += 1
-        site.clipped += clipped
-        if not site.said and site.calls >= BUSY_MIN_CALLS and site.clipped > BUSY_SHARE * site.calls:
-            site.said = True
-            notes.append(_busy_note(function, limit, site.clipped, site.calls))
+        site.recent.append(clipped)
+        if not site.said and len(site.recent) == BUSY_WINDOW:
+            count = sum(site.recent)
+            if count > BUSY_SHARE * BUSY_WINDOW:
+                site.said = True
+                notes.append(_busy_note(function, limit, count, BUSY_WINDOW))
         return tuple(notes)
 
 
@@ -270,5 +273,5 @@ def _busy_note(function: str, limit: float, clipped: int, calls: int) -> str:
     else:
         effect = (f"every update then has gradient norm {bound} whatever the gradient's size, "
                   "much like a smaller learning rate")
-    return (f"clipping was active on {clipped} of the {calls} {function} calls at this line, so the threshold "
+    return (f"clipping was active on {clipped} of the last {calls} {function} calls at this line, so the threshold "
             f"may be too low: {effect}.")

@@ -19,8 +19,10 @@ The rules:
   (``OneCycleLR`` sets lr to ``max_lr / div_factor`` and momentum or betas to their
   maximum; ``LinearLR`` and ``ConstantLR`` multiply the lr by their start factor;
   ``CyclicLR`` sets ``base_lr``): then the construction is one event, at the line that
-  built it, named by the variable it is assigned to, with a note, since the lr the
-  optimizer was given is not the one its first step uses.
+  built it, named by the variable it is assigned to, so that the lr of the first
+  ``step`` (not the one the optimizer was given) is explained. No note: that is how
+  these schedulers are meant to work. The outermost constructor counts, so that
+  ``SequentialLR`` resetting and replaying its inner schedulers is judged by its net effect.
 
 Values are read from ``param_groups`` before and after the call; ``changes`` lists the
 groups' other keys that moved (keys a scheduler adds for its own bookkeeping, like
@@ -47,7 +49,6 @@ from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import Recorder
 from gradtui.engine.tensors import plain_value
 from gradtui.model.events import HyperValue, LrScheduled, Owner
-from gradtui.model.formatting import format_number
 
 _no_torch_function = torch._C.DisableTorchFunction
 _WRAPPED = "__gradtui_scheduler__"
@@ -159,10 +160,9 @@ class Schedulers:
         name = (_assigned_name(frame) if constructed else None) or self._namer.owner_name(sched, frame)
         owner = Owner(name, cls)
         opt_owner = Owner(self._namer.owner_name(optimizer, frame), type(optimizer).__name__)
-        notes = (_constructed_note(cls, opt_owner.name, lrs, changes),) if constructed else ()
         file, line = self._recorder.at(frame)
         self._recorder.emit(LrScheduled, file, line, scheduler=owner, optimizer=opt_owner, lrs=lrs,
-                            changes=changes if any(changes) else (), notes=notes)
+                            changes=changes if any(changes) else ())
         return result
 
 
@@ -208,18 +208,6 @@ def _assigned_name(frame: FrameType | None) -> str | None:
         return None
     match = _ASSIGNED.match(linecache.getline(frame.f_code.co_filename, frame.f_lineno))
     return match.group(1) if match else None
-
-
-def _constructed_note(cls: str, optimizer: str, lrs: tuple[tuple[float | None, float | None], ...],
-                      changes: tuple[Mapping[str, tuple[HyperValue, HyperValue]], ...]) -> str:
-    def values(i: int) -> str:
-        return ",".join("?" if pair[i] is None else format_number(pair[i]) for pair in lrs)
-
-    moved = sorted({k for group in changes for k in group})
-    also = f" (and {', '.join(moved)})" if moved else ""
-    return (f"{cls}(...) took a first step when it was created and changed {optimizer}'s lr from "
-            f"{values(0)} to {values(1)}{also}: the first step() uses the scheduler's value, "
-            "not the one the optimizer was given.")
 
 
 def _all_subclasses(cls: type) -> list[type]:
