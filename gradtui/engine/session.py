@@ -35,6 +35,7 @@ from gradtui.engine.capture import (
     TensorCapture,
     return_freed_memory_promptly,
 )
+from gradtui.engine.clipping import Clipping
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Gate
 from gradtui.engine.forking import ForkGuard
@@ -49,6 +50,7 @@ from gradtui.engine.ops import OpRecorder
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import EventList, EventSink, NotesOnce, Recorder
+from gradtui.engine.schedulers import Schedulers
 from gradtui.engine.script import Script
 from gradtui.engine.script_input import ScriptInput
 from gradtui.engine.script_runner import ScriptRun
@@ -149,7 +151,9 @@ class Session:
         note_once = NotesOnce(recorder, attribution.in_script_thread)
         self._run = ScriptRun(
             script, recorder=recorder, attribution=attribution,
-            patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input),
+            patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input,
+                            more=[Clipping(recorder, attribution, capture, namer),
+                                  Schedulers(recorder, attribution, namer)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run),
             modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
