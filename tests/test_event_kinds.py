@@ -72,7 +72,8 @@ EVENTS: list[Event] = [
     StepTaken(seq=9, **BASE, optimizer=OPT, hyperparams=({"lr": 0.1}, {"lr": 0.01}),
               params={"w": Change(t(1.0), t(1.0))}, state={}, skipped="GradScaler found inf or NaN in the gradients"),
     LrScheduled(seq=10, **BASE, scheduler=Owner("sched", "OneCycleLR"), optimizer=OPT,
-                lrs=((0.1, 0.05), (0.01, 0.005)), changes=({"betas": ((0.85, 0.99), (0.9, 0.99))}, {})),
+                lrs=((0.1, 0.05), (0.01, 0.005)), changes=({"betas": ((0.85, 0.99), (0.9, 0.99))}, {}),
+                constructed=True),
     ModeSet(seq=11, **BASE, target="net", cls="Sequential", mode="eval"),
     ModeSet(seq=12, **BASE, target="grad", cls="", mode="inference"),
 ]

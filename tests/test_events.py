@@ -49,7 +49,7 @@ def test_only_true_values_have_defaults() -> None:
     assert defaults == {**{(kind, "notes"): () for kind in EVENT_TYPES}, ("backward", "nodes"): (),
                         ("backward", "inputs"): (), ("op", "autocast"): None, ("op", "inference"): False,
                         ("grad", "result_graphs"): (), ("grad", "nodes"): (), ("hook", "node"): None,
-                        ("schedule", "changes"): (), ("step", "skipped"): None}
+                        ("schedule", "changes"): (), ("schedule", "constructed"): False, ("step", "skipped"): None}
 
 
 @pytest.mark.parametrize("seq, line", [(-1, 3), (0, -1)])

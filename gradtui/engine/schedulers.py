@@ -162,7 +162,7 @@ class Schedulers:
         opt_owner = Owner(self._namer.owner_name(optimizer, frame), type(optimizer).__name__)
         file, line = self._recorder.at(frame)
         self._recorder.emit(LrScheduled, file, line, scheduler=owner, optimizer=opt_owner, lrs=lrs,
-                            changes=changes if any(changes) else ())
+                            changes=changes if any(changes) else (), constructed=constructed)
         return result
 
 

@@ -104,6 +104,8 @@ def event_to_json(e: Event, raw_values: bool = False, spell: TensorWriter | None
                        lrs=[[number_to_json(b), number_to_json(a)] for b, a in e.lrs],
                        changes=[{k: [plain_to_json(b, raw), plain_to_json(a, raw)] for k, (b, a) in g.items()}
                                 for g in e.changes])
+            if e.constructed:
+                out["constructed"] = True
         case ModeSet():
             out.update(target=e.target, cls=e.cls, mode=e.mode)
         case GradsZeroed():
@@ -188,7 +190,7 @@ def _schedule(r: Reader, d: dict[str, Any], base: dict[str, Any]) -> LrScheduled
         changes.append({k: (plain_from_json(b, where), plain_from_json(a, where)) for k, (b, a) in g.items()})
     return LrScheduled(**base, scheduler=_owner(d.get("scheduler"), where, "scheduler"),
                        optimizer=_owner(d.get("optimizer"), where), lrs=tuple(lrs),  # type: ignore[arg-type]
-                       changes=tuple(changes))
+                       changes=tuple(changes), constructed=bool(r.get(d, "constructed", bool, optional=True)))
 
 
 def _args(r: Reader, d: dict[str, Any]) -> tuple[str, ...]:

@@ -245,7 +245,8 @@ class ScaleUpdated(EventBase):
 class LrScheduled(EventBase):
     """``scheduler.step()`` of any ``torch.optim.lr_scheduler`` class: each group's lr before and after.
 
-    ``changes`` holds, per parameter group, the other hyperparameters the scheduler moved
+    One event too for a constructor that moves the lr (``constructed``). ``changes`` holds,
+    per parameter group, the other hyperparameters the scheduler moved
     (``OneCycleLR`` cycles ``momentum`` or ``betas`` too), as ``(before, after)``.
     """
 
@@ -256,6 +257,9 @@ class LrScheduled(EventBase):
     optimizer: Owner
     lrs: tuple[tuple[float | None, float | None], ...]
     changes: tuple[Mapping[str, tuple[HyperValue, HyperValue]], ...] = ()
+    #: The scheduler's constructor set the lr (``OneCycleLR`` starts at ``max_lr / 25``), not
+    #: a ``step()`` of the script's; a constructor that changes nothing is no event.
+    constructed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

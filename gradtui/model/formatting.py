@@ -196,7 +196,8 @@ def summary(event: Event, source: str | None = None) -> str:
             return (f"scale     {event.scaler.name}.update() scale {format_number(event.before)} {ARROW} "
                     f"{format_number(event.after)}{why}")
         case LrScheduled():
-            return f"schedule  {event.scheduler.name}({event.scheduler.cls}) {schedule_text(event)}"
+            made = " (constructed)" if event.constructed else ""
+            return f"schedule  {event.scheduler.name}({event.scheduler.cls}){made} {schedule_text(event)}"
         case ModeSet():
             if event.target == "grad":
                 return f"mode      grad mode: {MODE_WORDS[event.mode]}"

@@ -212,6 +212,9 @@ def _describe_unscale(event: GradsUnscaled) -> str:
 
 
 def _describe_schedule(event: LrScheduled) -> str:
+    if event.constructed:
+        return (f"{event.scheduler.name} = {event.scheduler.cls}(…) set {event.optimizer.name}'s starting point: "
+                f"{schedule_text(event)}")
     return f"{event.scheduler.name}.step() ({event.scheduler.cls}) on {event.optimizer.name}: {schedule_text(event)}"
 
 
