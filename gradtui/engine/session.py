@@ -28,6 +28,7 @@ import torch
 
 import gradtui
 from gradtui.engine.attribution import Attribution
+from gradtui.engine.autograd_grad import AutogradGrad
 from gradtui.engine.backward_hook import BackwardHook
 from gradtui.engine.capture import (
     DEFAULT_BUDGET_BYTES,
@@ -144,6 +145,7 @@ class Session:
         updates = ManualUpdates(capture, namer, op_events)
         backward = BackwardHook(recorder, attribution, capture, namer, graph, modules, notes, loss_scales,
                                 record_nodes=record_nodes)
+        autograd_grad = AutogradGrad(recorder, attribution, capture, namer, graph, modules, record_nodes=record_nodes)
         optimizers = OptimizerHooks(recorder, attribution, capture, namer, notes)
         #: ``ask_input``: the script's ``input()`` waits for the driver's ``Answer`` (the app
         #: asks the user); otherwise it reads stdin as usual.
@@ -155,7 +157,8 @@ class Session:
                             more=[Clipping(recorder, attribution, capture, namer),
                                   Schedulers(recorder, attribution, namer)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
-            ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run),
+            ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
+                           autograd_grad.run),
             modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
             watch=watched, notes=notes, capture=capture,
         )
