@@ -40,8 +40,12 @@ for iteration in range(10):
     loss_d.backward()
     opt_d.step()
 
+    for p in critic.parameters():  # the generator's step leaves the critic's .grad alone
+        p.requires_grad_(False)
     opt_g.zero_grad()
     loss_g = -critic(generator(torch.randn(32, 2))).mean()
     loss_g.backward()
     opt_g.step()
+    for p in critic.parameters():
+        p.requires_grad_(True)
     print(f"iter {iteration}  loss_d {loss_d.item():.5f}  loss_g {loss_g.item():.5f}  penalty {penalty.item():.5f}")
