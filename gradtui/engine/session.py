@@ -40,6 +40,7 @@ from gradtui.engine.clipping import Clipping
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Gate
 from gradtui.engine.forking import ForkGuard
+from gradtui.engine.grad_hooks import GradHooks
 from gradtui.engine.graph import GraphRecorder, NodeTable
 from gradtui.engine.line_tracer import LineTracer
 from gradtui.engine.loss_scale import LossScales
@@ -155,7 +156,8 @@ class Session:
             script, recorder=recorder, attribution=attribution,
             patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input,
                             more=[Clipping(recorder, attribution, capture, namer),
-                                  Schedulers(recorder, attribution, namer)]),
+                                  Schedulers(recorder, attribution, namer),
+                                  GradHooks(recorder, attribution, capture, namer, graph)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
                            autograd_grad.run),
