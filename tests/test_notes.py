@@ -56,6 +56,9 @@ DEMONSTRATED = {
                                  ".grad: it reads None. Call .retain_grad() on it before backward() to keep it.")],
 }
 
+#: Scripts whose notes are the point, checked by their own tests (test_autograd_grad, test_grad_hooks).
+NOTED_BY_DESIGN = {"gan_gradient_penalty.py", "accumulation_hook.py"}
+
 
 def test_every_healthy_script_here_runs_without_a_note() -> None:
     scripts = sorted(REAL.glob("*.py")) + sorted(SCENARIOS.glob("*.py"))
@@ -64,6 +67,8 @@ def test_every_healthy_script_here_runs_without_a_note() -> None:
         timeline = run_quietly(path)
         assert timeline.status == "finished", path.name
         notes = [(e.kind, n) for e in timeline.events for n in e.notes]
+        if path.name in NOTED_BY_DESIGN:
+            continue
         expected = DEMONSTRATED.get(path.name, [])
         if path.name == "mean_chain.py":
             assert notes in (expected, []), path.name

@@ -61,6 +61,8 @@ class BackwardHook:
             receiver = namer.receiver(frame) if len(roots) == 1 else None
             root_names = [index.name(r, hint=receiver) for r in roots]
             names = [index.name(leaf) for leaf in leaves]
+            # backward(inputs=[...]) restricts the leaves to those, named in the script's order.
+            input_names = tuple(index.name(t) for t in _as_tensors(explicit)) if explicit is not None else ()
             before = [capture.summarize(leaf.grad) for leaf in leaves]
             graph = graph_recorder.record(roots[0], index.name) if roots else None
             for extra in roots[1:]:
@@ -87,7 +89,8 @@ class BackwardHook:
         file, line = self._recorder.at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
         self._recorder.emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, loss_scale=loss_scale,
-                            grads=grads, graph=graph, nodes=tuple(trace.runs), notes=tuple(notes))
+                            grads=grads, graph=graph, nodes=tuple(trace.runs), inputs=input_names,
+                            notes=tuple(notes))
         return out
 
 

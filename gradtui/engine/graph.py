@@ -74,6 +74,10 @@ class GraphRecorder:
     def forget(self) -> None:
         self._ids.clear()
 
+    def id_of(self, node: Any) -> int | None:
+        """The table id of an autograd node recorded and still remembered, else None."""
+        return self._id(node)
+
     def _id(self, node: Any) -> int | None:
         known = self._ids.get(id(node))
         return known[0] if known is not None else None

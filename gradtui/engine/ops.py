@@ -6,7 +6,8 @@ tensors are operations worth an event. It also sees operations made inside torch
 Python code on the script's behalf, so each call is attributed by walking the stack to
 the script's own frame (``Attribution.user_op_frame``). ``backward`` is intercepted
 here too, because the mode is the one place that sees it called with its arguments
-(``gradtui.engine.backward_hook``), and in-place writes to parameters
+(``gradtui.engine.backward_hook``), as is ``torch.autograd.grad``
+(``gradtui.engine.autograd_grad``), and in-place writes to parameters
 (``gradtui.engine.updates``) for the same reason. An operation becomes an event in
 ``OpEvents``, which hands it to the recorder; the mode itself records nothing.
 
@@ -46,7 +47,7 @@ _compiling = torch.compiler.is_compiling
 
 # What a torch function is to the recorder, decided once per function; the common case
 # (an ordinary operation) is the one falsy kind, so it costs a single test.
-_PLAIN, _SKIP, _IN_PLACE, _DATA, _BACKWARD = 0, 1, 2, 3, 4
+_PLAIN, _SKIP, _IN_PLACE, _DATA, _BACKWARD, _GRAD = 0, 1, 2, 3, 4, 5
 
 
 def _classify(func: Any, name: str) -> int:
@@ -54,6 +55,8 @@ def _classify(func: Any, name: str) -> int:
         return _DATA if func == DATA_GETTER else _SKIP
     if func in _BACKWARDS:
         return _BACKWARD
+    if func is torch.autograd.grad:
+        return _GRAD
     return _IN_PLACE if is_in_place(name) else _PLAIN
 
 
@@ -68,11 +71,12 @@ class OpRecorder(TorchFunctionMode):
     """Records the script's tensor operations through ``record_op``."""
 
     def __init__(self, user_op_frame: Callable[[FrameType | None], FrameType | None], record_op: OpSink,
-                 updates: ManualUpdates, run_backward: BackwardRunner) -> None:
+                 updates: ManualUpdates, run_backward: BackwardRunner, run_grad: BackwardRunner | None = None) -> None:
         super().__init__()
         self._user_op_frame = user_op_frame
         self._record_op = record_op
         self._run_backward = run_backward
+        self._run_grad = run_grad
         self._kinds: dict[Any, tuple[str, int]] = {}
         self._updates = updates
 
@@ -91,6 +95,10 @@ class OpRecorder(TorchFunctionMode):
                 return func(*args, **kwargs)
             if kind == _BACKWARD:
                 return self._run_backward(func, args, kwargs, sys._getframe(1))
+            if kind == _GRAD:
+                if self._run_grad is None:
+                    return func(*args, **kwargs)
+                return self._run_grad(func, args, kwargs, sys._getframe(1))
             if kind == _DATA:  # p.data: a write through it is an update of p
                 out = func(*args, **kwargs)
                 self._updates.saw_data(args, out)

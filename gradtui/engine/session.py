@@ -28,6 +28,7 @@ import torch
 
 import gradtui
 from gradtui.engine.attribution import Attribution
+from gradtui.engine.autograd_grad import AutogradGrad
 from gradtui.engine.backward_hook import BackwardHook
 from gradtui.engine.capture import (
     DEFAULT_BUDGET_BYTES,
@@ -39,6 +40,7 @@ from gradtui.engine.clipping import Clipping
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Gate
 from gradtui.engine.forking import ForkGuard
+from gradtui.engine.grad_hooks import GradHooks
 from gradtui.engine.graph import GraphRecorder, NodeTable
 from gradtui.engine.line_tracer import LineTracer
 from gradtui.engine.loss_scale import LossScales
@@ -144,6 +146,7 @@ class Session:
         updates = ManualUpdates(capture, namer, op_events)
         backward = BackwardHook(recorder, attribution, capture, namer, graph, modules, notes, loss_scales,
                                 record_nodes=record_nodes)
+        autograd_grad = AutogradGrad(recorder, attribution, capture, namer, graph, modules, record_nodes=record_nodes)
         optimizers = OptimizerHooks(recorder, attribution, capture, namer, notes)
         #: ``ask_input``: the script's ``input()`` waits for the driver's ``Answer`` (the app
         #: asks the user); otherwise it reads stdin as usual.
@@ -153,9 +156,11 @@ class Session:
             script, recorder=recorder, attribution=attribution,
             patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input,
                             more=[Clipping(recorder, attribution, capture, namer),
-                                  Schedulers(recorder, attribution, namer)]),
+                                  Schedulers(recorder, attribution, namer),
+                                  GradHooks(recorder, attribution, capture, namer, graph)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
-            ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run),
+            ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
+                           autograd_grad.run),
             modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
             watch=watched, notes=notes, capture=capture,
         )
