@@ -2,8 +2,9 @@
 
 A program declares one to three leaf Parameters, an optimizer over them, and a sequence of
 actions: compute a loss from a random expression and call backward (sometimes with
-``retain_graph`` and a second backward), ``opt.zero_grad()``, ``leaf.grad = None`` and
-``opt.step()``. The same program is rendered twice: plainly, for gradtui to run as a
+``retain_graph`` and a second backward), ``opt.zero_grad()``, ``leaf.grad = None``,
+``opt.step()``, clipping the gradients (by norm or by value), ``sched.step()`` of a
+``StepLR`` and ``torch.autograd.grad`` of another expression. The same program is rendered twice: plainly, for gradtui to run as a
 user's script, and with reference probes after every action, for Python to run directly.
 """
 
@@ -39,6 +40,8 @@ class Program:
             lines.append(f"{name} = torch.nn.Parameter(torch.tensor({list(values[:size])!r}).reshape({SHAPES[shape]}))")
         names = [n for n, _, _ in self.leaves]
         lines.append(f"opt = {self.optimizer.format(params='[' + ', '.join(names) + ']')}")
+        lines.append("sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)")
+        lrs = "[g['lr'] for g in opt.param_groups]"
         grads = "{" + ", ".join(f"{n!r}: _v({n}.grad)" for n in names) + "}"
         params = "{" + ", ".join(f"{n!r}: _v({n})" for n in names) + "}"
         for action in self.actions:
@@ -68,6 +71,27 @@ class Program:
                 lines.append("opt.step()")
                 if probes:
                     lines.append(f"PROBES.append(('step', None, _before, {params}))")
+            elif kind == "clip":
+                if probes:
+                    lines.append(f"_before = {grads}")
+                call = (f"torch.nn.utils.clip_grad_norm_([{', '.join(names)}], {action[2]})" if action[1] == "norm"
+                        else f"torch.nn.utils.clip_grad_value_([{', '.join(names)}], {action[2]})")
+                lines.append(f"total = {call}")
+                if probes:
+                    norm = "total.item()" if action[1] == "norm" else "None"
+                    lines.append(f"PROBES.append(('clip', {norm}, _before, {grads}))")
+            elif kind == "schedule":
+                if probes:
+                    lines.append(f"_before = {lrs}")
+                lines.append("sched.step()")
+                if probes:
+                    lines.append(f"PROBES.append(('schedule', None, _before, {lrs}))")
+            elif kind == "grad":
+                inputs = action[2].split(",")
+                lines.append(f"out = {action[1]}")
+                lines.append(f"found = torch.autograd.grad(out, [{', '.join(inputs)}], allow_unused=True)")
+                if probes:
+                    lines.append(f"PROBES.append(('grad', out.item(), {inputs!r}, [_v(g) for g in found]))")
         return "\n".join(lines) + "\n"
 
 
@@ -152,6 +176,11 @@ def programs(draw: st.DrawFn) -> Program:
         st.tuples(st.just("zero_grad")),
         st.tuples(st.just("set_none"), st.sampled_from([n for n, _, _ in leaves])),
         st.tuples(st.just("step")),
+        st.tuples(st.just("clip"), st.just("norm"), st.sampled_from(["0.5", "2.0"])),
+        st.tuples(st.just("clip"), st.just("value"), st.just("0.3")),
+        st.tuples(st.just("schedule")),
+        exprs.flatmap(lambda e: st.tuples(st.just("grad"), st.just(f"({e.code}).sum()"),
+                                          st.just(",".join(sorted(e.leaves))))),
     )
     actions = tuple(draw(st.lists(action, min_size=1, max_size=8)))
     return Program(leaves, draw(st.sampled_from(OPTIMIZERS)), actions)

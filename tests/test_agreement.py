@@ -3,7 +3,9 @@
 Each generated program (``tests/programs.py``) is run twice: by gradtui's engine as a
 user's script, and directly by Python with probes after every backward, zero_grad and
 step. Every loss, every ``.grad`` before and after, and every parameter before and after
-that gradtui recorded must be exactly the value torch produced in the direct run.
+that gradtui recorded must be exactly the value torch produced in the direct run; so must
+every clip (the total norm, each gradient after), every learning rate a scheduler set and
+every gradient ``torch.autograd.grad`` returned.
 Examples are derandomized so CI sees the same programs every time; a failure found by a
 wider search is added below as an ``@example``.
 """
@@ -15,10 +17,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 
-from gradtui.model.events import BackwardDone, GradsZeroed, StepTaken
+from gradtui.model.events import BackwardDone, GradComputed, GradsClipped, GradsZeroed, LrScheduled, StepTaken
 from tests.programs import Program, programs
 
-KINDS = {BackwardDone: "backward", GradsZeroed: "zero_grad", StepTaken: "step"}
+KINDS = {BackwardDone: "backward", GradsZeroed: "zero_grad", StepTaken: "step", GradsClipped: "clip",
+         LrScheduled: "schedule", GradComputed: "grad"}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -64,6 +67,22 @@ def test_recorded_values_are_the_values_torch_computed(tmp_path_factory, run_scr
     probes = direct_run(program)
     assert [KINDS[type(e)] for e in recorded] == [p[0] for p in probes], program.source()
     for event, (kind, loss, before, after) in zip(recorded, probes):
+        if isinstance(event, LrScheduled):
+            assert [lr for _, lr in event.lrs] == after and [lr for lr, _ in event.lrs] == before, program.source()
+            continue
+        if isinstance(event, GradComputed):
+            assert list(event.inputs) == before, program.source()
+            assert [values(t) for t in event.results] == after, program.source()
+            continue
+        if isinstance(event, GradsClipped):
+            if loss is not None:  # by norm: the total norm torch returned
+                assert event.total_norm == loss, program.source()
+            # Every parameter that had a gradient is in the event, with torch's values.
+            assert {n for n, g in before.items() if g is not None} <= set(event.grads), program.source()
+            for name, change in event.grads.items():
+                assert same(values(change.before), before[name]), (kind, name, program.source())
+                assert same(values(change.after), after[name]), (kind, name, program.source())
+            continue
         if isinstance(event, BackwardDone):
             assert event.loss == loss, program.source()
             changes = event.grads
