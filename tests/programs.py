@@ -4,8 +4,9 @@ A program declares one to three leaf Parameters, an optimizer over them, and a s
 actions: compute a loss from a random expression and call backward (sometimes with
 ``retain_graph`` and a second backward), ``opt.zero_grad()``, ``leaf.grad = None``,
 ``opt.step()``, clipping the gradients (by norm or by value), ``sched.step()`` of a
-``StepLR`` and ``torch.autograd.grad`` of another expression. The same program is rendered twice: plainly, for gradtui to run as a
-user's script, and with reference probes after every action, for Python to run directly.
+``StepLR`` and ``torch.autograd.grad`` of another expression. The same program is
+rendered twice: plainly, for gradtui to run as a user's script, and with reference probes
+after every action, for Python to run directly.
 """
 
 from __future__ import annotations
@@ -72,14 +73,18 @@ class Program:
                 if probes:
                     lines.append(f"PROBES.append(('step', None, _before, {params}))")
             elif kind == "clip":
+                # torch refuses to clip by value when no parameter has a gradient: only then.
+                pad = "" if action[1] == "norm" else "    "
+                if pad:
+                    lines.append(f"if any(p.grad is not None for p in [{', '.join(names)}]):")
                 if probes:
-                    lines.append(f"_before = {grads}")
+                    lines.append(f"{pad}_before = {grads}")
                 call = (f"torch.nn.utils.clip_grad_norm_([{', '.join(names)}], {action[2]})" if action[1] == "norm"
                         else f"torch.nn.utils.clip_grad_value_([{', '.join(names)}], {action[2]})")
-                lines.append(f"total = {call}")
+                lines.append(f"{pad}total = {call}")
                 if probes:
                     norm = "total.item()" if action[1] == "norm" else "None"
-                    lines.append(f"PROBES.append(('clip', {norm}, _before, {grads}))")
+                    lines.append(f"{pad}PROBES.append(('clip', {norm}, _before, {grads}))")
             elif kind == "schedule":
                 if probes:
                     lines.append(f"_before = {lrs}")

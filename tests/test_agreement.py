@@ -50,6 +50,13 @@ REGRESSIONS = [
     Program((("a", "vector", (1.0, -1.0, 0.0, 0.0)),), "torch.optim.SGD({params}, lr=0.1, momentum=0.9)",
             (("backward", "((a) * (a)).sum()", "retain", "again", "a"), ("step",), ("zero_grad",),
              ("set_none", "a"), ("backward", "((a) * (a)).sum()", "free", "once", "a"))),
+    # Every action of real training loops at least once: a clip that clips (norm 2.4 > 0.5),
+    # a clip by value, a schedule step, and autograd.grad with an unused input.
+    Program((("a", "vector", (1.2, -0.7, 0.0, 0.0)), ("b", "scalar", (0.5, 0.0, 0.0, 0.0))),
+            "torch.optim.Adam({params}, lr=0.05)",
+            (("backward", "((a) * (a) * (b)).sum()", "free", "once", "a,b"), ("clip", "norm", "0.5"),
+             ("clip", "value", "0.3"), ("step",), ("schedule",), ("schedule",),
+             ("grad", "(torch.tanh(a)).sum()", "a,b"), ("zero_grad",))),
 ]
 
 
@@ -58,6 +65,7 @@ REGRESSIONS = [
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(programs())
 @example(REGRESSIONS[0])
+@example(REGRESSIONS[1])
 def test_recorded_values_are_the_values_torch_computed(tmp_path_factory, run_script, program: Program) -> None:
     path = tmp_path_factory.mktemp("prog") / "program.py"
     path.write_text(program.source())
