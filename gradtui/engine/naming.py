@@ -37,6 +37,7 @@ from torch.nn.modules import module as _module_hooks
 from gradtui.engine.expressions import call_receiver, self_attributes
 from gradtui.engine.frame_scan import FrameScan, frame_items, module_tensors
 from gradtui.engine.identity import IdentityTable
+from gradtui.engine.module_outputs import ModuleOutputs
 from gradtui.engine.name_book import Entry, NameBook, Rank
 
 
@@ -133,6 +134,8 @@ class Namer:
         self._hooks: list[Any] = []
         self._receivers: dict[tuple[CodeType, int], str | None] = {}
         self._scans: dict[int, FrameScan] = {}
+        #: Which module returned an activation (``net.0 output``), followed while the run lasts.
+        self.outputs = ModuleOutputs()
 
     # ------------------------------------------------------------------ lifetime
 
@@ -148,10 +151,12 @@ class Namer:
             hook = getattr(_module_hooks, register, None)
             if hook is not None:
                 self._hooks.append(hook(registered))
+        self.outputs.install()
 
     def remove(self) -> None:
         while self._hooks:
             self._hooks.pop().remove()
+        self.outputs.remove()
         self.forget_frames()
 
     # ------------------------------------------------------------------ frames
@@ -229,6 +234,8 @@ class Namer:
         rank = Rank.SELF_PATH if var == "self" else Rank.MODULE_PATH
         for path, tensor in module_tensors(module):
             self.book.give(tensor, f"{var}.{path}", rank)
+        for path, sub in module.named_modules():
+            self.outputs.name_module(sub, f"{var}.{path}" if path else var, rank)
         try:
             self._rooted[key] = (weakref.ref(module), self._generation)
         except TypeError:  # pragma: no cover - modules support weak references
@@ -245,6 +252,10 @@ class Namer:
                 grads.put(grad, weakref.ref(leaf))
 
     def derived_name(self, t: torch.Tensor) -> str | None:
+        """``a.grad``, ``p.data``, or ``net.0 output``: a name made from a named object's."""
+        output = self.outputs.name_of(t)
+        if output is not None:
+            return output
         leaf_ref = self._grads.get(t)
         if leaf_ref is not None:
             leaf = leaf_ref()
