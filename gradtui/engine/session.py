@@ -30,6 +30,7 @@ import gradtui
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.autograd_grad import AutogradGrad
 from gradtui.engine.backward_hook import BackwardHook
+from gradtui.engine.batches import Batches
 from gradtui.engine.capture import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_MAX_VALUES,
@@ -157,7 +158,8 @@ class Session:
             patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input,
                             more=[Clipping(recorder, attribution, capture, namer),
                                   Schedulers(recorder, attribution, namer),
-                                  GradHooks(recorder, attribution, capture, namer, graph)]),
+                                  GradHooks(recorder, attribution, capture, namer, graph),
+                                  Batches(recorder, attribution, capture, namer)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
                            autograd_grad.run),
