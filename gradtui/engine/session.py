@@ -50,6 +50,7 @@ from gradtui.engine.ops import OpRecorder
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import EventList, EventSink, NotesOnce, Recorder
+from gradtui.engine.scaler_events import ScalerEvents
 from gradtui.engine.schedulers import Schedulers
 from gradtui.engine.script import Script
 from gradtui.engine.script_input import ScriptInput
@@ -151,9 +152,10 @@ class Session:
         note_once = NotesOnce(recorder, attribution.in_script_thread)
         self._run = ScriptRun(
             script, recorder=recorder, attribution=attribution,
-            patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input,
+            patches=Patches(optimizers, attribution, op_events, note_once, self._input,
                             more=[Clipping(recorder, attribution, capture, namer),
-                                  Schedulers(recorder, attribution, namer)]),
+                                  Schedulers(recorder, attribution, namer),
+                                  ScalerEvents(recorder, attribution, capture, namer, optimizers, loss_scales)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run),
             modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
