@@ -42,6 +42,7 @@ from gradtui.engine.forking import ForkGuard
 from gradtui.engine.graph import GraphRecorder, NodeTable
 from gradtui.engine.line_tracer import LineTracer
 from gradtui.engine.loss_scale import LossScales
+from gradtui.engine.modes import ModeEvents
 from gradtui.engine.modules import ModuleLocator
 from gradtui.engine.naming import Namer
 from gradtui.engine.notes import GradNormLimits, NoteKeeper
@@ -155,7 +156,8 @@ class Session:
             patches=Patches(optimizers, attribution, op_events, note_once, self._input,
                             more=[Clipping(recorder, attribution, capture, namer),
                                   Schedulers(recorder, attribution, namer),
-                                  ScalerEvents(recorder, attribution, capture, namer, optimizers, loss_scales)]),
+                                  ScalerEvents(recorder, attribution, capture, namer, optimizers, loss_scales),
+                                  ModeEvents(recorder, attribution, namer)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run),
             modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
