@@ -48,8 +48,16 @@ def run_quietly(path: Path):  # type: ignore[no-untyped-def]
 #: Healthy scripts that demonstrate a note on purpose, with the only notes they may give.
 #: accumulation.py calls backward() three times without zero_grad() (the tutorial's point);
 #: mean_chain.py reads .grad of a non-leaf, and torch's warning about it is explained (in a
-#: test process the warning may be filtered away, so the note may be missing).
+#: test process the warning may be filtered away, so the note may be missing);
+#: bf16_autocast_scaler.py overflows one batch on purpose, and GradScaler skips its step.
 DEMONSTRATED = {
+    "bf16_autocast_scaler.py": [
+        ("backward", "the loss is inf; the first non-finite value came out of mse_loss(tensor#55, y) at line 23. "
+                     "Every update from here on carries it."),
+        ("step", "optimizer.step() was skipped: GradScaler found inf/NaN in the unscaled gradients. An occasional "
+                 "skip is how the scaler finds a scale that fits; a skip on most steps means the loss or the "
+                 "gradients overflow at any scale: look for inf/NaN in the loss, or a learning rate that is too high."),
+    ],
     "accumulation.py": [("backward", "theta.grad still held 2 from an earlier backward(), and this backward() added "
                                      "to it: gradients accumulate until zero_grad() (or .grad = None) resets them.")],
     "mean_chain.py": [("output", "That tensor is not a leaf (it was computed from others), so torch does not keep its "
