@@ -30,6 +30,9 @@ _no_torch_function = torch._C.DisableTorchFunction
 #: One C call per op answers "is any autocast region active?"; the usual answer is no.
 _any_autocast = torch._C._is_any_autocast_enabled
 _is_inference = torch.is_inference_mode_enabled
+_autocast_enabled = torch.is_autocast_enabled
+_autocast_dtype = torch.get_autocast_dtype
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
 
 
 def autocast_dtype(t: torch.Tensor) -> str | None:
@@ -41,9 +44,13 @@ def autocast_dtype(t: torch.Tensor) -> str | None:
     if not _any_autocast():
         return None
     device = "cpu" if t.is_cpu else t.device.type
-    if not torch.is_autocast_enabled(device):
+    if not _autocast_enabled(device):
         return None
-    return str(torch.get_autocast_dtype(device)).removeprefix("torch.")
+    dtype = _autocast_dtype(device)
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
 
 
 class OpEvents:
