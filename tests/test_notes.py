@@ -54,9 +54,8 @@ DEMONSTRATED = {
     "bf16_autocast_scaler.py": [
         ("backward", "the loss is inf; the first non-finite value came out of mse_loss(tensor#55, y) at line 23. "
                      "Every update from here on carries it."),
-        ("step", "optimizer.step() was skipped: GradScaler found inf/NaN in the unscaled gradients. An occasional "
-                 "skip is how the scaler finds a scale that fits; a skip on most steps means the loss or the "
-                 "gradients overflow at any scale: look for inf/NaN in the loss, or a learning rate that is too high."),
+        ("step", "optimizer.step() was skipped (inf/NaN gradients): a skip now and then is how GradScaler finds "
+                 "its scale; a skip on most steps means the loss overflows at any scale."),
     ],
     "accumulation.py": [("backward", "theta.grad still held 2 from an earlier backward(), and this backward() added "
                                      "to it: gradients accumulate until zero_grad() (or .grad = None) resets them.")],

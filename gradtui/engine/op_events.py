@@ -3,9 +3,9 @@
 The function mode (``gradtui.engine.ops``), the ``Function.apply`` patch and
 ``ManualUpdates`` decide *that* a call is the script's operation; this module turns it
 into an ``op`` or ``update`` event (the names of its arguments, a summary of its output,
-its module, its piece of the graph) and hands it to the recorder, which appends it and
-passes the gate. It records only what it is given: deciding whose call it was is
-``gradtui.engine.attribution``'s.
+its module, its piece of the graph, the autocast dtype and inference mode it ran under)
+and hands it to the recorder, which appends it and passes the gate. It records only what
+it is given: deciding whose call it was is ``gradtui.engine.attribution``'s.
 """
 
 from __future__ import annotations

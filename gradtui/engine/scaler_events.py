@@ -47,9 +47,8 @@ _no_torch_function = torch._C.DisableTorchFunction
 
 #: Said on a skipped step: one skip is the scaler finding its scale, many are a problem.
 SKIP_NOTE = (
-    "{opt}.step() was skipped: GradScaler found inf/NaN in the unscaled gradients. An occasional "
-    "skip is how the scaler finds a scale that fits; a skip on most steps means the loss or "
-    "the gradients overflow at any scale: look for inf/NaN in the loss, or a learning rate that is too high."
+    "{opt}.step() was skipped (inf/NaN gradients): a skip now and then is how GradScaler finds its "
+    "scale; a skip on most steps means the loss overflows at any scale."
 )
 #: Said when ``update`` brings the scale under 1, as torch's own documentation warns.
 LOW_SCALE_NOTE = (
