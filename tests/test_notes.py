@@ -54,6 +54,10 @@ DEMONSTRATED = {
     "bf16_autocast_scaler.py": [
         ("backward", "the loss is inf; the first non-finite value came out of mse_loss(tensor#55, y) at line 23. "
                      "Every update from here on carries it."),
+        ("clip", "the total gradient norm is NaN (model.0.weight.grad, model.0.bias.grad, model.2.weight.grad, … not "
+                 "finite), so clip_grad_norm_ multiplied every .grad by NaN: all of them are NaN now. The next step() "
+                 "will write NaN into the weights unless it is skipped (GradScaler.step skips it after inf/NaN): find "
+                 "the operation the inf/NaN came from, or pass error_if_nonfinite=True to stop here."),
         ("step", "optimizer.step() was skipped (inf/NaN gradients): a skip now and then is how GradScaler finds "
                  "its scale; a skip on most steps means the loss overflows at any scale."),
     ],
