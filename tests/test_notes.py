@@ -48,8 +48,19 @@ def run_quietly(path: Path):  # type: ignore[no-untyped-def]
 #: Healthy scripts that demonstrate a note on purpose, with the only notes they may give.
 #: accumulation.py calls backward() three times without zero_grad() (the tutorial's point);
 #: mean_chain.py reads .grad of a non-leaf, and torch's warning about it is explained (in a
-#: test process the warning may be filtered away, so the note may be missing).
+#: test process the warning may be filtered away, so the note may be missing);
+#: bf16_autocast_scaler.py overflows one batch on purpose, and GradScaler skips its step.
 DEMONSTRATED = {
+    "bf16_autocast_scaler.py": [
+        ("backward", "the loss is inf; the first non-finite value came out of mse_loss(tensor#55, y) at line 23. "
+                     "Every update from here on carries it."),
+        ("clip", "the total gradient norm is NaN (model.0.weight.grad, model.0.bias.grad, model.2.weight.grad, … not "
+                 "finite), so clip_grad_norm_ multiplied every .grad by NaN: all of them are NaN now. The next step() "
+                 "will write NaN into the weights unless it is skipped (GradScaler.step skips it after inf/NaN): find "
+                 "the operation the inf/NaN came from, or pass error_if_nonfinite=True to stop here."),
+        ("step", "optimizer.step() was skipped (inf/NaN gradients): a skip now and then is how GradScaler finds "
+                 "its scale; a skip on most steps means the loss overflows at any scale."),
+    ],
     "accumulation.py": [("backward", "theta.grad still held 2 from an earlier backward(), and this backward() added "
                                      "to it: gradients accumulate until zero_grad() (or .grad = None) resets them.")],
     "mean_chain.py": [("output", "That tensor is not a leaf (it was computed from others), so torch does not keep its "

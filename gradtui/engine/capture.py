@@ -112,7 +112,10 @@ class TensorCapture:
         if not isinstance(t, torch.Tensor):
             return None
         key = id(t)
-        version = t._version
+        try:
+            version = t._version
+        except RuntimeError:  # made under torch.inference_mode(): no version counter, so no cache
+            return self._summarize_now(t)
         try:
             ptr = t.data_ptr()
         except RuntimeError:

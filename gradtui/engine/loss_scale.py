@@ -3,8 +3,9 @@
 Mixed-precision training calls ``scaler.scale(loss).backward()``: the root of the
 backward is the loss times a large factor (65536 at first), and a loss curve of those
 values says nothing about training. The scaled tensor is remembered (weakly) with its
-factor when ``scale`` returns it; a backward from it reports the script's own loss and
-the factor beside it. The gradients stay as torch computed them: scaled.
+factor when ``scale`` returns it (``gradtui.engine.scaler_events`` wraps ``scale``); a
+backward from it reports the script's own loss and the factor beside it. The gradients
+stay as torch computed them: scaled.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class LossScales:
     def remember(self, scaled: Any, scaler: Any) -> None:
         if not isinstance(scaled, torch.Tensor):
             return  # scale() of a list or tuple of outputs: not a single loss
-        factor = _factor(scaler)
+        factor = scale_factor(scaler)
         if factor is not None:
             self._scaled.put(scaled, factor)
 
@@ -33,7 +34,8 @@ class LossScales:
         return self._scaled.get(t)
 
 
-def _factor(scaler: Any) -> float | None:
+def scale_factor(scaler: Any) -> float | None:
+    """The scaler's current loss scale, or None while it has none (disabled, or before its first ``scale``)."""
     if not getattr(scaler, "_enabled", True):
         return None
     scale = getattr(scaler, "_scale", None)

@@ -3,9 +3,9 @@
 The function mode (``gradtui.engine.ops``), the ``Function.apply`` patch and
 ``ManualUpdates`` decide *that* a call is the script's operation; this module turns it
 into an ``op`` or ``update`` event (the names of its arguments, a summary of its output,
-its module, its piece of the graph) and hands it to the recorder, which appends it and
-passes the gate. It records only what it is given: deciding whose call it was is
-``gradtui.engine.attribution``'s.
+its module, its piece of the graph, the autocast dtype and inference mode it ran under)
+and hands it to the recorder, which appends it and passes the gate. It records only what
+it is given: deciding whose call it was is ``gradtui.engine.attribution``'s.
 """
 
 from __future__ import annotations
@@ -27,6 +27,30 @@ from gradtui.engine.tensors import describe_args, first_tensor
 from gradtui.model.events import Change, OpCalled, ParamsUpdated
 
 _no_torch_function = torch._C.DisableTorchFunction
+#: One C call per op answers "is any autocast region active?"; the usual answer is no.
+_any_autocast = torch._C._is_any_autocast_enabled
+_is_inference = torch.is_inference_mode_enabled
+_autocast_enabled = torch.is_autocast_enabled
+_autocast_dtype = torch.get_autocast_dtype
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
+def autocast_dtype(t: torch.Tensor) -> str | None:
+    """The dtype autocast runs ops on ``t``'s device in (``bfloat16``), or None outside a region.
+
+    Asked after the op returned: entering or leaving a region is not an op, so the state
+    is the one the op ran in. Only inside some region does it cost more than one call.
+    """
+    if not _any_autocast():
+        return None
+    device = "cpu" if t.is_cpu else t.device.type
+    if not _autocast_enabled(device):
+        return None
+    dtype = _autocast_dtype(device)
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
 
 
 class OpEvents:
@@ -53,8 +77,10 @@ class OpEvents:
             module, module_class = self._modules.locate(sys._getframe(1)) if t.grad_fn is not None else (None, None)
             graph = self._graph.record(t, index.name, module, module_class)
         file, line = self._recorder.at(frame)
+        # Inference mode switches grad mode off too, so only an op without grad mode can be under it.
+        inference = not grad_enabled and _is_inference()
         self._recorder.emit(OpCalled, file, line, op=name, grad_fn=fn, grad_enabled=grad_enabled, args=described,
-                            output=output, graph=graph)
+                            output=output, graph=graph, autocast=autocast_dtype(t), inference=inference)
 
     def record_update(self, frame: FrameType, op: str, args: tuple[str, ...], grad_enabled: bool,
                       through_data: bool, params: dict[str, Change]) -> None:

@@ -7,13 +7,16 @@ summarised and, for a step without a closure, torch functions are switched off (
 step makes ~100 torch calls that are not the script's ops); after it (``after_step``)
 they are summarised again, with the optimizer's state, and the ``step`` event goes to
 the recorder. A step that raised never reaches its second half: the line tracer calls
-``step_raised`` and what it left behind is dropped.
+``step_raised`` and what it left behind is dropped. A step ``GradScaler.step`` skipped
+(inf/NaN gradients) never calls ``optimizer.step()`` at all, so no hook fires: the
+scaler's wrapper (``gradtui.engine.scaler_events``) asks for it with ``record_skipped_step``.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import torch
@@ -62,6 +65,9 @@ class OptimizerHooks:
         self._stepped_classes: set[type] = set()  # optimizer classes whose step() is noted quiet
         self._steps: list[_PendingStep] = []
         self._zero_grad_depth = 0
+        #: How many of the script's steps have begun: ``GradScaler.step`` compares it before
+        #: and after to know whether ``optimizer.step()`` ran or was skipped.
+        self.steps_begun = 0
         #: Entered for an optimizer step that has no closure: nothing in it is the
         #: script's op, and an Adam step makes ~100 torch calls that would each enter
         #: the function mode's Python handler.
@@ -99,6 +105,7 @@ class OptimizerHooks:
     def before_step(self, opt: torch.optim.Optimizer, args: Any = (), kwargs: Any = None) -> None:
         if not self._attribution.in_script_thread():
             return
+        self.steps_begun += 1
         # torch passes the step's positional arguments including the optimizer itself.
         positional = args[1:] if args and args[0] is opt else args
         closure = positional[0] if positional else (kwargs or {}).get("closure")
@@ -154,16 +161,38 @@ class OptimizerHooks:
         with _no_torch_function():
             params = pending.params
             after = [capture.summarize(p) for p in params]
-            state = {}
-            for p, name in zip(params, pending.names):
-                entry = opt.state.get(p)
-                if entry:
-                    state[name] = state_entry(entry, capture.summarize)
+            state = self._state(opt, params, pending.names)
             hyper = hyperparameters(opt)
             update_norms = _update_norms(pending)
         changes = {n: Change(b, a) for n, b, a in zip(pending.names, pending.before, after)}
         self._recorder.emit(StepTaken, pending.file, pending.line, optimizer=pending.owner, hyperparams=hyper,
                             params=changes, state=state, notes=pending.notes, update_norms=update_norms)
+
+    def record_skipped_step(self, opt: torch.optim.Optimizer, frame: FrameType | None, reason: str,
+                            notes: tuple[str, ...]) -> None:
+        """A ``step`` event for a step that did not happen: each parameter the same before and after."""
+        capture, namer = self._capture, self._namer
+        with _no_torch_function():
+            params = optimizer_params(opt)
+            index = namer.index(frame)
+            names = [index.name(p) for p in params]
+            now = [capture.summarize(p) for p in params]
+            state = self._state(opt, params, names)
+            hyper = hyperparameters(opt)
+            owner = Owner(namer.owner_name(opt, frame), type(opt).__name__)
+        file, line = self._recorder.at(frame)
+        changes = {n: Change(s, s) for n, s in zip(names, now)}
+        self._recorder.emit(StepTaken, file, line, optimizer=owner, hyperparams=hyper, params=changes, state=state,
+                            notes=notes, skipped=reason)
+
+    def _state(self, opt: torch.optim.Optimizer, params: list[torch.Tensor],
+               names: list[str]) -> dict[str, dict[str, Any]]:
+        state = {}
+        for p, name in zip(params, names):
+            entry = opt.state.get(p)
+            if entry:
+                state[name] = state_entry(entry, self._capture.summarize)
+        return state
 
 
 def _update_norms(pending: _PendingStep) -> dict[str, float]:

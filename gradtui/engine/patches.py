@@ -28,7 +28,6 @@ from torch.optim.optimizer import (
 )
 
 from gradtui.engine.attribution import Attribution
-from gradtui.engine.loss_scale import LossScales
 from gradtui.engine.op_events import OpEvents
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.script_input import ScriptInput
@@ -57,12 +56,11 @@ class Patches:
     """Installs the step hooks and the zero_grad / Function.apply wrappers for one run."""
 
     def __init__(self, optimizers: OptimizerHooks, attribution: Attribution, ops: OpEvents,
-                 loss_scales: LossScales, note_once: Callable[[str, str], None], script_input: ScriptInput,
+                 note_once: Callable[[str, str], None], script_input: ScriptInput,
                  more: Sequence[PatchSet] = ()) -> None:
         self._optimizers = optimizers
         self._attribution = attribution
         self._ops = ops
-        self._loss_scales = loss_scales
         self._note_once = note_once
         self._input = script_input
         self._more = tuple(more)
@@ -78,7 +76,6 @@ class Patches:
                 self._wrap_zero_grad(cls)
             self._watch_new_subclasses(root)
         self._wrap_function_apply()
-        self._wrap_grad_scaler()
         if self._input.from_driver:
             self._wrap_input()
         self._wrap_compile()
@@ -170,24 +167,6 @@ class Patches:
             return ops.run_function_apply(original, cls, args, kwargs)
 
         self.set_class_attr(Function, "apply", classmethod(apply))
-
-
-    def _wrap_grad_scaler(self) -> None:
-        """Remember what ``GradScaler.scale`` multiplied each loss by (``engine.loss_scale``)."""
-        amp = getattr(torch, "amp", None)
-        scaler_cls = getattr(amp, "GradScaler", None)
-        original = getattr(scaler_cls, "scale", None) if scaler_cls is not None else None
-        if original is None:  # pragma: no cover - torch without torch.amp.GradScaler
-            return
-        loss_scales = self._loss_scales
-
-        @functools.wraps(original)
-        def scale(scaler: Any, outputs: Any) -> Any:
-            scaled = original(scaler, outputs)
-            loss_scales.remember(scaled, scaler)  # harmless from any thread: a weak table
-            return scaled
-
-        self.set_class_attr(scaler_cls, "scale", scale)  # type: ignore[arg-type]
 
 
 def _all_subclasses(cls: type) -> list[type]:

@@ -71,11 +71,11 @@ class Recorder:
             return self.where
         return self._display(frame.f_code.co_filename), frame.f_lineno
 
-    def emit(self, cls: type[Event], file: str, line: int, **fields: Any) -> None:
+    def emit(self, event_cls: type[Event], file: str, line: int, **fields: Any) -> None:
         """Append one event (what was printed before it comes first), then pass the gate."""
         with self._lock:
             self.router.flush_all()
-            self._append(cls(seq=len(self.log), file=file, line=line, **fields))
+            self._append(event_cls(seq=len(self.log), file=file, line=line, **fields))
 
     def flush(self) -> None:
         """Append what the script printed and has not ended with a new line."""

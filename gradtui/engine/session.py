@@ -45,6 +45,7 @@ from gradtui.engine.grad_hooks import GradHooks
 from gradtui.engine.graph import GraphRecorder, NodeTable
 from gradtui.engine.line_tracer import LineTracer
 from gradtui.engine.loss_scale import LossScales
+from gradtui.engine.modes import ModeEvents
 from gradtui.engine.modules import ModuleLocator
 from gradtui.engine.naming import Namer
 from gradtui.engine.notes import GradNormLimits, NoteKeeper
@@ -53,6 +54,7 @@ from gradtui.engine.ops import OpRecorder
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import EventList, EventSink, NotesOnce, Recorder
+from gradtui.engine.scaler_events import ScalerEvents
 from gradtui.engine.schedulers import Schedulers
 from gradtui.engine.script import Script
 from gradtui.engine.script_input import ScriptInput
@@ -155,11 +157,13 @@ class Session:
         note_once = NotesOnce(recorder, attribution.in_script_thread)
         self._run = ScriptRun(
             script, recorder=recorder, attribution=attribution,
-            patches=Patches(optimizers, attribution, op_events, loss_scales, note_once, self._input,
+            patches=Patches(optimizers, attribution, op_events, note_once, self._input,
                             more=[Clipping(recorder, attribution, capture, namer),
                                   Schedulers(recorder, attribution, namer),
                                   GradHooks(recorder, attribution, capture, namer, graph),
-                                  Batches(recorder, attribution, capture, namer)]),
+                                  Batches(recorder, attribution, capture, namer),
+                                  ScalerEvents(recorder, attribution, capture, namer, optimizers, loss_scales),
+                                  ModeEvents(recorder, attribution, namer)]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
                            autograd_grad.run),
