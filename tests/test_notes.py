@@ -52,7 +52,7 @@ def run_quietly(path: Path):  # type: ignore[no-untyped-def]
 #: bf16_autocast_scaler.py overflows one batch on purpose, and GradScaler skips its step.
 DEMONSTRATED = {
     "bf16_autocast_scaler.py": [
-        ("backward", "the loss is inf; the first non-finite value came out of mse_loss(tensor#55, y) at line 23. "
+        ("backward", "the loss is inf; the first non-finite value came out of mse_loss(tensor#19, y) at line 23. "
                      "Every update from here on carries it."),
         ("clip", "the total gradient norm is NaN (model.0.weight.grad, model.0.bias.grad, model.2.weight.grad, … not "
                  "finite), so clip_grad_norm_ multiplied every .grad by NaN: all of them are NaN now. The next step() "

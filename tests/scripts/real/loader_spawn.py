@@ -16,6 +16,7 @@ if __name__ == "__main__":
     for epoch in range(2):
         for xb, yb in loader:
             loss = ((xb[:, 0] * w - yb) ** 2).mean()
+            w.grad = None
             loss.backward()
             print(epoch, round(loss.item(), 4))
     with mp.get_context("spawn").Pool(2) as pool:
