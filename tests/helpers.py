@@ -1,8 +1,18 @@
-"""Small readers of timelines for the tests: events by kind, values as flat lists."""
+"""Small readers of timelines for the tests: events by kind, values as flat lists; and the
+script run plainly, what the recorded values are compared with."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
+import runpy
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from gradtui.model.events import Event
 from gradtui.model.tensors import TensorSummary
@@ -45,3 +55,28 @@ def seqs_ok(tl: Timeline) -> bool:
 
 
 __all__ = ["Event", "flat", "grad_changes", "of_kind", "seqs_ok", "stderr", "stdout"]
+
+
+@functools.cache
+def plain_python(script: Path) -> subprocess.CompletedProcess[str]:
+    """``python SCRIPT`` in a process of its own, from the script's folder (once per script and session)."""
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=script.parent)
+
+
+def python_stdout(script: Path) -> str:
+    """What ``script`` prints run plainly in this process (quicker than a new interpreter)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(str(script), run_name="__main__")
+    return out.getvalue()
+
+
+def tensor_values(t: Any) -> list[float] | None:
+    """A live tensor's values, row-major, as floats (``None`` for ``None``)."""
+    return None if t is None else [float(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def close(recorded: list[Any] | None, expected: list[float]) -> bool:
+    """Recorded values equal torch's up to float32 rounding of the last digit."""
+    return recorded is not None and recorded == pytest.approx(expected, rel=1e-6, abs=1e-7)

@@ -8,7 +8,6 @@ small scripts' numbers recomputed here), and from what ``python SCRIPT`` prints.
 from __future__ import annotations
 
 import runpy
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -19,22 +18,12 @@ import torch
 
 from gradtui.model.events import BackwardDone, GradComputed
 from tests.conftest import SCRIPTS
-from tests.helpers import flat, of_kind, stdout
+from tests.helpers import close, flat, of_kind, stdout
+from tests.helpers import plain_python as python
+from tests.helpers import tensor_values as values
 from tests.recording_tools import gradtui
 
 GAN = SCRIPTS / "real" / "gan_gradient_penalty.py"
-
-
-def python(script: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-
-
-def values(t: torch.Tensor) -> list[float]:
-    return [float(v) for v in t.detach().reshape(-1).tolist()]
-
-
-def close(recorded: list[Any] | None, expected: list[float]) -> bool:
-    return recorded is not None and recorded == pytest.approx(expected, rel=1e-6, abs=1e-7)
 
 
 def torch_run_of_gan(monkeypatch: pytest.MonkeyPatch) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:

@@ -7,8 +7,6 @@ spawned or none.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from gradtui.model.store.reader import Recording
 from tests.conftest import REPO
-from tests.helpers import flat, stdout
+from tests.helpers import flat, plain_python, stdout
 from tests.recording_tools import gradtui
 
 SCRIPT = """\
@@ -40,10 +38,6 @@ def expected_batches() -> list[list[object]]:
     for xb, yb in DataLoader(data, batch_size=4, shuffle=True):
         out += [xb.tolist(), yb.tolist()]
     return out
-
-
-def plain_python(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=path.parent)
 
 
 @pytest.mark.parametrize("workers", [0, 2])

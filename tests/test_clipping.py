@@ -8,13 +8,7 @@ never from an earlier gradtui run.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
 import math
-import runpy
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -26,27 +20,14 @@ from gradtui.engine.clipping import BUSY_SHARE, BUSY_WINDOW
 from gradtui.model.events import GradsClipped
 from gradtui.model.sentences import describe
 from tests.conftest import SCRIPTS
-from tests.helpers import flat, of_kind, stdout
+from tests.helpers import flat, of_kind, python_stdout, stdout
+from tests.helpers import plain_python as plain
+from tests.helpers import tensor_values as values
 from tests.recording_tools import gradtui
 
 REAL = SCRIPTS / "real"
 MLP = REAL / "mlp_adamw_onecycle.py"
 TWO = REAL / "two_optimizers.py"
-
-
-@functools.cache
-def plain(script: Path) -> subprocess.CompletedProcess[str]:
-    """``python SCRIPT`` in a process of its own (once per script and test session)."""
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                          cwd=script.parent)
-
-
-def python_stdout(script: Path) -> str:
-    """What ``script`` prints run plainly in this process (quicker than a new interpreter)."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        runpy.run_path(str(script), run_name="__main__")
-    return out.getvalue()
 
 
 def write(tmp_path: Path, source: str, name: str = "script.py") -> Path:
@@ -78,10 +59,6 @@ def direct_run(script: Path, monkeypatch: pytest.MonkeyPatch, function: str) -> 
     printed = python_stdout(script)
     monkeypatch.undo()
     return spy, printed
-
-
-def values(t: torch.Tensor | None) -> list[float] | None:
-    return None if t is None else t.reshape(-1).tolist()
 
 
 # ---------------------------------------------------------------------------- the corpus

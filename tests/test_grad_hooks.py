@@ -7,8 +7,6 @@ hooks watched by plain wrappers, or a small script's gradients recomputed here.
 from __future__ import annotations
 
 import runpy
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -18,21 +16,11 @@ import torch
 
 from gradtui.model.events import BackwardDone, GradHooked
 from tests.conftest import SCRIPTS
-from tests.helpers import flat, of_kind, stdout
+from tests.helpers import close, flat, of_kind, stdout
+from tests.helpers import plain_python as python
+from tests.helpers import tensor_values as values
 
 ACCUMULATION = SCRIPTS / "real" / "accumulation_hook.py"
-
-
-def python(script: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-
-
-def values(t: torch.Tensor) -> list[float]:
-    return [float(v) for v in t.detach().reshape(-1).tolist()]
-
-
-def close(recorded: list[Any] | None, expected: list[float]) -> bool:
-    return recorded is not None and recorded == pytest.approx(expected, rel=1e-6, abs=1e-7)
 
 
 def torch_run_of_accumulation(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, torch.Tensor, torch.Tensor]]:

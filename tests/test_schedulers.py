@@ -8,13 +8,7 @@ printed under plain python; never from an earlier gradtui run.
 from __future__ import annotations
 
 import ast
-import contextlib
-import functools
-import io
 import re
-import runpy
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -27,25 +21,13 @@ from torch.optim import lr_scheduler
 from gradtui.model.events import LrScheduled
 from gradtui.model.sentences import describe
 from tests.conftest import SCRIPTS
-from tests.helpers import of_kind, stdout
+from tests.helpers import of_kind, python_stdout, stdout
+from tests.helpers import plain_python as plain
 from tests.recording_tools import gradtui
 
 REAL = SCRIPTS / "real"
 MLP = REAL / "mlp_adamw_onecycle.py"
 TWO = REAL / "two_optimizers.py"
-
-
-@functools.cache
-def plain(script: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                          cwd=script.parent)
-
-
-def python_stdout(script: Path) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        runpy.run_path(str(script), run_name="__main__")
-    return out.getvalue()
 
 
 def write(tmp_path: Path, source: str) -> Path:

@@ -72,9 +72,9 @@ class Patches:
         post = register_optimizer_step_post_hook(lambda opt, args, kwargs: hooks.after_step(opt))
         self._undo += [pre.remove, post.remove]
         for root in (Optimizer, torch.nn.Module):
-            for cls in [root, *_all_subclasses(root)]:
+            for cls in [root, *all_subclasses(root)]:
                 self._wrap_zero_grad(cls)
-            self._watch_new_subclasses(root)
+            self.watch_new_subclasses(root, self._wrap_zero_grad)
         self._wrap_function_apply()
         if self._input.from_driver:
             self._wrap_input()
@@ -142,8 +142,9 @@ class Patches:
         setattr(zero_grad, _WRAPPED, True)
         self.set_class_attr(cls, "zero_grad", zero_grad)
 
-    def _watch_new_subclasses(self, root: type) -> None:
-        patches = self
+    def watch_new_subclasses(self, root: type, on_new: Callable[[type], None]) -> None:
+        """``on_new(cls)`` for every subclass of ``root`` defined from now on (the script's own
+        optimizers, modules, schedulers), until ``remove()``; ``root``'s own hook still runs."""
         previous = root.__dict__.get("__init_subclass__")
 
         def init_subclass(cls: type, /, **kwargs: Any) -> None:
@@ -151,7 +152,7 @@ class Patches:
                 previous.__get__(None, cls)(**kwargs)
             else:
                 super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
-            patches._wrap_zero_grad(cls)
+            on_new(cls)
 
         self.set_class_attr(root, "__init_subclass__", classmethod(init_subclass))
 
@@ -169,7 +170,8 @@ class Patches:
         self.set_class_attr(Function, "apply", classmethod(apply))
 
 
-def _all_subclasses(cls: type) -> list[type]:
+def all_subclasses(cls: type) -> list[type]:
+    """Every class below ``cls``, at any depth (those defined so far)."""
     out: list[type] = []
     todo: list[type] = list(cls.__subclasses__())
     while todo:

@@ -45,7 +45,7 @@ from torch.optim import Optimizer, lr_scheduler
 
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.naming import Namer
-from gradtui.engine.patches import Patches
+from gradtui.engine.patches import Patches, all_subclasses
 from gradtui.engine.recorder import Recorder
 from gradtui.engine.tensors import plain_value
 from gradtui.model.events import HyperValue, LrScheduled, Owner
@@ -82,9 +82,9 @@ class Schedulers:
     def install(self, patches: Patches) -> None:
         self._patches = patches
         for root in scheduler_roots():
-            for cls in [root, *_all_subclasses(root)]:
+            for cls in [root, *all_subclasses(root)]:
                 self.wrap_class(cls)
-            self._watch_new_subclasses(root, patches)
+            patches.watch_new_subclasses(root, self.wrap_class)
 
     def wrap_class(self, cls: type) -> None:
         """Wrap ``step`` and ``__init__`` where ``cls`` itself defines them."""
@@ -106,19 +106,6 @@ class Schedulers:
 
         setattr(wrapper, _WRAPPED, True)
         return wrapper
-
-    def _watch_new_subclasses(self, root: type, patches: Patches) -> None:
-        schedulers = self
-        previous = root.__dict__.get("__init_subclass__")
-
-        def init_subclass(cls: type, /, **kwargs: Any) -> None:
-            if previous is not None:
-                previous.__get__(None, cls)(**kwargs)
-            else:
-                super(root, cls).__init_subclass__(**kwargs)  # type: ignore[arg-type]
-            schedulers.wrap_class(cls)
-
-        patches.set_class_attr(root, "__init_subclass__", classmethod(init_subclass))
 
     # ------------------------------------------------------------------ calls
 
@@ -208,13 +195,3 @@ def _assigned_name(frame: FrameType | None) -> str | None:
         return None
     match = _ASSIGNED.match(linecache.getline(frame.f_code.co_filename, frame.f_lineno))
     return match.group(1) if match else None
-
-
-def _all_subclasses(cls: type) -> list[type]:
-    out: list[type] = []
-    todo: list[type] = list(cls.__subclasses__())
-    while todo:
-        sub = todo.pop()
-        out.append(sub)
-        todo.extend(sub.__subclasses__())
-    return out

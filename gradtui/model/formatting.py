@@ -8,7 +8,7 @@ panel and every log. Pure functions of model values; no torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, assert_never
 
 from gradtui.model.events import (
@@ -235,10 +235,17 @@ def summary(event: Event, source: str | None = None) -> str:
 MODE_WORDS = {"grad": "enabled", "no_grad": "no_grad", "inference": "inference_mode", "train": "train", "eval": "eval"}
 
 
+def lr_list(lrs: Iterable[Any]) -> str:
+    """One lr per parameter group: ``0.1``, ``0.1,0.01`` (``?`` for a group without one); ``""`` for none."""
+    lrs = list(lrs)
+    if all(lr is None for lr in lrs):
+        return ""
+    return ",".join("?" if lr is None else format_number(lr) for lr in lrs)
+
+
 def group_lrs(hyperparams: Sequence[Mapping[str, Any]]) -> str:
-    """``0.1``, or one lr per parameter group: ``0.1,0.01``."""
-    lrs = [g.get("lr") for g in hyperparams]
-    return ",".join(format_number(lr) for lr in lrs if lr is not None)
+    """``lr_list`` of the parameter groups' hyperparameters."""
+    return lr_list(g.get("lr") for g in hyperparams)
 
 
 def clip_text(event: GradsClipped) -> str:
@@ -255,8 +262,8 @@ def clip_text(event: GradsClipped) -> str:
 
 def schedule_text(event: LrScheduled) -> str:
     """``lr 0.1 → 0.05``, per group: ``lr 0.1,0.01 → 0.05,0.005``; other moved values after."""
-    before = ",".join(format_number(b) if b is not None else "?" for b, _ in event.lrs)
-    after = ",".join(format_number(a) if a is not None else "?" for _, a in event.lrs)
+    before = lr_list(b for b, _ in event.lrs) or "?"
+    after = lr_list(a for _, a in event.lrs) or "?"
     text = f"lr {before} {ARROW} {after}"
     moved = {k: v for g in event.changes[:1] for k, v in g.items()}
     for k, (b, a) in moved.items():

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from gradtui.model import history, training
 from gradtui.model.events import LrScheduled, StepTaken
-from gradtui.model.formatting import ARROW, format_number, format_tensor, group_lrs
+from gradtui.model.formatting import ARROW, format_number, format_tensor, group_lrs, lr_list
 from gradtui.model.tensors import TensorSummary
 from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
@@ -67,9 +67,9 @@ def _schedule(view: View, step: StepTaken) -> list[Text]:
             if e.optimizer.name == step.optimizer.name]
     for name in dict.fromkeys(e.scheduler.name for e in mine):
         events = [e for e in mine if e.scheduler.name == name]
-        values = [group_lrs([{"lr": a} for _, a in e.lrs]) for e in events]
+        values = [lr_list(a for _, a in e.lrs) for e in events]
         shown = values[-SCHEDULE_SHOWN:]
-        first = group_lrs([{"lr": b} for b, _ in events[0].lrs]) if len(values) <= SCHEDULE_SHOWN else "…"
+        first = lr_list(b for b, _ in events[0].lrs) if len(values) <= SCHEDULE_SHOWN else "…"
         lines.append(Text.assemble((f"schedule · {name} ({events[-1].scheduler.cls}): ", "dim"),
                                    f" {ARROW} ".join([first, *shown])))
     return lines
