@@ -48,6 +48,8 @@ class BackwardHook:
         self._loss_scales = loss_scales
         #: Record each backward pass node by node (what stepping into backward shows).
         self.record_nodes = record_nodes
+        #: How many backward calls the script has made (``autograd_grad``'s note asks).
+        self.count = 0
 
     def run(self, func: Callable[..., Any], args: Any, kwargs: Any, caller: FrameType) -> Any:
         frame = self._attribution.user_frame(caller)
@@ -69,6 +71,7 @@ class BackwardHook:
                 graph_recorder.record(extra, index.name)
             hooked = [n for r in roots for n in graph_recorder.nodes_under(r)] if self.record_nodes else []
             trace = BackwardTrace(hooked, capture.summarize_small)
+        self.count += 1
         try:
             out = func(*args, **kwargs)
         finally:

@@ -5,6 +5,13 @@ of its outputs and sending gradients to its inputs. A post-hook on every node of
 graph (``Node.register_hook``) sees exactly that, in the order torch runs the nodes, with
 the very tensors it passes along. The hooks are added for one call of backward and
 removed after it, whatever happens; they only read, never change, a gradient.
+
+What a node received is read after the script's own hooks on that gradient ran (torch
+runs a tensor's ``register_hook`` hooks, then the node's pre-hooks, the node, its
+post-hooks), so ``grad_in`` is what the node really got, hook changes included. An
+``AccumulateGrad`` is read in a pre-hook instead: it stores the very tensor it received
+as ``.grad``, and a post-accumulate-grad hook that changes ``.grad`` in place runs
+before the post-hooks, so a post-hook would see the hook's value as if received.
 """
 
 from __future__ import annotations
@@ -28,16 +35,28 @@ class BackwardTrace:
         self._summarize = summarize
         self._handles: list[Any] = []
         for node_id, node in nodes:
+            name = type(node).__name__
+            early: list[tuple[TensorSummary | None, ...]] | None = [] if name == "AccumulateGrad" else None
             try:
-                self._handles.append(node.register_hook(self._hook(node_id, type(node).__name__)))
+                if early is not None:
+                    self._handles.append(node.register_prehook(self._prehook(early)))
+                self._handles.append(node.register_hook(self._hook(node_id, name, early)))
             except (RuntimeError, AttributeError, TypeError):  # a node that takes no hooks
                 continue
 
-    def _hook(self, node_id: int, name: str) -> Callable[[Any, Any], None]:
+    def _prehook(self, early: list[tuple[TensorSummary | None, ...]]) -> Callable[[Any], None]:
+        def prehook(grad_outputs: Any) -> None:
+            with torch._C.DisableTorchFunction():
+                early.append(tuple(self._summarize(g) for g in grad_outputs))
+
+        return prehook
+
+    def _hook(self, node_id: int, name: str,
+              early: list[tuple[TensorSummary | None, ...]] | None) -> Callable[[Any, Any], None]:
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             with torch._C.DisableTorchFunction():
                 # torch's grad_outputs flow into the node; its grad_inputs go on to its inputs.
-                received = tuple(self._summarize(g) for g in grad_outputs)
+                received = early.pop() if early else tuple(self._summarize(g) for g in grad_outputs)
                 sent = tuple(self._summarize(g) for g in grad_inputs)
             self.runs.append(NodeRun(node_id, name, received, sent))
 

@@ -1,22 +1,33 @@
-"""Hooks the script registers on tensors and modules, recorded each time one runs in backward.
+"""Hooks the script registers on tensors and modules, recorded each time one runs in a backward pass.
 
-A hook can change a gradient (``return g / 2``, or ``g.mul_(0.5)`` in place), and then the
-gradients of the pass are no longer the chain rule alone. So ``Tensor.register_hook``,
-``Tensor.register_post_accumulate_grad_hook``, ``Module.register_full_backward_hook`` and
-``Module.register_full_backward_pre_hook`` are wrapped for the run: the script's function
-is registered inside a wrapper that, when it runs in the script's thread, copies the
-gradients it receives, calls the function once with them, and emits a ``hook`` event
-with the gradients it received and those it left (compared by value, so an in-place
-change counts), and a note when it changed one. The handle torch returns is returned
-as is, so ``handle.remove()`` removes the wrapper and the recording with it.
+A hook can change a gradient (``return g / 2``, ``g.clamp_(-1, 1)`` in place, a module
+hook returning new input gradients), and then the gradients of the pass are no longer
+the chain rule's alone. So the registrations (``Tensor.register_hook``,
+``Tensor.register_post_accumulate_grad_hook``, ``Module.register_full_backward_hook``,
+``Module.register_full_backward_pre_hook`` and the global
+``register_module_full_backward_hook`` / ``_pre_hook``) are wrapped for the run: the
+script's function is registered inside a recorder that, when autograd calls it in the
+script's thread, copies the gradients it is given, calls the function once with the very
+arguments torch gave, and emits a ``hook`` event with the gradients it received and
+those it left (compared by value, so that an in-place change counts and a ``return
+g.clone()`` does not), and a note the first time a hook changed one. What torch returned
+from the registration (the handle) is returned as is, so ``handle.remove()`` removes the
+recorder with the function.
 
-Order, measured on torch 2.13: for a node, torch runs the tensor hooks of its input
-(``register_hook``) first, then node pre-hooks, the node, and its post-hooks; the
-post-hook that ``BackwardTrace`` installs therefore sees, and ``NodeRun.grad_in``
-records, the gradient the tensor hook left, which is what the node really received.
+The order torch runs things in, measured on torch 2.13 (tests/test_grad_hooks.py checks
+it): for a node, the tensor hooks of the tensor it computed (``register_hook``) run
+first, then the node's pre-hooks, the node, and its post-hooks, of which the one
+``BackwardTrace`` adds comes last. So ``NodeRun.grad_in`` is the gradient after the
+script's tensor hook, what the node really received, while the node before it recorded
+in ``grad_out`` what it sent, before the hook: the ``hook`` event between them tells the
+difference. A leaf's hooks run before its ``AccumulateGrad``; its post-accumulate hooks
+after the gradient is in ``.grad``. ``autograd.grad`` runs the tensor hooks of its
+inputs too (its result is the hook's), but no ``AccumulateGrad`` and so no
+post-accumulate hook.
 
-What this must not do: change what the hook returns or how often it runs, or keep a
-tensor alive (the target is held weakly).
+What this must not do: change what a hook returns or how often it runs, record a hook
+running in another thread or in a registration made by library code, or keep a tensor
+alive (the target is held weakly).
 """
 
 from __future__ import annotations
@@ -29,22 +40,42 @@ from types import FrameType
 from typing import Any
 
 import torch
+from torch.nn.modules import module as _module_mod
 
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.capture import TensorCapture
+from gradtui.engine.frame_scan import frame_items
 from gradtui.engine.graph import GraphRecorder
 from gradtui.engine.naming import Namer
 from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import Recorder
 from gradtui.model.events import GradHooked
 from gradtui.model.formatting import format_number
+from gradtui.model.tensors import TensorSummary
 
 _no_torch_function = torch._C.DisableTorchFunction
-_WRAPPER = "__gradtui_hook__"
+#: Set on the recorders, so that a registration seen twice (the function mode passes the
+#: script's ``t.register_hook`` on once more) wraps the script's function only once.
+_RECORDER = "__gradtui_hook_recorder__"
+#: Errors reading a gradient may raise (a batched tensor inside ``vmap``): the hook still
+#: runs, unrecorded.
+_UNREADABLE = (RuntimeError, TypeError, ValueError, NotImplementedError)
+_current_node = getattr(torch._C, "_current_autograd_node", lambda: None)
+
+#: (class, method, where) for the registrations on tensors and modules.
+_METHODS = (
+    (torch.Tensor, "register_hook", "tensor"),
+    (torch.Tensor, "register_post_accumulate_grad_hook", "post_accumulate"),
+    (torch.nn.Module, "register_full_backward_hook", "module"),
+    (torch.nn.Module, "register_full_backward_pre_hook", "module_pre"),
+)
+#: The global registrations: a hook for every module.
+_GLOBALS = (("register_module_full_backward_hook", "module"),
+            ("register_module_full_backward_pre_hook", "module_pre"))
 
 
 class GradHooks:
-    """Wraps the hook registrations for one run (a ``PatchSet``)."""
+    """Wraps the hook registrations for one run (a ``PatchSet``) and records the hooks as they run."""
 
     def __init__(self, recorder: Recorder, attribution: Attribution, capture: TensorCapture, namer: Namer,
                  graph: GraphRecorder) -> None:
@@ -53,126 +84,194 @@ class GradHooks:
         self._capture = capture
         self._namer = namer
         self._graph = graph
+        #: (hook, target, where) of the hooks a note has been given for.
+        self._noted: set[tuple[str, str, str]] = set()
 
     def install(self, patches: Patches) -> None:
-        tensor, module = torch.Tensor, torch.nn.Module
-        for cls, name, where in ((tensor, "register_hook", "tensor"),
-                                 (tensor, "register_post_accumulate_grad_hook", "post_accumulate"),
-                                 (module, "register_full_backward_hook", "module"),
-                                 (module, "register_full_backward_pre_hook", "module_pre")):
-            patches.set_class_attr(cls, name, self._registration(getattr(cls, name), where))
+        for cls, name, where in _METHODS:
+            patches.set_class_attr(cls, name, self._registration(getattr(cls, name), where, method=True))
+        for name, where in _GLOBALS:
+            original = getattr(_module_mod, name, None)
+            if original is not None:
+                patches.set_module_attr(_module_mod, name, self._registration(original, where, method=False))
 
-    def _registration(self, original: Callable[..., Any], where: str) -> Callable[..., Any]:
+    # ------------------------------------------------------------------ registering
+
+    def _registration(self, original: Callable[..., Any], where: str, *, method: bool) -> Callable[..., Any]:
         hooks = self
+
+        def wrap_if_script(target: Any, hook: Any, caller: FrameType) -> Any:
+            # Only the script's own registrations, made from its code: library code's pass untouched.
+            attribution = hooks._attribution
+            if (not callable(hook) or getattr(hook, _RECORDER, False) or not attribution.in_script_thread()
+                    or not attribution.filter.is_user(caller.f_code.co_filename)):
+                return hook
+            return hooks._recorder_for(target, hook, where, caller)
+
+        if method:
+            @functools.wraps(original)
+            def register(target: Any, hook: Any, *args: Any, **kwargs: Any) -> Any:
+                return original(target, wrap_if_script(target, hook, sys._getframe(1)), *args, **kwargs)
+
+            return register
 
         @functools.wraps(original)
-        def register(target: Any, hook: Any, *args: Any, **kwargs: Any) -> Any:
-            caller = sys._getframe(1)
-            attribution = hooks._attribution
-            # Only the script's own registrations: torch's (already wrapped, or made by library
-            # code on the script's behalf) pass through untouched.
-            if (getattr(hook, _WRAPPER, False) or not attribution.in_script_thread()
-                    or attribution.user_frame(caller) is not caller):
-                return original(target, hook, *args, **kwargs)
-            return original(target, hooks._wrap(target, hook, where, caller), *args, **kwargs)
+        def register_global(hook: Any, *args: Any, **kwargs: Any) -> Any:
+            return original(wrap_if_script(None, hook, sys._getframe(1)), *args, **kwargs)
 
-        return register
+        return register_global
 
-    def _wrap(self, target: Any, hook: Callable[..., Any], where: str, caller: FrameType) -> Callable[..., Any]:
-        frame = self._attribution.user_frame(caller)
-        with _no_torch_function():
-            if isinstance(target, torch.Tensor):
-                name = self._namer.index(frame).name(target)
-                node = target.grad_fn if target.grad_fn is not None else _accumulator(target)
-            else:
-                name, node = _module_name(self._namer, target, frame), None
-        ref = weakref.ref(node) if node is not None and _weakrefable(node) else None
-        held = node if ref is None else None  # AccumulateGrad nodes cannot be weakly referenced
-        hooks = self
+    def _recorder_for(self, target: Any, hook: Callable[..., Any], where: str, caller: FrameType) -> Callable[..., Any]:
+        """The function registered in place of ``hook``: calls it, and records the call in the script's thread."""
+        target_of = self._target_namer(target, where, caller)
+        hooks, name = self, hook_name(hook)
 
         @functools.wraps(hook)
-        def wrapper(*args: Any) -> Any:
+        def recorder(*args: Any, **kwargs: Any) -> Any:
             if not hooks._attribution.in_script_thread():
-                return hook(*args)
-            grads = _gradients(where, args)
-            with _no_torch_function(), torch.no_grad():
-                copies = [g.clone() if isinstance(g, torch.Tensor) else None for g in grads]
-                before = tuple(hooks._capture.summarize(c) for c in copies)
-            out = hook(*args)
-            left = _gradients(where, args) if out is None else _as_tuple(out)
-            with _no_torch_function(), torch.no_grad():
-                after = tuple(hooks._capture.summarize(g) for g in left)
-                changed = any(not _same(c, g) for c, g in zip(copies, left)) or len(copies) != len(left)
-                live = ref() if ref is not None else held
-                node_id = hooks._graph.id_of(live) if live is not None else None
-                notes = _change_note(getattr(hook, "__name__", "hook"), name, copies, left) if changed else ()
-            file, line = hooks._recorder.at(hooks._attribution.user_frame(sys._getframe(1)))
-            hooks._recorder.emit(GradHooked, file, line, hook=getattr(hook, "__name__", type(hook).__name__),
-                                 target=name, where=where, before=before, after=after, changed=changed,
-                                 node=node_id, notes=notes)
+                return hook(*args, **kwargs)
+            seen = hooks._before(where, args)
+            out = hook(*args, **kwargs)
+            if seen is not None:
+                hooks._after(name, target_of(args), where, args, out, seen)
             return out
 
-        setattr(wrapper, _WRAPPER, True)
-        return wrapper
+        setattr(recorder, _RECORDER, True)
+        return recorder
+
+    def _target_namer(self, target: Any, where: str, caller: FrameType) -> Callable[[Sequence[Any]], str]:
+        """How the hook's target is called when it runs: a tensor by its name, a module by its path."""
+        namer = self._namer
+        if isinstance(target, torch.Tensor):
+            with _no_torch_function():
+                registered = namer.index(self._attribution.user_frame(caller)).name(target)
+            ref = weakref.ref(target)
+
+            def tensor_name(_: Sequence[Any]) -> str:
+                # A leaf's name may have improved since (``p`` -> ``net.0.weight``); an
+                # activation is called what it was called where the hook was registered.
+                live = ref()
+                booked = namer.booked_name(live) if live is not None and live.grad_fn is None else None
+                return booked or registered
+
+            return tensor_name
+        names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+        def module_name(args: Sequence[Any]) -> str:
+            module = args[0]  # the module the hook runs for (any module, for a global hook)
+            known = names.get(module)
+            if known is None:
+                frame = self._attribution.user_frame(sys._getframe(1))
+                with _no_torch_function():
+                    known = names[module] = module_path(namer, module, frame)
+            return known
+
+        return module_name
+
+    # ------------------------------------------------------------------ running
+
+    def _before(self, where: str, args: Sequence[Any]) -> _Seen | None:
+        """What the hook is about to receive: summaries, and copies to compare with afterwards."""
+        try:
+            with _no_torch_function(), torch.no_grad():
+                grads = gradients(where, args)
+                copies = tuple(g.detach().clone() if isinstance(g, torch.Tensor) else None for g in grads)
+                summaries = tuple(self._capture.summarize(g) for g in grads)
+                node = self._graph.id_of(_current_node())
+        except _UNREADABLE:
+            return None
+        return _Seen(copies, summaries, node)
+
+    def _after(self, name: str, target: str, where: str, args: Sequence[Any], out: Any, seen: _Seen) -> None:
+        try:
+            with _no_torch_function(), torch.no_grad():
+                left = gradients(where, args) if out is None or where == "post_accumulate" else _as_tuple(out)
+                after = tuple(self._capture.summarize(g) for g in left)
+                changed = len(left) != len(seen.copies) or not all(map(same_values, seen.copies, left))
+                notes = self._note(name, target, where, seen.copies, left) if changed else ()
+        except _UNREADABLE:
+            return
+        file, line = self._recorder.at(self._attribution.user_frame(sys._getframe(1)))
+        self._recorder.emit(GradHooked, file, line, hook=name, target=target, where=where, before=seen.summaries,
+                            after=after, changed=changed, node=seen.node, notes=notes)
+
+    def _note(self, name: str, target: str, where: str, before: Sequence[Any], after: Sequence[Any]) -> tuple[str, ...]:
+        """Said the first time each hook changes a gradient (the status line says it every time)."""
+        key = (name, target, where)
+        if key in self._noted:
+            return ()
+        self._noted.add(key)
+        norms = f"norm {_norm(before)} → {_norm(after)}"
+        if where == "post_accumulate":
+            return (f"hook {name} on {target} changed {target}.grad after backward() had written it ({norms}): "
+                    f".grad holds the hook's value, not the chain rule's alone.",)
+        what = {"tensor": "the gradient of", "module": "the gradients of the inputs of",
+                "module_pre": "the gradients of the outputs of"}[where]
+        return (f"hook {name} changed {what} {target} ({norms}): from here the gradients of this pass, node by "
+                f"node and in .grad, carry the hook's change, not the chain rule's alone.",)
 
 
-def _gradients(where: str, args: Sequence[Any]) -> tuple[Any, ...]:
-    """The gradients a hook receives: its argument, the leaf's ``.grad``, or the module's tuple."""
+class _Seen:
+    """What a hook received, kept from before the call until after it."""
+
+    __slots__ = ("copies", "summaries", "node")
+
+    def __init__(self, copies: tuple[torch.Tensor | None, ...], summaries: tuple[TensorSummary | None, ...],
+                 node: int | None) -> None:
+        self.copies = copies
+        self.summaries = summaries
+        self.node = node
+
+
+def hook_name(hook: Any) -> str:
+    """``scale_grad``, ``Clipper.__call__``'s ``Clipper``, ``<lambda>``: the name the script gave it."""
+    name = getattr(hook, "__qualname__", None) or getattr(hook, "__name__", None)
+    if not isinstance(name, str):
+        name = type(hook).__qualname__
+    return str(name).rsplit("<locals>.", 1)[-1]  # ``main.<locals>.scale`` is ``scale``
+
+
+def gradients(where: str, args: Sequence[Any]) -> tuple[Any, ...]:
+    """The gradients a hook receives: its argument, the leaf's ``.grad``, or a module's tuple."""
     if where == "tensor":
         return (args[0],)
     if where == "post_accumulate":
         return (args[0].grad,)
-    if where == "module":
-        return tuple(args[1])  # (module, grad_input, grad_output): it may replace grad_input
-    return tuple(args[1])  # module_pre: (module, grad_output)
+    # module: (module, grad_input, grad_output), it may replace grad_input;
+    # module_pre: (module, grad_output), it may replace grad_output.
+    return tuple(args[1])
+
+
+def same_values(a: Any, b: Any) -> bool:
+    """Equal gradients: both None, or the same shape, dtype and values (NaN equal to NaN)."""
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        return a is None and b is None
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(torch.equal(a, b)) or bool(torch.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True))
+
+
+def module_path(namer: Namer, module: Any, frame: FrameType | None) -> str:
+    """``net.0`` for a part of the script's model; the script's variable; else the class name."""
+    for f in reversed(namer.user_frames(frame)):  # outermost first: where the model is the script's variable
+        modules = [(var, value) for var, value in frame_items(f) if isinstance(value, torch.nn.Module)]
+        for var, root in modules:
+            for path, sub in root.named_modules():
+                if sub is module and path:
+                    return f"{var}.{path}"
+        for var, root in modules:
+            if root is module:
+                return var
+    return type(module).__name__
 
 
 def _as_tuple(out: Any) -> tuple[Any, ...]:
     return (out,) if isinstance(out, torch.Tensor) else tuple(out)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        return a is None and b is None
-    return a.shape == b.shape and bool(torch.equal(a, b))
-
-
-def _change_note(hook: str, target: str, before: list[Any], after: Sequence[Any]) -> tuple[str, ...]:
-    def norm(ts: Sequence[Any]) -> str:
-        parts = [t for t in ts if isinstance(t, torch.Tensor)]
-        if not parts:
-            return "None"
-        total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.float()) for t in parts]))
-        return format_number(float(total))
-
-    return (f"hook {hook} on {target} changed its gradient: norm {norm(before)} → {norm(after)}, "
-            "so the flow here is not the chain rule alone",)
-
-
-def _accumulator(leaf: torch.Tensor) -> Any:
-    """A leaf's ``AccumulateGrad`` node, the one a backward writes its ``.grad`` through."""
-    if not leaf.requires_grad:
-        return None
-    with torch.enable_grad():
-        view = leaf.view_as(leaf).grad_fn
-    return view.next_functions[0][0] if view is not None else None
-
-
-def _weakrefable(node: Any) -> bool:
-    try:
-        weakref.ref(node)
-    except TypeError:
-        return False
-    return True
-
-
-def _module_name(namer: Namer, module: Any, frame: FrameType | None) -> str:
-    """``net`` for the script's variable; ``net.0`` for a part of it, from its parameters' names."""
-    name = namer.owner_name(module, frame)
-    if name != type(module).__name__:
-        return name
-    for p_name, p in module.named_parameters(recurse=False):
-        booked = namer.booked_name(p)
-        if booked is not None and booked.endswith("." + p_name):
-            return booked[: -len(p_name) - 1]
-    return name
+def _norm(tensors: Sequence[Any]) -> str:
+    parts = [t for t in tensors if isinstance(t, torch.Tensor)]
+    if not parts:
+        return "None"
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach().double()) for t in parts]))
+    return format_number(float(total))

@@ -40,6 +40,8 @@ _IGNORED = frozenset({
 })
 
 _BACKWARDS = (torch.Tensor.backward, torch.autograd.backward)
+#: Taken at import, as ``_BACKWARDS`` is: the function torch hands the mode, whatever patches the name later.
+_AUTOGRAD_GRAD = torch.autograd.grad
 #: True while torch.compile traces a function: the mode must then stay out of the way
 #: (its frame inspection cannot be compiled), and the compiled graph runs as one piece.
 _compiling = torch.compiler.is_compiling
@@ -55,7 +57,7 @@ def _classify(func: Any, name: str) -> int:
         return _DATA if func == DATA_GETTER else _SKIP
     if func in _BACKWARDS:
         return _BACKWARD
-    if func is torch.autograd.grad:
+    if func is _AUTOGRAD_GRAD:
         return _GRAD
     return _IN_PLACE if is_in_place(name) else _PLAIN
 

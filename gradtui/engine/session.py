@@ -149,7 +149,8 @@ class Session:
         updates = ManualUpdates(capture, namer, op_events)
         backward = BackwardHook(recorder, attribution, capture, namer, graph, modules, notes, loss_scales,
                                 record_nodes=record_nodes)
-        autograd_grad = AutogradGrad(recorder, attribution, capture, namer, graph, modules, record_nodes=record_nodes)
+        autograd_grad = AutogradGrad(recorder, attribution, capture, namer, graph, modules, lambda: backward.count,
+                                     record_nodes=record_nodes)
         optimizers = OptimizerHooks(recorder, attribution, capture, namer, notes)
         #: ``ask_input``: the script's ``input()`` waits for the driver's ``Answer`` (the app
         #: asks the user); otherwise it reads stdin as usual.
