@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias, TypeGuard, get_args
 
 from gradtui.model.tensors import TensorSummary
+from gradtui.model.variables import ScopeDelta
 
 #: A value in optimizer state or hyperparameters: a tensor, a number, or for
 #: hyperparameters also a flag, a tuple (Adam's betas) or None.
@@ -76,6 +77,8 @@ class LineReached(EventBase):
     kind: ClassVar[Literal["line"]] = "line"
 
     function: str
+    #: The frame's variables as far as they changed since its last line (None: not recorded).
+    scope: ScopeDelta | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

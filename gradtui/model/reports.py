@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from gradtui.model.timeline import ErrorInfo
+from gradtui.model.variables import Var
 
 
 def _no_sources() -> Mapping[str, str]:
@@ -67,7 +68,25 @@ class Ended:
     error: ErrorInfo | None = None
 
 
-Report = Paused | Running | InputWanted | Ended
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evaluated:
+    """The answer to an ``Evaluate``: the value as the variables panel shows it, or one line of error.
+
+    The engine stays paused where it was; ``count`` events are recorded (an ``!`` statement
+    adds a note to the timeline, and its events are counted here).
+    """
+
+    text: str
+    value: Var | None
+    error: str | None
+    count: int
+    #: For ``detail``: torch's repr of the whole tensor, however large (None for a non-tensor).
+    full: str | None = None
+    #: For ``detail``: the histogram of a tensor's finite values, as ``(low, high, count)`` bins.
+    histogram: tuple[tuple[float, float, int], ...] = ()
+
+
+Report = Paused | Running | InputWanted | Ended | Evaluated
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,3 +94,20 @@ class Answer:
     """The driver's reply to ``InputWanted``: the line typed, or None for end of input."""
 
     text: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evaluate:
+    """The driver asks the paused engine to evaluate ``text`` in a frame of the script.
+
+    ``frame`` counts from the innermost of the script's frames (0) outwards, as ``u``/``d``
+    move. With ``statement`` the text is run as a statement (``!stmt``), which may change
+    the script's state; otherwise it must be an expression. ``detail`` asks for the whole
+    tensor and its histogram (the tensor detail view). Tracing and recording are suspended
+    while it runs, so nothing it does appears as the script's own events.
+    """
+
+    text: str
+    frame: int = 0
+    statement: bool = False
+    detail: bool = False

@@ -25,7 +25,7 @@ from gradtui.model import navigation
 from gradtui.model.index import EventIndex, IndexedEvents
 from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.navigation import Command, Cursor, EndOfRun, NoEarlier, Resume
-from gradtui.model.reports import Answer, Ended, InputWanted, Paused, Report, Running
+from gradtui.model.reports import Answer, Ended, Evaluated, InputWanted, Paused, Report, Running
 from gradtui.model.stops import EventStop
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
@@ -216,8 +216,14 @@ class GradtuiApp(App[None]):
                 tl.status, tl.exit_code, tl.error = report.status, report.exit_code, report.error
                 self._know(report.count, report.sources)
                 self._settle(max(0, report.count - 1))
+            case Evaluated():
+                self._evaluated(report)
             case _:
                 assert_never(report)
+
+    def _evaluated(self, report: Evaluated) -> None:
+        """An answer of the paused engine to the prompt or a watch (``gradtui.ui.prompt``)."""
+        self._know(report.count, self._sources)
 
     def _know(self, count: int, sources: Mapping[str, str]) -> None:
         self.events.know(count)

@@ -1,0 +1,159 @@
+"""Live Python values as ``Var`` trees: what the variables panel and the prompt show of them.
+
+Both the per-line capture of the script's variables (``gradtui.engine.variables``) and
+the evaluation of an expression at a pause (``gradtui.engine.evaluation``) describe a
+value the same way, here. Only values that say something about training open into
+members: tensors, modules, optimizers, schedulers, and containers of them; a module's
+parameters and buffers go by the names ``named_parameters`` gives. Anything else is its
+type and a short repr, never a memory address (``<MulBackward0 object at 0x…>`` reads
+``MulBackward0``). Callers run with torch functions disabled, so nothing done here is
+seen as the script's own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from gradtui.engine.capture import TensorCapture
+from gradtui.model.variables import MAX_MEMBERS, MAX_MODULE_MEMBERS, TensorFacts, Var
+
+#: A repr is cut to this many characters.
+MAX_TEXT = 120
+#: Containers open this many levels deep (a list of dicts of tensors), no deeper.
+MAX_DEPTH = 3
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+NodeId = Callable[[Any], "int | None"]
+
+
+def _no_node(node: Any) -> int | None:
+    return None
+
+
+class Describer:
+    """Turns values into ``Var`` trees, tensors through the run's capture (reused while unchanged)."""
+
+    def __init__(self, capture: TensorCapture, node_id: NodeId = _no_node) -> None:
+        self._capture = capture
+        self._node_id = node_id
+
+    def describe(self, value: Any, depth: int = 0) -> Var:
+        if isinstance(value, torch.Tensor):
+            return self.tensor(value)
+        if isinstance(value, bool) or value is None:
+            return Var("number", type(value).__name__, repr(value))
+        if isinstance(value, int | float | complex):
+            return Var("number", type(value).__name__, short_repr(value))
+        if isinstance(value, str | bytes):
+            return Var("text", type(value).__name__, short_repr(value))
+        if isinstance(value, torch.nn.Module):
+            return self.module(value)
+        if isinstance(value, torch.optim.Optimizer):
+            return self.optimizer(value)
+        if _is_scheduler(value):
+            return self.scheduler(value)
+        if isinstance(value, list | tuple | dict | set | frozenset):
+            return self.container(value, depth)
+        if isinstance(value, torch.dtype | torch.device | torch.Size):
+            return Var("text", type(value).__name__, str(value))
+        return Var("object", type(value).__name__, short_repr(value))
+
+    def tensor(self, t: torch.Tensor) -> Var:
+        summary = self._capture.summarize(t)
+        assert summary is not None
+        try:
+            version: int | None = t._version
+        except RuntimeError:  # an inference tensor has no version counter
+            version = None
+        grad = t.grad if t.is_leaf else _retained_grad(t)
+        fn = t.grad_fn
+        facts = TensorFacts(summary, str(t.device), t.is_leaf, version,
+                            None if grad is None else self._capture.summarize(grad),
+                            None if fn is None else self._node_id(fn), bool(t.retains_grad))
+        kind = "Parameter" if isinstance(t, torch.nn.Parameter) else type(t).__name__
+        return Var("tensor", kind, tensor=facts)
+
+    def module(self, m: torch.nn.Module) -> Var:
+        members: list[tuple[str, Var]] = []
+        count = 0
+        for name, p in m.named_parameters():
+            count += 1
+            if len(members) < MAX_MODULE_MEMBERS:
+                members.append((name, self.tensor(p)))
+        for name, b in m.named_buffers():
+            count += 1
+            if len(members) < MAX_MODULE_MEMBERS:
+                members.append((name, self.tensor(b)))
+        params = sum(1 for _ in m.parameters())
+        text = f"{'train' if m.training else 'eval'}, {params} parameter tensor{'s' if params != 1 else ''}"
+        return Var("module", type(m).__name__, text, members=tuple(members),
+                   length=count if count > len(members) else None)
+
+    def optimizer(self, opt: torch.optim.Optimizer) -> Var:
+        names = _param_names(opt)
+        groups: list[tuple[str, Var]] = []
+        for i, group in enumerate(opt.param_groups):
+            hyper = tuple((key, self.describe(v, MAX_DEPTH)) for key, v in group.items() if key != "params")
+            text = f"{len(group['params'])} parameter tensor{'s' if len(group['params']) != 1 else ''}"
+            groups.append((f"param_groups[{i}]", Var("container", "dict", text, members=hyper)))
+        state: list[tuple[str, Var]] = []
+        for p, entries in list(opt.state.items())[:MAX_MEMBERS]:
+            if not isinstance(entries, dict):
+                continue
+            items = tuple((str(k), self.describe(v, MAX_DEPTH)) for k, v in entries.items())
+            name = names.get(id(p), f"param#{len(state)}")
+            state.append((f"state[{name}]", Var("container", "dict", "", members=items)))
+        steps = len(opt.state)
+        text = f"{len(opt.param_groups)} group{'s' if len(opt.param_groups) != 1 else ''}, state for {steps}"
+        return Var("optimizer", type(opt).__name__, text, members=tuple(groups + state),
+                   length=len(groups) + steps if steps > len(state) else None)
+
+    def scheduler(self, sched: Any) -> Var:
+        last = getattr(sched, "_last_lr", None)
+        epoch = getattr(sched, "last_epoch", None)
+        text = f"last_epoch {epoch}" + (f", lr {', '.join(short_repr(v) for v in last)}" if last else "")
+        return Var("scheduler", type(sched).__name__, text)
+
+    def container(self, value: Any, depth: int) -> Var:
+        kind = type(value).__name__
+        if depth >= MAX_DEPTH:
+            return Var("container", kind, f"{len(value)} item{'s' if len(value) != 1 else ''}", length=len(value))
+        items: list[tuple[str, Var]] = []
+        if isinstance(value, dict):
+            for key, v in list(value.items())[:MAX_MEMBERS]:
+                items.append((f"[{short_repr(key)}]", self.describe(v, depth + 1)))
+        else:
+            for i, v in enumerate(list(value)[:MAX_MEMBERS]):
+                items.append((f"[{i}]", self.describe(v, depth + 1)))
+        text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        return Var("container", kind, text, members=tuple(items),
+                   length=len(value) if len(value) > len(items) else None)
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` without memory addresses, on one line, cut to ``MAX_TEXT`` characters."""
+    try:
+        text = repr(value)
+    except Exception as error:  # a user's __repr__ may raise: say so, do not fail the capture
+        text = f"<{type(value).__name__}: repr raised {type(error).__name__}>"
+    text = _ADDRESS.sub("", " ".join(text.split()))
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _retained_grad(t: torch.Tensor) -> torch.Tensor | None:
+    """``.grad`` of a non-leaf that called ``retain_grad()`` (reading it otherwise makes torch warn)."""
+    return t.grad if t.retains_grad else None
+
+
+def _is_scheduler(value: Any) -> bool:
+    sched = torch.optim.lr_scheduler
+    return isinstance(value, sched.LRScheduler | sched.ReduceLROnPlateau)
+
+
+def _param_names(opt: torch.optim.Optimizer) -> dict[int, str]:
+    """``{id(param): "group.index"}`` for the parameters of ``opt`` (the state's keys)."""
+    return {id(p): f"{g}.{i}" for g, group in enumerate(opt.param_groups) for i, p in enumerate(group["params"])}
