@@ -43,13 +43,14 @@ def test_fields_are_given_by_keyword() -> None:
 def test_only_true_values_have_defaults() -> None:
     """No notes, a backward recorded without its nodes, and what is true of most events of a kind
     (an op outside autocast and inference mode, a backward from every leaf, a step not
-    skipped); nothing else can be left out."""
+    skipped, a line whose variables were not recorded); nothing else can be left out."""
     defaults = {(cls.kind, f.name): f.default for cls in EVENT_TYPES.values() for f in dataclasses.fields(cls)
                 if f.default is not dataclasses.MISSING}
     assert defaults == {**{(kind, "notes"): () for kind in EVENT_TYPES}, ("backward", "nodes"): (),
                         ("backward", "inputs"): (), ("op", "autocast"): None, ("op", "inference"): False,
                         ("grad", "result_graphs"): (), ("grad", "nodes"): (), ("hook", "node"): None,
-                        ("schedule", "changes"): (), ("schedule", "constructed"): False, ("step", "skipped"): None}
+                        ("schedule", "changes"): (), ("schedule", "constructed"): False, ("step", "skipped"): None,
+                        ("line", "scope"): None}
 
 
 @pytest.mark.parametrize("seq, line", [(-1, 3), (0, -1)])

@@ -51,6 +51,7 @@ from gradtui.model.json_values import (
     tensor_from_json,
     tensor_to_json,
 )
+from gradtui.model.scope_json import scope_from_json, scope_to_json
 
 # ---------------------------------------------------------------- writing
 
@@ -65,6 +66,8 @@ def event_to_json(e: Event, raw_values: bool = False, spell: TensorWriter | None
     match e:
         case LineReached():
             out["function"] = e.function
+            if e.scope is not None:
+                out["scope"] = scope_to_json(e.scope, tensor)
         case OpCalled():
             out.update(op=e.op, grad_fn=e.grad_fn, grad_enabled=e.grad_enabled, args=list(e.args),
                        output=tensor(e.output), graph=e.graph)
@@ -255,7 +258,9 @@ def event_from_json(d: Any, index: int, read: TensorReader = tensor_from_json) -
     base: dict[str, Any] = dict(seq=seq, file=file, line=line, notes=tuple(notes))
     match kind:
         case "line":
-            return LineReached(**base, function=r.get(d, "function", str, optional=True) or "<module>")
+            scope = d.get("scope")
+            return LineReached(**base, function=r.get(d, "function", str, optional=True) or "<module>",
+                               scope=None if scope is None else scope_from_json(scope, f"{where}.scope", read))
         case "op":
             return OpCalled(**base, op=r.get(d, "op", str), grad_fn=r.get(d, "grad_fn", str, optional=True),
                             grad_enabled=r.get(d, "grad_enabled", bool), args=_args(r, d),

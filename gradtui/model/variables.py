@@ -90,7 +90,8 @@ class ScopeDelta:
     #: The frame, numbered from 1 in the order the run entered them.
     frame: int
     #: The seq of the frame's previous line event whose delta changed something (or was full);
-    #: None for a full delta.
+    #: None for the frame's first. A full delta keeps it too, so that a variable's history
+    #: can be followed past it; a reader folding values stops at the full delta.
     since: int | None
     changed: Mapping[str, Var]
     gone: tuple[str, ...] = ()

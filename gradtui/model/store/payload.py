@@ -70,6 +70,10 @@ def expand_payload(d: dict[str, Any], seq: int, kind: str, file: str, line: int)
     d.update(seq=seq, kind=kind, file=file, line=line)
     if kind == "line":
         d.setdefault("function", "<module>")
+        scope = d.get("scope")
+        if isinstance(scope, dict) and isinstance(scope.get("set"), dict):
+            for var in scope["set"].values():
+                _var_refs(var)
     for key in _CHANGES:
         changes = d.get(key)
         if isinstance(changes, dict):
@@ -93,6 +97,18 @@ def expand_payload(d: dict[str, Any], seq: int, kind: str, file: str, line: int)
         for key in ("before", "after"):
             d[key] = [_ref(t) for t in d.get(key) or ()]
     return d
+
+
+def _var_refs(var: Any) -> None:
+    """A variable's tensors (its own, and its members') as ``{"t": id}``, in place."""
+    if not isinstance(var, dict):
+        return
+    facts = var.get("tensor")
+    if isinstance(facts, dict):
+        facts["value"], facts["grad"] = _ref(facts.get("value")), _ref(facts.get("grad"))
+    for pair in var.get("members") or ():
+        if isinstance(pair, list) and len(pair) == 2:
+            _var_refs(pair[1])
 
 
 def _ref(v: Any) -> Any:
