@@ -14,9 +14,11 @@ Must not import torch or textual.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
+from weakref import WeakKeyDictionary
 
 from gradtui.model.events import DetailDropped, Event, LineReached
 from gradtui.model.index import EventIndex
@@ -135,7 +137,30 @@ def _line_of_frame(events: Sequence[Event], upto: int, frame: int) -> int | None
 
 
 def fold(events: Sequence[Event], i: int, frame: int) -> tuple[dict[str, Var], bool]:
-    """``(variables, complete)`` of ``frame`` at its line event ``i``: deltas back to a full one, applied forward."""
+    """``(variables, complete)`` of ``frame`` at its line event ``i``: deltas back to a full one, applied forward.
+
+    An index's folds are remembered (a few dozen, the latest): every panel and key asks
+    again at the same event, and a recording reads each delta from disk.
+    """
+    if not isinstance(events, EventIndex):
+        return _fold(events, i, frame)
+    folds = _FOLDS.setdefault(events, OrderedDict())
+    key = (i, frame)
+    found = folds.get(key)
+    if found is None:
+        found = folds[key] = _fold(events, i, frame)
+        if len(folds) > _FOLDS_KEPT:
+            folds.popitem(last=False)
+    return dict(found[0]), found[1]
+
+
+#: Folds remembered per index (by the index itself, so a timeline's go with it).
+_FOLDS: WeakKeyDictionary[EventIndex, OrderedDict[tuple[int, int], tuple[dict[str, Var], bool]]] = \
+    WeakKeyDictionary()
+_FOLDS_KEPT: Final = 64
+
+
+def _fold(events: Sequence[Event], i: int, frame: int) -> tuple[dict[str, Var], bool]:
     chain: list[ScopeDelta] = []
     pos: int | None = i
     complete = False
@@ -205,3 +230,18 @@ def history(events: Sequence[Event], upto: int, frame: int, name: str, path: Seq
             continue
         out.append(entry)
     return out[-limit:]
+
+
+def node_names(events: Sequence[Event], upto: int) -> dict[int, str]:
+    """``{graph node id: variable}`` for the innermost frame's tensors with a ``grad_fn`` at ``upto``.
+
+    The graph panel writes ``AddBackward0 → y``: the node that made the tensor the script
+    calls ``y``. Where two names hold one tensor, both are given (``y, y2``).
+    """
+    scope = frame_vars(events, upto)
+    names: dict[int, str] = {}
+    for name, var in (scope.variables.items() if scope is not None else ()):
+        facts = var.tensor
+        if facts is not None and facts.node is not None and not facts.is_leaf:
+            names[facts.node] = f"{names[facts.node]}, {name}" if facts.node in names else name
+    return names

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol, assert_never
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -30,7 +30,9 @@ from gradtui.model.stops import EventStop
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
 from gradtui.ui.engine_link import Engine, EngineReported, relay_reports
+from gradtui.ui.evaluations import Evaluations
 from gradtui.ui.help import HelpScreen
+from gradtui.ui.inspect_actions import QUICK_WAIT_SECONDS, InspectActions
 from gradtui.ui.keys import KEYS
 from gradtui.ui.stop_commands import StopCommands
 from gradtui.ui.view import View
@@ -42,9 +44,7 @@ from gradtui.ui.widgets.params import ParamsView
 from gradtui.ui.widgets.plot import LossPlot
 from gradtui.ui.widgets.source import SourceView
 from gradtui.ui.widgets.status import StatusLine
-
-#: How long a key waits on the engine in the event loop before handing the wait to a thread.
-QUICK_WAIT_SECONDS = 0.02
+from gradtui.ui.widgets.variables import VariablesView
 
 
 class Panel(Protocol):
@@ -53,7 +53,7 @@ class Panel(Protocol):
     def show(self, view: View) -> None: ...
 
 
-class GradtuiApp(App[None]):
+class GradtuiApp(InspectActions):
     """Step through a script (``engine``) or a recorded ``timeline`` forward and back."""
 
     CSS_PATH = "app.tcss"
@@ -95,6 +95,9 @@ class GradtuiApp(App[None]):
         self._frozen = False
         self._continuing = False  # the engine runs for a ``c``: say which event stop ended it
         self._quitting = threading.Event()
+        #: The frame the variables panel and the prompt look at: 0 the innermost, u/d move.
+        self.frame_depth = 0
+        self.evaluations = Evaluations()
         #: Why the app ended early: a recording that turned out damaged where a key read it.
         self.failure: str | None = None
 
@@ -108,6 +111,8 @@ class GradtuiApp(App[None]):
                     yield ParamsView(id="params")
                 with TabPane("Optimizer", id="optimizer-tab"):
                     yield OptimizerView(id="optimizer")
+                with TabPane("Variables", id="variables-tab"):
+                    yield VariablesView(id="variables")
             yield OutputView(id="output")
             yield LossPlot(id="plot")
         yield StatusLine(id="status")
@@ -116,7 +121,7 @@ class GradtuiApp(App[None]):
     def on_mount(self) -> None:
         self.theme = self._theme_name
         self.sub_title = os.path.basename(self.timeline.script)
-        titles = {"#grads": "Gradients", "#output": "Output", "#state-tabs": "Parameters · Optimizer"}
+        titles = {"#grads": "Gradients", "#output": "Output", "#state-tabs": "Parameters · Optimizer · Variables"}
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         if self.engine is not None:
@@ -149,6 +154,7 @@ class GradtuiApp(App[None]):
         )
         for panel in panels:
             panel.show(view)
+        self._show_variables(view)
 
     def _settle(self, cursor: int) -> None:
         """The engine waits for the app (or there is none): show event ``cursor``."""
@@ -164,7 +170,9 @@ class GradtuiApp(App[None]):
         self.running = False
         self._progress = None
         self.cursor = cursor
+        self.frame_depth = 0
         self.redraw()
+        self._ask_watches()
         if self._continuing:
             self._continuing = False
             self._say_why_stopped()
@@ -222,8 +230,11 @@ class GradtuiApp(App[None]):
                 assert_never(report)
 
     def _evaluated(self, report: Evaluated) -> None:
-        """An answer of the paused engine to the prompt or a watch (``gradtui.ui.prompt``)."""
+        """An answer of the paused engine to the prompt, a watch or a tensor's detail."""
         self._know(report.count, self._sources)
+        following = self.evaluations.answered(report)
+        if following is not None:
+            self._send_evaluation(following)
 
     def _know(self, count: int, sources: Mapping[str, str]) -> None:
         self.events.know(count)
@@ -238,10 +249,14 @@ class GradtuiApp(App[None]):
 
     def _place(self, cursor: Cursor) -> None:
         self.cursor, self.node_cursor = cursor.event, cursor.node
+        self.frame_depth = 0
 
     def action_forward(self, kind: str) -> None:
         if self.running:
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
+            return
+        if self.evaluations.out:
+            self.notify("still evaluating in the script; wait for its answer", severity="warning", timeout=2)
             return
         more_coming = self.engine is not None and self._ended is None
         move = navigation.forward(self.events, Cursor(self.cursor, self.node_cursor), kind, more_coming=more_coming,

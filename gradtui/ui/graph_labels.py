@@ -21,9 +21,9 @@ from gradtui.ui.view import View
 
 
 def row_label(row: Row, nodes: Mapping[int, GraphNode], shared: Mapping[int, int],
-              module_classes: Mapping[str | None, str | None]) -> Text:
+              module_classes: Mapping[str | None, str | None], names: Mapping[int, str] | None = None) -> Text:
     """``row``'s line: ``shared`` holds how many parents a shared node has, ``module_classes`` each
-    module's class (``1 (Flatten)``)."""
+    module's class (``1 (Flatten)``), ``names`` the variables a node's tensor is bound to (``→ y``)."""
     if row.group is not None:
         count = f" · {row.count} node{'s' if row.count != 1 else ''}"
         cls = module_classes.get(row.group)
@@ -36,6 +36,9 @@ def row_label(row: Row, nodes: Mapping[int, GraphNode], shared: Mapping[int, int
     if node.variable is not None:
         label.append(" · ")
         label.append(node.variable, style="bold green")
+    elif names and node_id in names:
+        label.append(" → ")
+        label.append(names[node_id], style="bold green")
     if row.reference:
         label.stylize("not bold")
         where = f"in {node.module}" if node.module else "at the top"

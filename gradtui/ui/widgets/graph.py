@@ -33,6 +33,7 @@ from textual.widgets.tree import TreeNode
 from gradtui.model import graph_rows, history, sentences
 from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.model.graph_rows import Row
+from gradtui.model.scopes import node_names
 from gradtui.ui.graph_find import GraphFind
 from gradtui.ui.graph_labels import focus_label, plain, row_label
 from gradtui.ui.graph_tree import Data, RowTree
@@ -90,7 +91,8 @@ class GraphView(Tree[Data]):
     def _show_graph(self, view: View, force: bool = False) -> None:
         event = history.focus_graph_event(view.events, view.cursor)
         root_id = None if event is None else event.graph
-        key = (None if event is None else event.seq, root_id)
+        names = node_names(view.events, view.cursor) if event is not None else {}
+        key = (None if event is None else event.seq, root_id, tuple(names.items()))
         if key == self._key and not force:
             return
         self._key = key
@@ -117,7 +119,7 @@ class GraphView(Tree[Data]):
         self._homes = graph_rows.homes(top)
         self.border_title = f"Graph · {len(order)} node{'s' if len(order) != 1 else ''}"
         rows = self._rows = RowTree(self.root, top, partial(row_label, nodes=graph, shared=shared,
-                                                            module_classes=classes))
+                                                            module_classes=classes, names=names))
         self.root.expand()
         if any(row.group is not None for row in top.children):
             # A module outline: one line per top-level module and per tree of the nodes
