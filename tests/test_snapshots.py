@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
-from gradtui.model.events import BackwardDone, StepTaken
+from gradtui.model.events import BackwardDone, LineReached, StepTaken
 from gradtui.ui.app import GradtuiApp
-from tests.apptools import live_app, press, started
+from gradtui.ui.tensor_detail import TensorDetailScreen
+from gradtui.ui.widgets.variables import VariablesView
+from tests.apptools import live_app, press, started, wait_until
 from tests.conftest import SCENARIOS, SCRIPTS
 
 SIZE = (120, 40)
@@ -100,3 +102,39 @@ def test_a_loss_over_four_decades_at_80x24(snap_compare) -> None:
         await press(pilot, "c")
 
     assert snap_compare(live_app(SCRIPTS / "loss_decades.py"), run_before=run_before, terminal_size=(80, 24))
+
+
+async def _at_backward_with_variables(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, GradtuiApp)
+    await started(pilot)
+    while not (isinstance(app.timeline.events[app.cursor], LineReached) and app.timeline.events[app.cursor].line == 21):
+        await press(pilot, "n")
+    await pilot.press("v")
+    await pilot.pause()
+
+
+def test_variables_at_backward_in_mean_chain(snap_compare) -> None:
+    assert snap_compare(live_app(SCENARIOS / "mean_chain.py"), run_before=_at_backward_with_variables,
+                        terminal_size=SIZE)
+
+
+def test_tensor_detail_of_y(snap_compare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _at_backward_with_variables(pilot)
+        app = pilot.app
+        assert isinstance(app, GradtuiApp)
+        tree = app.query_one(VariablesView)
+        line = next(n for n in _nodes(tree.root) if n.data is not None and n.data.name == "y" and not n.data.path)
+        tree.select_node(line)
+        await wait_until(pilot, lambda: isinstance(app.screen, TensorDetailScreen), "the detail view")
+        await wait_until(pilot, lambda: not app.evaluations.out, "the live read")
+        await pilot.pause()
+
+    assert snap_compare(live_app(SCENARIOS / "mean_chain.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def _nodes(node):  # type: ignore[no-untyped-def]
+    yield node
+    for child in node.children:
+        yield from _nodes(child)

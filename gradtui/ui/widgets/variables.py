@@ -5,7 +5,8 @@ shows the variables as they were, and a replay shows them without torch. A tenso
 into what the autograd tutorial asks of it (``requires_grad``, ``is_leaf``, ``grad_fn``,
 ``.grad``, ``_version``), a module into its parameters and buffers, an optimizer into its
 groups and state. Enter on a tensor asks the app for its detail view (``TensorChosen``);
-which frame is shown is the app's (``u``/``d``). What is open stays open across steps.
+Space opens and closes a line; which frame is shown is the app's (``u``/``d``). What is
+open stays open across steps.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class VariablesView(Tree[Shown]):
         super().__init__("variables", **kwargs)  # type: ignore[arg-type]
         self.show_root = False
         self.guide_depth = 2
+        #: Enter opens a tensor's detail (and opens or closes any other line); Space opens or closes.
+        self.auto_expand = False
         #: Lines the user opened, by key: opened again when the panel is rebuilt.
         self._open: set[tuple[str, ...]] = {("frame",), ("watches",), ("answers",)}
         self._drawn: object = None
@@ -158,6 +161,8 @@ class VariablesView(Tree[Shown]):
         shown = event.node.data
         if shown is not None and shown.var is not None and shown.var.tensor is not None:
             self.post_message(self.TensorChosen(shown))
+        elif event.node.allow_expand:
+            event.node.toggle()
 
 
 def _stack_text(stack: Sequence[FrameRef], depth: int) -> Text:
