@@ -203,3 +203,27 @@ async def test_a_replay_shows_the_same_variables_and_cannot_evaluate(tmp_path: P
         assert not isinstance(app.screen, PromptScreen)
         assert app._can_evaluate() == NEEDS_LIVE
         await pilot.press("q")
+
+
+async def test_enter_in_the_gradients_panel_opens_the_leaf_in_full() -> None:
+    """``theta.grad`` after the tutorial's second backward is 4 (2 + 2, accumulated)."""
+    theta = torch.nn.Parameter(torch.Tensor([1]))
+    for _ in range(2):
+        (theta * theta).backward()
+    app = live_app(SCENARIOS / "accumulation.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await to_line(pilot, app, 28)  # the print after the second backward (the tutorial says 4)
+        app.query_one("#grads").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TensorDetailScreen), "the detail view")
+        screen = app.screen
+        assert isinstance(screen, TensorDetailScreen) and screen.title_text == "theta"
+        facts = screen.var.tensor
+        assert facts is not None and facts.grad is not None
+        assert facts.grad.values == theta.grad.tolist() == [4.0]
+        # its history in the frame: .grad None, then 2, then 4
+        grads = [e.value.tensor.grad for e in screen.entries if e.value is not None and e.value.tensor is not None]
+        assert [None if g is None else g.values for g in grads][-3:] == [None, [2.0], [4.0]]
+        await pilot.press("escape")
+        await pilot.press("q")

@@ -96,6 +96,11 @@ def test_the_app_binds_the_keys_it_always_did() -> None:
         ("r", "toggle_plot_lr", "lr plot", False, None),
         ("L", "toggle_plot_scale", "log/linear plot", False, None),
         ("slash", "find_in_graph", "find", False, None),
+        ("v", "show_variables", "variables", True, None),
+        ("u", "frame(1)", "frame up", False, None),
+        ("d", "frame(-1)", "frame down", False, None),
+        ("colon", "evaluate", "evaluate", True, None),
+        ("w", "watch", "watch", False, None),
         ("question_mark,f1", "help", "help", True, "?"),
         ("q,ctrl+q", "quit", "quit", True, "q"),
     }

@@ -245,3 +245,32 @@ def node_names(events: Sequence[Event], upto: int) -> dict[int, str]:
         if facts is not None and facts.node is not None and not facts.is_leaf:
             names[facts.node] = f"{names[facts.node]}, {name}" if facts.node in names else name
     return names
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A tensor found by the name a panel gives it: variable ``name``, member ``path``, in frame ``depth``."""
+
+    depth: int
+    name: str
+    path: tuple[str, ...]
+    value: Var
+
+
+def resolve(events: Sequence[Event], upto: int, name: str) -> Found | None:
+    """The variable a panel's name stands for (``w``; ``net.0.weight`` is ``net``'s parameter ``0.weight``),
+    looked up from the innermost frame outwards; None where no frame holds it."""
+    for depth in range(len(stack_at(events, upto))):
+        scope = frame_vars(events, upto, depth)
+        if scope is None:
+            break
+        found = scope.variables.get(name)
+        if found is not None:
+            return Found(depth, name, (), found)
+        head, _, rest = name.partition(".")
+        owner = scope.variables.get(head)
+        if rest and owner is not None and owner.role == "module":
+            value = owner.member(rest)
+            if value is not None:
+                return Found(depth, head, (rest,), value)
+    return None

@@ -15,13 +15,15 @@ from textual.app import App
 from textual.widgets import TabbedContent
 
 from gradtui.model.reports import Evaluate, Evaluated, Running
-from gradtui.model.scopes import history, stack_at
+from gradtui.model.scopes import history, resolve, stack_at
 from gradtui.ui.evaluations import ENDED, NEEDS_LIVE, Evaluations, Then
 from gradtui.ui.prompt import PromptScreen
 from gradtui.ui.tensor_detail import TensorDetailScreen
+from gradtui.ui.tensor_picker import TensorPicker
 from gradtui.ui.view import View
+from gradtui.ui.widgets.panel import EventPanel
 from gradtui.ui.widgets.variables import Answer as VarAnswer
-from gradtui.ui.widgets.variables import VariablesView
+from gradtui.ui.widgets.variables import Shown, VariablesView
 
 #: How long a key waits on the engine in the event loop before handing the wait to a thread.
 QUICK_WAIT_SECONDS = 0.02
@@ -114,7 +116,35 @@ class InspectActions(App[None]):
             self._show_variables(self.drawn)
 
     def on_variables_view_tensor_chosen(self, message: VariablesView.TensorChosen) -> None:
-        shown, view = message.shown, self.drawn
+        self._open_detail(message.shown)
+
+    def on_event_panel_tensors_offered(self, message: EventPanel.TensorsOffered) -> None:
+        names = message.names
+        if len(names) == 1:
+            self._open_named(names[0])
+        else:
+            self.push_screen(TensorPicker(names), self._picked)
+
+    def _picked(self, name: str | None) -> None:
+        if name is not None:
+            self._open_named(name)
+
+    def _open_named(self, name: str) -> None:
+        view = self.drawn
+        found = resolve(view.events, view.cursor, name) if view is not None else None
+        if found is None or found.value.tensor is None:
+            self.notify(f"{name} is not a tensor in the paused frames' variables (nor a parameter of one of "
+                        "their modules)", severity="warning", timeout=4)
+            return
+        expression = found.name
+        if found.path:
+            getter = "get_parameter" if found.value.type == "Parameter" else "get_buffer"
+            expression = f"{found.name}.{getter}({found.path[0]!r})"
+        self._open_detail(Shown(("frame", found.name, *found.path), found.value, found.name, found.path,
+                                expression, found.depth))
+
+    def _open_detail(self, shown: Shown) -> None:
+        view = self.drawn
         if view is None or shown.var is None:
             return
         stack = stack_at(view.events, view.cursor)

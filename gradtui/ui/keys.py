@@ -74,6 +74,8 @@ KEYS: tuple[Key, ...] = (
     Key("? / F1", "this help", "question_mark,f1", "help", "help", footer=True, key_display="?", brief="help"),
     Key("q / ctrl+q", "quit", "q,ctrl+q", "quit", "quit", footer=True, key_display="q", brief="quit"),
     Key("Tab / arrows / mouse", "move between panels, scroll, open graph nodes (Enter / Space)"),
+    Key("Enter", "on a tensor (variables panel), or in the gradients or parameters panel: open it in full, with "
+        "every value, a histogram and its history", brief="open a tensor"),
     Key("/", "find in the graph: a node, leaf or module name; Enter the next match, Escape ends",
         "slash", "find_in_graph", "find", brief="find in the graph"),
     Key("+  -", "in the graph: open everything / back to the module outline",

@@ -48,3 +48,6 @@ class GradHistory(EventPanel):
 
     def render_view(self, view: View) -> RenderableType:
         return render_grads(view)
+
+    def tensor_names(self, view: View) -> tuple[str, ...]:
+        return tuple(history.grad_window(view.events, view.cursor).histories)

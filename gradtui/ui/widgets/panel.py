@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.console import RenderableType
+from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from gradtui.model import history
@@ -20,15 +22,34 @@ from gradtui.ui.view import View
 
 
 class EventPanel(VerticalScroll):
-    """Subclasses name their ``KINDS`` and draw in ``render_view``."""
+    """Subclasses name their ``KINDS`` and draw in ``render_view``; Enter offers the tensors shown."""
+
+    BINDINGS = [Binding("enter", "offer_tensors", "open a tensor", show=False)]
 
     #: The kinds whose latest event, up to the cursor, decides what the panel shows.
     KINDS: ClassVar[tuple[type[Event], ...]] = ()
+
+    class TensorsOffered(Message):
+        """Enter in a panel: the names of the tensors it shows, for the app to open one in full."""
+
+        def __init__(self, names: tuple[str, ...]) -> None:
+            super().__init__()
+            self.names = names
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("")
         self._drawn: object = ()
+        self._view: View | None = None
+
+    def tensor_names(self, view: View) -> tuple[str, ...]:
+        """The tensors the panel shows, by the script's names (``w``, ``net.0.weight``)."""
+        return ()
+
+    def action_offer_tensors(self) -> None:
+        names = self.tensor_names(self._view) if self._view is not None else ()
+        if names:
+            self.post_message(self.TensorsOffered(names))
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
@@ -37,6 +58,7 @@ class EventPanel(VerticalScroll):
         raise NotImplementedError
 
     def show(self, view: View) -> None:
+        self._view = view
         if not self.display or (self.parent is not None and not self.parent.display):
             return
         latest = history.latest(view.events, view.cursor, self.KINDS)

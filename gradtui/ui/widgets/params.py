@@ -90,3 +90,17 @@ class ParamsView(EventPanel):
 
     def render_view(self, view: View) -> RenderableType:
         return render_params(view)
+
+    def tensor_names(self, view: View) -> tuple[str, ...]:
+        event = history.latest(view.events, view.cursor, self.KINDS)
+        match event:
+            case None:
+                return ()
+            case StepTaken():
+                return tuple(event.params)
+            case ParamsUpdated():
+                return tuple(row.name for row in update_rows(update_group(view.events, view.cursor)))
+            case GradsZeroed() | GradsClipped() | GradsUnscaled():
+                return tuple(event.grads)
+            case _:
+                assert_never(event)
