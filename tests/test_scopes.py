@@ -129,3 +129,23 @@ def test_a_damaged_scope_is_refused_in_one_sentence() -> None:
     d["scope"]["set"]["x"]["role"] = "spaceship"
     with pytest.raises(TimelineFormatError, match="unknown variable role 'spaceship'"):
         event_from_json(d, 2)
+
+
+def test_a_backward_on_the_current_line_shows_in_its_variables() -> None:
+    """The cursor on ``out.backward()``: the line's start recorded x.grad None, the backward wrote 4.5."""
+    from gradtui.model.events import BackwardDone, Change
+
+    written = TensorSummary((2,), "float32", False, None, [4.5, 4.5])
+    net = Var("module", "Linear", "train", members=(("weight", tensor(1, 1)),))
+    events: list[Event] = [
+        line(0, 1, ScopeDelta(1, None, {"x": tensor(1, 1), "net": net}, full=True)),
+        BackwardDone(seq=1, file="s.py", line=1, root="out", loss=27.0, loss_scale=None, graph=None,
+                     grads={"x": Change(None, written), "net.weight": Change(None, written)}),
+    ]
+    before = frame_vars(events, 0)
+    assert before is not None and before.variables["x"].tensor.grad is None  # type: ignore[union-attr]
+    after = frame_vars(events, 1)
+    assert after is not None
+    assert after.variables["x"].tensor.grad == written  # type: ignore[union-attr]
+    weight = after.variables["net"].member("weight")
+    assert weight is not None and weight.tensor is not None and weight.tensor.grad == written

@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 
 from gradtui.model.events import DetailDropped, Event, LineReached
 from gradtui.model.index import EventIndex
+from gradtui.model.scope_overlay import overlay
 from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var
 
 #: Where no line event up to the cursor carries a scope: the run recorded no variables.
@@ -108,6 +109,8 @@ def frame_vars(events: Sequence[Event], upto: int, depth: int = 0) -> FrameVars 
     if i is None:
         return FrameVars(ref, {}, complete=False)
     variables, complete = fold(events, i, ref.frame)
+    if depth == 0 and i < upto:
+        overlay(events, i, upto, variables)
     return FrameVars(ref, variables, complete)
 
 
@@ -230,47 +233,3 @@ def history(events: Sequence[Event], upto: int, frame: int, name: str, path: Seq
             continue
         out.append(entry)
     return out[-limit:]
-
-
-def node_names(events: Sequence[Event], upto: int) -> dict[int, str]:
-    """``{graph node id: variable}`` for the innermost frame's tensors with a ``grad_fn`` at ``upto``.
-
-    The graph panel writes ``AddBackward0 → y``: the node that made the tensor the script
-    calls ``y``. Where two names hold one tensor, both are given (``y, y2``).
-    """
-    scope = frame_vars(events, upto)
-    names: dict[int, str] = {}
-    for name, var in (scope.variables.items() if scope is not None else ()):
-        facts = var.tensor
-        if facts is not None and facts.node is not None and not facts.is_leaf:
-            names[facts.node] = f"{names[facts.node]}, {name}" if facts.node in names else name
-    return names
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A tensor found by the name a panel gives it: variable ``name``, member ``path``, in frame ``depth``."""
-
-    depth: int
-    name: str
-    path: tuple[str, ...]
-    value: Var
-
-
-def resolve(events: Sequence[Event], upto: int, name: str) -> Found | None:
-    """The variable a panel's name stands for (``w``; ``net.0.weight`` is ``net``'s parameter ``0.weight``),
-    looked up from the innermost frame outwards; None where no frame holds it."""
-    for depth in range(len(stack_at(events, upto))):
-        scope = frame_vars(events, upto, depth)
-        if scope is None:
-            break
-        found = scope.variables.get(name)
-        if found is not None:
-            return Found(depth, name, (), found)
-        head, _, rest = name.partition(".")
-        owner = scope.variables.get(head)
-        if rest and owner is not None and owner.role == "module":
-            value = owner.member(rest)
-            if value is not None:
-                return Found(depth, head, (rest,), value)
-    return None

@@ -15,7 +15,8 @@ from textual.app import App
 from textual.widgets import TabbedContent
 
 from gradtui.model.reports import Evaluate, Evaluated, Running
-from gradtui.model.scopes import history, resolve, stack_at
+from gradtui.model.scope_lookup import resolve
+from gradtui.model.scopes import history, stack_at
 from gradtui.ui.evaluations import ENDED, NEEDS_LIVE, Evaluations, Then
 from gradtui.ui.prompt import PromptScreen
 from gradtui.ui.tensor_detail import TensorDetailScreen

@@ -33,7 +33,7 @@ from textual.widgets.tree import TreeNode
 from gradtui.model import graph_rows, history, sentences
 from gradtui.model.graph import GraphNode, parent_counts, reachable
 from gradtui.model.graph_rows import Row
-from gradtui.model.scopes import node_names
+from gradtui.model.scope_lookup import node_names
 from gradtui.ui.graph_find import GraphFind
 from gradtui.ui.graph_labels import focus_label, plain, row_label
 from gradtui.ui.graph_tree import Data, RowTree
