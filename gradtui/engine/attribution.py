@@ -28,6 +28,8 @@ class Attribution:
         self._quiet_codes: set[CodeType] = set()
         self._thread_id: int | None = None
         self._pid = os.getpid()
+        #: True while gradtui evaluates an expression at a pause (``gradtui.engine.suspension``).
+        self.suspended = False
 
     def enter_script_thread(self) -> int:
         """Called first thing in the script's thread; returns its ident."""
@@ -36,8 +38,8 @@ class Attribution:
         return self._thread_id
 
     def in_script_thread(self) -> bool:
-        """True in the script's thread, and not in a process it forked (whose thread has the same ident)."""
-        return threading.get_ident() == self._thread_id and os.getpid() == self._pid
+        """True in the script's thread (not in a process it forked, not while an evaluation suspends it)."""
+        return threading.get_ident() == self._thread_id and os.getpid() == self._pid and not self.suspended
 
     def is_engine_file(self, filename: str) -> bool:
         return self.filter.kind(filename) is CodeKind.ENGINE or filename.endswith("torch/overrides.py")
