@@ -11,20 +11,32 @@ to ``input()``, ended), it first finishes what the driver may read (the statisti
 tensors captured so far) and leaves a report (``gradtui.model.reports``) that the driver
 collects with ``next_report``: the driver reads the timeline only as far as that report
 counts, so it never reads what the script's thread is still writing.
+
+While the script waits here, the driver may ``send(Evaluate(...))`` any number of times:
+the script's thread (grad mode and autocast are per thread) runs the gate's ``evaluator``
+(``gradtui.engine.evaluation``) and reports ``Evaluated``, and stays where it was until an
+ordinary command. Events made meanwhile (the note of an ``!`` statement) pass the gate
+without pausing it. An ``Evaluate`` sent when the script is not waiting is answered at
+once with an error, and the report before it stays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from gradtui.model.events import Event
 from gradtui.model.navigation import Command, stopping_kinds, wants_pause
-from gradtui.model.reports import Answer, Ended, InputWanted, Paused, Report, Running
+from gradtui.model.reports import Answer, Ended, Evaluate, Evaluated, InputWanted, Paused, Report, Running
 from gradtui.model.timeline import ErrorInfo
 
 _POLL_SECONDS = 0.05
+
+#: Runs an ``Evaluate`` in the script's thread at a pause (its ``count`` is filled in by the gate).
+Evaluator = Callable[[Evaluate], Evaluated]
 
 
 class StopScript(BaseException):
@@ -38,6 +50,10 @@ class StopScript(BaseException):
 def _free(command: Command) -> bool:
     """A command no event can end: the script runs without looking at its events."""
     return stopping_kinds(command) == frozenset()
+
+
+def _refused(request: Evaluate, error: str) -> Evaluated:
+    return Evaluated(text=request.text, value=None, error=error, count=0)
 
 
 def _nothing() -> None:
@@ -71,6 +87,15 @@ class Gate:
         self._sources = sources
         self._before_report = before_report or _nothing
         self.free_running = _free(command)
+        #: Set by the session: what answers ``Evaluate`` (none: every evaluation is an error).
+        self.evaluator: Evaluator | None = None
+        self._requests: deque[Evaluate] = deque()
+        #: The generation the script's thread waits in, while it waits; None when it runs.
+        self._waiting_in: int | None = None
+        #: True while the script's thread evaluates: its events then pass without a pause.
+        self._evaluating = False
+        #: An ``Evaluate`` answered at once (the script was not waiting), read once.
+        self._immediate: Evaluated | None = None
 
     @property
     def stopping(self) -> bool:
@@ -84,7 +109,7 @@ class Gate:
         """Called by the script's thread after each event; may block until the next command."""
         if self._stopping:
             raise StopScript
-        if self.free_running:
+        if self.free_running or self._evaluating:
             return
         with self._cond:
             if not wants_pause(self._command, event):
@@ -119,19 +144,56 @@ class Gate:
             self._cond.notify_all()
 
     def _wait_for_driver(self, generation: int) -> None:
-        """Hold the script's thread until the driver sends something (or stops the run)."""
-        while self._generation == generation:
-            if self.stopping:
-                self._paused_at = None
-                self._report = None
-                raise StopScript
-            self._cond.wait(_POLL_SECONDS)
+        """Hold the script's thread until the driver sends a command (or stops the run),
+        evaluating what it asks for meanwhile; called holding the condition's lock."""
+        self._waiting_in = generation
+        try:
+            while True:
+                if self.stopping:
+                    raise StopScript
+                if self._requests:
+                    self._evaluate(self._requests.popleft())
+                elif self._generation != generation:
+                    return
+                else:
+                    self._cond.wait(_POLL_SECONDS)
+        except StopScript:
+            self._paused_at = None
+            self._report = None
+            raise
+        finally:
+            self._waiting_in = None
+
+    def _evaluate(self, request: Evaluate) -> None:
+        """Run one evaluation without the lock (the driver may send and read meanwhile), then report it."""
+        self._evaluating = True
+        self._cond.release()
+        try:
+            try:
+                if self.evaluator is None:
+                    result = _refused(request, "this run cannot evaluate expressions")
+                else:
+                    result = self.evaluator(request)
+            except StopScript:
+                raise
+            except Exception as error:  # gradtui's own failure: said, never raised into the script
+                result = _refused(request, f"gradtui could not evaluate this: {type(error).__name__}: {error}")
+            finally:
+                self._evaluating = False
+            self._before_report()  # the statistics of its tensors, the note of a statement
+        finally:
+            self._cond.acquire()
+        self._report = dataclasses.replace(result, count=self._count())
+        self._cond.notify_all()
 
     def _copy_sources(self) -> Mapping[str, str]:
         return MappingProxyType(dict(self._sources()))
 
-    def send(self, command: Command | Answer) -> None:
+    def send(self, command: Command | Answer | Evaluate) -> None:
         with self._cond:
+            if isinstance(command, Evaluate):
+                self._ask_evaluation(command)
+                return
             if isinstance(command, Answer):
                 self._answer = command
             else:
@@ -145,10 +207,25 @@ class Gate:
             self._generation += 1
             self._cond.notify_all()
 
+    def _ask_evaluation(self, request: Evaluate) -> None:
+        """Queue ``request`` for the waiting script's thread, or answer at once that it is not waiting."""
+        if self._waiting_in == self._generation and not self.stopping:
+            self._requests.append(request)
+            self._report = None  # the next report is its Evaluated
+        else:
+            self._immediate = dataclasses.replace(_refused(request, (
+                "the run has ended: expressions are evaluated while the script is paused"
+                if isinstance(self._report, Ended) else
+                "the script is running: expressions are evaluated while it is paused")), count=self._count())
+        self._cond.notify_all()
+
     def next_report(self, timeout: float) -> Report:
         """The script's thread's report once it stops; ``Running`` if it has not within ``timeout``."""
         with self._cond:
-            if self._cond.wait_for(lambda: self._report is not None, timeout):
+            if self._cond.wait_for(lambda: self._report is not None or self._immediate is not None, timeout):
+                if self._immediate is not None:
+                    answer, self._immediate = self._immediate, None
+                    return answer
                 assert self._report is not None
                 return self._report
             return Running(count=self._count())
