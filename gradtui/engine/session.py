@@ -40,6 +40,7 @@ from gradtui.engine.capture import (
 from gradtui.engine.clipping import Clipping
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Gate
+from gradtui.engine.evaluation import Evaluator
 from gradtui.engine.forking import ForkGuard
 from gradtui.engine.grad_hooks import GradHooks
 from gradtui.engine.graph import GraphRecorder, NodeTable
@@ -63,7 +64,7 @@ from gradtui.engine.updates import ManualUpdates
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import ErrorRaised, Event
 from gradtui.model.navigation import Command, Continue, NextEvent, NextLine, Pause, StepOp
-from gradtui.model.reports import Answer, Report
+from gradtui.model.reports import Answer, Evaluate, Report
 from gradtui.model.stops import EventStop
 from gradtui.model.store.log import EventLog, GraphLog
 from gradtui.model.store.writer import RunInfo, StoreWriter
@@ -171,6 +172,9 @@ class Session:
             modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
             watch=watched, notes=notes, capture=capture,
         )
+        # Expressions typed at a pause run in the script's thread, at the gate (``gradtui.engine.evaluation``).
+        self.gate.evaluator = Evaluator(code_filter.is_user, capture, graph.id_of, recorder, attribution,
+                                        namer.forget_frames)
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ driver side
@@ -180,8 +184,8 @@ class Session:
         self._thread = threading.Thread(target=self._run.run, name="gradtui-script", daemon=True)
         self._thread.start()
 
-    def send(self, command: Command | Answer) -> None:
-        """A command for the paused script, or the answer to its ``input()``."""
+    def send(self, command: Command | Answer | Evaluate) -> None:
+        """A command for the paused script, the answer to its ``input()``, or an expression to evaluate."""
         self.gate.send(command)
 
     def next_report(self, timeout: float) -> Report:
