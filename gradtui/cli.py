@@ -167,13 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return interactive.run(script, list(args.args), watch=tuple(args.watch), theme=args.theme,
                                max_values=args.max_values, limits=_limits(args), stops=args.stops,
-                               keep_steps=args.keep_steps)
+                               keep_steps=args.keep_steps, variables=not args.no_variables)
 
     from gradtui import headless
 
     return headless.run(script, list(args.args), record=args.record, trace=args.trace,
                         max_values=args.max_values, watch=tuple(args.watch), limits=_limits(args),
-                        stops=args.stops, record_nodes=args.backward_nodes, keep_steps=args.keep_steps)
+                        stops=args.stops, record_nodes=args.backward_nodes, keep_steps=args.keep_steps,
+                        variables=not args.no_variables)
 
 
 def _limits(args: argparse.Namespace) -> tuple[float | None, float | None]:

@@ -171,19 +171,23 @@ def run(
     stops: tuple[EventStop, ...] = (),
     record_nodes: bool = False,
     keep_steps: int | None = None,
+    variables: bool = True,
 ) -> int:
-    """Run ``script`` to the end headless; return the exit status for the process."""
+    """Run ``script`` to the end headless; return the exit status for the process.
+
+    ``variables``: record the script's variables at each line (``--no-variables`` turns it off)."""
     out, err = sys.stdout, sys.stderr
     stopped: tuple[Event, str] | None = None
     printer = TracePrinter(script, out) if trace else None
     store_path, export = _recording_target(record, script.path)
     options = {"mode": "trace" if trace else "record", "max_values": max_values, "watch": list(watch),
-               "break_on": [str(s) for s in stops], "backward_nodes": record_nodes, "keep_steps": keep_steps}
+               "break_on": [str(s) for s in stops], "backward_nodes": record_nodes, "keep_steps": keep_steps,
+               "variables": variables}
     try:
         session = Session(script, args, sink=printer, echo_output=not trace, max_values=max_values, watch=watch,
                           grad_norm_limits=GradNormLimits(*limits) if limits else None, stops=stops,
                           record_nodes=record_nodes, record=store_path, bounded=True, options=options,
-                          keep_steps=keep_steps)
+                          keep_steps=keep_steps, variables=variables)
     except StoreError as exc:
         err.write(f"gradtui: {exc}\n")
         return 2

@@ -32,16 +32,18 @@ _STOP_GRACE_SECONDS = 0.5
 
 def run(script: Script, args: list[str], *, watch: tuple[str, ...] = (), theme: str = "textual-dark",
         max_values: int = 64, limits: tuple[float | None, float | None] | None = None,
-        stops: tuple[EventStop, ...] = (), record: str | None = None, keep_steps: int | None = None) -> int:
-    """``record``: where the run's recording goes (default: a new one in the automatic recordings folder)."""
+        stops: tuple[EventStop, ...] = (), record: str | None = None, keep_steps: int | None = None,
+        variables: bool = True) -> int:
+    """``record``: where the run's recording goes (default: a new one in the automatic recordings folder);
+    ``variables``: record the script's variables at each line (``--no-variables`` turns it off)."""
     try:
         path = record if record is not None else str(new_recording_path(script.path))
         session = Session(script, args, start_paused=True, ask_input=True, echo_output=False,
                           max_values=max_values, watch=watch,
                           grad_norm_limits=GradNormLimits(*limits) if limits else None, record=path,
-                          keep_steps=keep_steps,
+                          keep_steps=keep_steps, variables=variables,
                           options={"mode": "debugger", "max_values": max_values, "watch": list(watch),
-                                   "keep_steps": keep_steps})
+                                   "keep_steps": keep_steps, "variables": variables})
         # The app reads the recording, never the engine's memory: what it shows of a long
         # run is a window of decoded events, whatever the length.
         recording = Recording(path)

@@ -3,7 +3,9 @@
 ``sys.settrace`` in the script's thread calls ``trace_call`` for every frame; only the
 script's files get the local tracer, so torch's frames cost one filter lookup. Before a
 line's event, the watched variables the previous line changed are recorded (attributed
-to that line), and the first time a file is entered its source is kept in the timeline.
+to that line), the frame's variables are compared with the last look at them (the line
+event carries what changed, ``gradtui.engine.variables``), and the first time a file is
+entered its source is kept in the timeline. A frame's ``return`` ends what is known of it.
 The events go to the recorder, which appends them and passes the gate: a stop or a
 pause between lines happens there.
 """
@@ -14,23 +16,30 @@ import linecache
 from types import FrameType
 from typing import Any
 
+import torch
+
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.recorder import Recorder
+from gradtui.engine.variables import FrameVariables
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import LineReached, ValueWatched
 
 _USER = CodeKind.USER
+_no_torch_function = torch._C.DisableTorchFunction
 
 
 class LineTracer:
     """The ``sys.settrace`` functions of one run."""
 
-    def __init__(self, recorder: Recorder, code_filter: CodeFilter, watch: WatchList, steps: OptimizerHooks) -> None:
+    def __init__(self, recorder: Recorder, code_filter: CodeFilter, watch: WatchList, steps: OptimizerHooks,
+                 variables: FrameVariables | None = None) -> None:
+        """``variables``: record the frames' variables on each line event (None: leave ``scope`` None)."""
         self._recorder = recorder
         self._filter = code_filter
         self._watch = watch
         self._steps = steps
+        self._variables = variables
         self._sources = recorder.timeline.sources
 
     def trace_call(self, frame: FrameType, event: str, arg: Any) -> Any:
@@ -46,17 +55,20 @@ class LineTracer:
             return self._trace_local  # see _trace_local: the script raises it in its own frame
 
     def _trace_local(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "line":
-            try:
+        try:
+            if event == "line":
                 self._line_event(frame)
-            except RecursionError:
-                # The script is at the recursion limit and this handler is one frame
-                # deeper. Drop this line's event: the script's own next call raises the
-                # RecursionError, in its own frame, as it would under plain python. An
-                # exception escaping here would switch tracing off for the rest of the run.
-                pass
-        elif event == "exception" and self._steps.step_quiet is not None:
-            self._steps.step_raised()
+            elif event == "return":
+                if self._variables is not None:
+                    self._variables.returned(frame)
+            elif event == "exception" and self._steps.step_quiet is not None:
+                self._steps.step_raised()
+        except RecursionError:
+            # The script is at the recursion limit and this handler is one frame
+            # deeper. Drop this line's event: the script's own next call raises the
+            # RecursionError, in its own frame, as it would under plain python. An
+            # exception escaping here would switch tracing off for the rest of the run.
+            pass
         return self._trace_local
 
     def _line_event(self, frame: FrameType) -> None:
@@ -65,7 +77,13 @@ class LineTracer:
             self.emit_watched(frame)
         recorder = self._recorder
         where = recorder.where = (self._filter.display(code.co_filename), frame.f_lineno)
-        recorder.emit(LineReached, where[0], where[1], function=code.co_name)
+        variables = self._variables
+        if variables is None:
+            recorder.emit(LineReached, where[0], where[1], function=code.co_name)
+            return
+        with _no_torch_function():
+            scope = variables.look(frame)
+        variables.recorded(scope, recorder.emit(LineReached, where[0], where[1], function=code.co_name, scope=scope))
 
     def emit_watched(self, frame: FrameType | None, namespace: dict[str, Any] | None = None) -> None:
         """Watched variables changed by the line that just ran, attributed to that line."""

@@ -71,11 +71,13 @@ class Recorder:
             return self.where
         return self._display(frame.f_code.co_filename), frame.f_lineno
 
-    def emit(self, event_cls: type[Event], file: str, line: int, **fields: Any) -> None:
-        """Append one event (what was printed before it comes first), then pass the gate."""
+    def emit(self, event_cls: type[Event], file: str, line: int, **fields: Any) -> int:
+        """Append one event (what was printed before it comes first), then pass the gate; its seq."""
         with self._lock:
             self.router.flush_all()
-            self._append(event_cls(seq=len(self.log), file=file, line=line, **fields))
+            seq = len(self.log)
+            self._append(event_cls(seq=seq, file=file, line=line, **fields))
+            return seq
 
     def flush(self) -> None:
         """Append what the script printed and has not ended with a new line."""

@@ -61,6 +61,8 @@ from gradtui.engine.script import Script
 from gradtui.engine.script_input import ScriptInput
 from gradtui.engine.script_runner import ScriptRun
 from gradtui.engine.updates import ManualUpdates
+from gradtui.engine.var_values import Describer
+from gradtui.engine.variables import FrameVariables
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import ErrorRaised, Event
 from gradtui.model.navigation import Command, Continue, NextEvent, NextLine, Pause, StepOp
@@ -95,10 +97,12 @@ class Session:
         bounded: bool = False,
         options: Mapping[str, Any] | None = None,
         keep_steps: int | None = None,
+        variables: bool = True,
     ) -> None:
         """``record``: write the run to that recording file as it goes (``gradtui.model.store``),
         keeping only the newest events in memory; ``bounded`` without ``record``: keep only
-        those (``--trace`` has printed the rest); neither: every event in ``timeline.events``."""
+        those (``--trace`` has printed the rest); neither: every event in ``timeline.events``.
+        ``variables``: each line event carries what changed in its frame's variables (``scope``)."""
         self.script = script
         code_filter = CodeFilter(script.path)
         attribution = Attribution(code_filter)
@@ -169,7 +173,9 @@ class Session:
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
                            autograd_grad.run),
-            modules=modules, tracer=LineTracer(recorder, code_filter, watched, optimizers),
+            modules=modules,
+            tracer=LineTracer(recorder, code_filter, watched, optimizers,
+                              FrameVariables(Describer(capture, graph.id_of), code_filter) if variables else None),
             watch=watched, notes=notes, capture=capture,
         )
         # Expressions typed at a pause run in the script's thread, at the gate (``gradtui.engine.evaluation``).

@@ -1,0 +1,352 @@
+"""The script's variables at each line event (``LineReached.scope``), compared with torch and plain Python.
+
+Each test folds the deltas of a line event back along ``since`` to the variables they
+say the frame held, and compares them with what the script's frames held at that line
+under plain Python (a ``sys.settrace`` of its own, below) or with torch run directly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+import torch
+
+from gradtui.engine.script import load_script
+from gradtui.engine.session import Session
+from gradtui.model.events import LineReached
+from gradtui.model.timeline import Timeline
+from gradtui.model.variables import KEYFRAME_EVERY, Var
+from tests.conftest import REPO, SCENARIOS
+from tests.helpers import plain_python
+
+WAIT = 30.0
+
+
+def write(tmp_path: Path, source: str, name: str = "script.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def run(path: Path, **options: Any) -> Timeline:
+    session = Session(load_script(str(path)), **options)
+    session.start()
+    assert session.join(WAIT), f"{path} did not finish"
+    assert session.timeline.status == "finished", session.timeline.error
+    return session.timeline
+
+
+def lines(tl: Timeline) -> list[LineReached]:
+    return [e for e in tl.events if isinstance(e, LineReached)]
+
+
+def fold(tl: Timeline, event: LineReached) -> dict[str, Var]:
+    """The frame's variables at ``event``: its deltas back to a full one, applied oldest first."""
+    chain = []
+    delta = event.scope
+    while True:
+        assert delta is not None
+        chain.append(delta)
+        if delta.full:
+            break
+        assert delta.since is not None
+        before = tl.events[delta.since]
+        assert isinstance(before, LineReached) and before.scope is not None
+        assert before.scope.frame == delta.frame
+        delta = before.scope
+    assert len(chain) <= KEYFRAME_EVERY + 1
+    known: dict[str, Var] = {}
+    for d in reversed(chain):
+        if d.full:
+            known = dict(d.changed)
+        else:
+            known.update(d.changed)
+            for name in d.gone:
+                del known[name]
+    return known
+
+
+def values(var: Var | None) -> Any:
+    assert var is not None and var.tensor is not None, var
+    return var.tensor.value.values
+
+
+def grad_values(var: Var | None) -> Any:
+    assert var is not None and var.tensor is not None, var
+    return None if var.tensor.grad is None else var.tensor.grad.values
+
+
+def at_line(tl: Timeline, line: int, function: str = "<module>") -> list[LineReached]:
+    return [e for e in lines(tl) if e.line == line and e.function == function]
+
+
+def traced_plainly(path: Path) -> list[tuple[int, str, int, dict[str, Any], tuple[tuple[int, int], ...]]]:
+    """Run ``path`` under plain Python with a tracer of its own: at each line of the script,
+    (frame number, function, line, the ints and tensors it holds, (caller number, its line)...)."""
+    frames: list[FrameType] = []  # kept alive, so that each frame is its own number
+    seen: list[tuple[int, str, int, dict[str, Any], tuple[tuple[int, int], ...]]] = []
+    filename = str(path)
+
+    def number(frame: FrameType) -> int:
+        for i, known in enumerate(frames):
+            if known is frame:
+                return i + 1
+        frames.append(frame)
+        return len(frames)
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            held: dict[str, Any] = {}
+            for name, value in frame.f_locals.items():
+                if isinstance(value, torch.Tensor):
+                    held[name] = value.detach().tolist()
+                elif isinstance(value, int) and not name.startswith("__"):
+                    held[name] = repr(value)
+            callers = []
+            caller = frame.f_back
+            while caller is not None and caller.f_code.co_filename == filename:
+                callers.append((number(caller), caller.f_lineno))
+                caller = caller.f_back
+            seen.append((number(frame), frame.f_code.co_name, frame.f_lineno, held, tuple(callers)))
+        return local
+
+    def call(frame: FrameType, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename == filename else None
+
+    code = compile(path.read_text(), filename, "exec")
+    sys.settrace(call)
+    try:
+        exec(code, {"__name__": "__main__", "__file__": filename})
+    finally:
+        sys.settrace(None)
+    return seen
+
+
+def test_mean_chain_y_before_backward_and_x_grad_after() -> None:
+    tl = run(SCENARIOS / "mean_chain.py")
+    # The tutorial, run by torch directly.
+    x = torch.ones(2, 2, requires_grad=True)
+    y = x + 2
+    z = 3 * (y ** 2)
+    out = z.mean()
+    backward = at_line(tl, 21)
+    assert len(backward) == 1
+    before = fold(tl, backward[0])
+    assert set(before) == {"x", "y", "z", "out"}
+    facts = before["y"].tensor
+    assert facts is not None
+    assert facts.value.requires_grad is y.requires_grad is True
+    assert facts.is_leaf is y.is_leaf is False
+    assert facts.value.grad_fn == type(y.grad_fn).__name__ == "AddBackward0"
+    assert facts.grad is None
+    assert facts.value.shape == tuple(y.shape) == (2, 2)
+    assert facts.value.values == y.tolist()
+    assert facts.node is not None and tl.graph[facts.node].name == "AddBackward0"
+    assert grad_values(before["x"]) is None
+    out.backward()
+    after = lines(tl)[lines(tl).index(backward[0]) + 1]
+    assert x.grad is not None
+    assert grad_values(fold(tl, after)["x"]) == x.grad.tolist() == [[4.5, 4.5], [4.5, 4.5]]
+
+
+LOOP = """\
+    import torch
+
+    def f(a, k):
+        b = a * k
+        c = b + 1
+        del b
+        return c
+
+    total = 0
+    for i in range(40):
+        r = f(torch.ones(2), i)
+        pass
+        n = i * 2
+        total = total + n
+    print(total)
+"""
+
+
+def test_a_function_called_in_a_loop(tmp_path: Path) -> None:
+    path = write(tmp_path, LOOP)
+    tl = run(path)
+    plain = traced_plainly(path)
+    events = lines(tl)
+    assert [(e.function, e.line) for e in events] == [(p[1], p[2]) for p in plain]
+    serials: dict[int, int] = {}  # plain Python's frame number -> gradtui's
+    deltas: dict[int, list[LineReached]] = {}
+    for event, (number, _, _, held, callers) in zip(events, plain, strict=True):
+        scope = event.scope
+        assert scope is not None
+        assert serials.setdefault(number, scope.frame) == scope.frame
+        deltas.setdefault(scope.frame, []).append(event)
+        shown = {name: values(var) if var.role == "tensor" else var.text
+                 for name, var in fold(tl, event).items() if var.role in ("tensor", "number")}
+        assert shown == held, (event.line, event.function)
+        if scope.full:
+            assert tuple((ref.frame, ref.line) for ref in scope.callers) == tuple(
+                (serials[n], line) for n, line in callers)
+            assert all(ref.function == "<module>" and ref.file == "script.py" for ref in scope.callers)
+    # Frames are numbered from 1 in the order the run entered them: the module, then 40 calls.
+    assert sorted(serials.values()) == list(range(1, 42)) == [serials[n] for n in sorted(serials)]
+    module = deltas[1]
+    changed = [e for e in module if not e.scope.empty]  # type: ignore[union-attr]
+    assert len(changed) > 2 * KEYFRAME_EVERY
+    fulls = [i for i, e in enumerate(changed) if e.scope.full]  # type: ignore[union-attr]
+    assert fulls == list(range(0, len(changed), KEYFRAME_EVERY))
+    for e in module:
+        scope = e.scope
+        assert scope is not None
+        assert (scope.since is None) == scope.full
+        if e.line == 13:  # after `pass`: the line before changed nothing
+            assert scope.empty and not scope.changed and not scope.gone
+            assert scope.since is not None and tl.events[scope.since].line == 12
+    calls = [deltas[frame] for frame in range(2, 42)]
+    for call in calls:
+        assert [e.line for e in call] == [4, 5, 6, 7]
+        assert call[0].scope.full and set(call[0].scope.changed) == {"a", "k"}  # type: ignore[union-attr]
+        assert call[0].scope.callers[0].line == 11  # type: ignore[union-attr]
+        assert list(call[2].scope.changed) == ["c"]  # type: ignore[union-attr]
+        assert call[3].scope.gone == ("b",) and not call[3].scope.changed  # type: ignore[union-attr]
+
+
+MODEL = """\
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    x = torch.randn(5, 3)
+    for step in range(3):
+        opt.zero_grad()
+        loss = net(x).pow(2).mean()
+        loss.backward()
+        opt.step()
+        done = step
+"""
+
+
+def test_a_module_and_an_optimizer_against_torch(tmp_path: Path) -> None:
+    tl = run(write(tmp_path, MODEL))
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    x = torch.randn(5, 3)
+    names = [name for name, _ in net.named_parameters()]
+    at_step, after_step = at_line(tl, 12), at_line(tl, 13)
+    assert len(at_step) == len(after_step) == 3
+    for i in range(3):
+        opt.zero_grad()
+        net(x).pow(2).mean().backward()
+        model = fold(tl, at_step[i])["net"]
+        assert model.role == "module" and model.type == "Sequential"
+        assert [name for name, _ in model.members] == names
+        for name, p in net.named_parameters():
+            assert values(model.member(name)) == p.tolist()
+            assert grad_values(model.member(name)) == p.grad.tolist()  # type: ignore[union-attr]
+        opt.step()
+        folded = fold(tl, after_step[i])
+        optimizer = folded["opt"]
+        assert optimizer.role == "optimizer" and optimizer.type == "Adam"
+        for j, p in enumerate(net.parameters()):
+            state = optimizer.member(f"state[0.{j}]")
+            assert state is not None
+            assert values(state.member("exp_avg")) == opt.state[p]["exp_avg"].tolist()
+            assert values(state.member("exp_avg_sq")) == opt.state[p]["exp_avg_sq"].tolist()
+            assert values(folded["net"].member(names[j])) == p.tolist()
+        group = optimizer.member("param_groups[0]")
+        assert group is not None and group.member("lr") is not None
+        assert group.member("lr").text == repr(opt.param_groups[0]["lr"])  # type: ignore[union-attr]
+    # Imports are not variables: `nn` and `torch` are modules.
+    assert "nn" not in folded and "torch" not in folded and set(folded) >= {"net", "opt", "x", "loss", "step"}
+
+
+NON_LEAVES = """\
+    import sys
+    import torch
+    import warnings
+    warnings.simplefilter("always")
+    print("torch imported", file=sys.stderr)
+
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    kept = x * 3
+    kept.retain_grad()
+    z = (y + kept).sum()
+    pair = [y, {"z": z}]
+    z.backward()
+    done = True
+"""
+
+
+STDERR_UNDER_GRADTUI = """\
+import json, sys
+from gradtui.engine.script import load_script
+from gradtui.engine.session import Session
+from tests.helpers import stderr
+out = {}
+for path in sys.argv[1:]:
+    session = Session(load_script(path))
+    session.start()
+    assert session.join(60) and session.timeline.status == "finished"
+    out[path] = stderr(session.timeline)
+print(json.dumps(out))
+"""
+
+
+def test_no_warning_reaches_the_scripts_stderr(tmp_path: Path) -> None:
+    """A script's stderr under gradtui is plain python's: the engine never reads ``.grad`` of a non-leaf.
+
+    In a process of its own: pytest records warnings instead of printing them.
+    """
+    chain = SCENARIOS / "mean_chain.py"
+    non_leaves = write(tmp_path, NON_LEAVES)
+    done = subprocess.run([sys.executable, "-c", STDERR_UNDER_GRADTUI, str(chain), str(non_leaves)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    under_gradtui = json.loads(done.stdout)
+    plain = plain_python(chain).stderr
+    assert plain.count("UserWarning: The .grad attribute of a Tensor that is not a leaf") == 2
+    # From the script's first warning on: where numpy is missing, importing torch warns first.
+    assert under_gradtui[str(chain)] == plain[plain.index(str(chain)):]
+    # The script reads no .grad of a non-leaf and shows every warning: only its own line is printed.
+    assert under_gradtui[str(non_leaves)] == "torch imported\n"
+    tl = run(non_leaves)
+    last = fold(tl, lines(tl)[-1])
+    assert grad_values(last["y"]) is None  # a non-leaf: .grad is never populated
+    assert grad_values(last["kept"]) == [1.0, 1.0, 1.0]  # retain_grad() kept it
+    assert grad_values(last["x"]) == [5.0, 5.0, 5.0]
+
+
+def test_no_variables_leaves_scope_none(tmp_path: Path) -> None:
+    path = write(tmp_path, MODEL)
+    assert all(e.scope is None for e in lines(run(path, variables=False)))
+    assert all(e.scope is not None for e in lines(run(path)))
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_the_no_variables_flag_reaches_the_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   flag: bool) -> None:
+    from gradtui import cli, headless
+
+    given: list[bool] = []
+
+    class Spy(Session):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            given.append(kwargs["variables"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(headless, "Session", Spy)
+    out = tmp_path / "run.db"
+    argv = ["--record", str(out), *(["--no-variables"] if flag else []), str(write(tmp_path, "x = 1\n"))]
+    assert cli.main(argv) == 0
+    assert given == [not flag]
