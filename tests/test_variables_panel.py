@@ -172,6 +172,8 @@ async def test_tensor_detail_reads_the_whole_tensor_live(tmp_path: Path) -> None
         screen = app.screen
         assert isinstance(screen, TensorDetailScreen)
         await wait_until(pilot, lambda: not app.evaluations.out and not app.evaluations.waiting, "the live read")
+        await wait_until(pilot, lambda: str(screen.query_one("#detail-repr").content).startswith("tensor("),
+                         "the values on screen")
         shown = str(screen.query_one("#detail-repr").content)
         torch.set_printoptions(threshold=10**9)
         try:

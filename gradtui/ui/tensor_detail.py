@@ -38,6 +38,7 @@ class TensorDetailScreen(ModalScreen[None]):
         self.var = var
         self.entries = entries
         self.live = live
+        self._early: tuple[str | None, Sequence[tuple[float, float, int]], str | None] | None = None
 
     def compose(self) -> ComposeResult:
         facts = self.var.tensor
@@ -93,7 +94,16 @@ class TensorDetailScreen(ModalScreen[None]):
         return table
 
     def take_detail(self, full: str | None, histogram: Sequence[tuple[float, float, int]], error: str | None) -> None:
-        """The paused script's answer: every value, and the histogram of the finite ones."""
+        """The paused script's answer: every value, and the histogram of the finite ones.
+
+        An answer that comes before the view is drawn waits for it (``on_mount``); one that
+        comes after the user closed the view is dropped.
+        """
+        if not self.is_mounted:
+            self._early = (full, histogram, error)
+            return
+        if not self.is_attached:
+            return
         if error is not None:
             self.query_one("#detail-repr", Static).update(Text(f"could not read it live: {error}", style="red"))
             return
@@ -109,6 +119,11 @@ class TensorDetailScreen(ModalScreen[None]):
             plt.bar(centres, [float(n) for _, _, n in histogram], width=0.9)
             plt.title(f"histogram · {len(histogram)} bins of the finite values")
             plot.refresh()
+
+    def on_mount(self) -> None:
+        if self._early is not None:
+            self.take_detail(*self._early)
+            self._early = None
 
     def action_close(self) -> None:
         self.dismiss(None)
