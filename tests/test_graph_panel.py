@@ -127,7 +127,7 @@ async def test_a_200_node_graph_opens_as_its_module_outline(four_layers: Path) -
         modules = [(_depth(n), _text(n)) for n in shown if n.data is not None and n.data.group is not None]
         assert modules == expected
         assert [_text(n) for n in shown[:3]] == [
-            "loss  (root of backward #1)", "NllLossBackward0  (1 input)",
+            "loss  (root of backward #1)", "NllLossBackward0 → loss  (1 input)",
             f"lm_head (Linear) · {count('lm_head')} nodes",
         ]
         # The other top lines are the closed trees of the nodes made outside every module.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,6 +27,10 @@ from gradtui.model.var_text import tensor_facts, torch_repr
 from gradtui.model.variables import Var
 
 
+#: A tensor of more elements than this gets a histogram (a smaller one is read at a glance).
+HISTOGRAM_FROM = 64
+
+
 class TensorDetailScreen(ModalScreen[None]):
     """A tensor in full; Escape or q closes it."""
 
@@ -38,6 +43,7 @@ class TensorDetailScreen(ModalScreen[None]):
         self.var = var
         self.entries = entries
         self.live = live
+        self._ready = False
         self._early: tuple[str | None, Sequence[tuple[float, float, int]], str | None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -72,11 +78,10 @@ class TensorDetailScreen(ModalScreen[None]):
         return Text("this run kept statistics only for a tensor this large (see --max-values); "
                     "in a live run, Enter here reads every value and draws a histogram", style="italic")
 
-    def _history(self) -> Table | Text:
+    def _history(self) -> Group | Text:
         if not self.entries:
             return Text("history: no change recorded in this frame", style="italic")
-        table = Table(box=None, pad_edge=False, title="history in this frame (each line that changed it)",
-                      title_justify="left")
+        table = Table(box=None, pad_edge=False)
         table.add_column("event", justify="right", style="dim")
         table.add_column("line", justify="right")
         table.add_column("value")
@@ -89,9 +94,10 @@ class TensorDetailScreen(ModalScreen[None]):
                 continue
             table.add_row(str(entry.seq), str(entry.line), format_tensor(facts.value),
                           format_tensor(facts.grad))
+        title = "history in this frame: each line that changed it"
         if len(self.entries) > 12:
-            table.caption = f"the last 12 of {len(self.entries)} changes"
-        return table
+            title += f" (the last 12 of {len(self.entries)})"
+        return Group(Text(title, style="italic"), table)
 
     def take_detail(self, full: str | None, histogram: Sequence[tuple[float, float, int]], error: str | None) -> None:
         """The paused script's answer: every value, and the histogram of the finite ones.
@@ -99,7 +105,7 @@ class TensorDetailScreen(ModalScreen[None]):
         An answer that comes before the view is drawn waits for it (``on_mount``); one that
         comes after the user closed the view is dropped.
         """
-        if not self.is_mounted:
+        if not self._ready:
             self._early = (full, histogram, error)
             return
         if not self.is_attached:
@@ -109,7 +115,8 @@ class TensorDetailScreen(ModalScreen[None]):
             return
         if full is not None:
             self.query_one("#detail-repr", Static).update(Text(full))
-        if histogram:
+        facts = self.var.tensor
+        if histogram and facts is not None and facts.value.numel > HISTOGRAM_FROM:
             plot = self.query_one(PlotextPlot)
             plot.display = True
             plt = plot.plt
@@ -121,6 +128,7 @@ class TensorDetailScreen(ModalScreen[None]):
             plot.refresh()
 
     def on_mount(self) -> None:
+        self._ready = True
         if self._early is not None:
             self.take_detail(*self._early)
             self._early = None
