@@ -181,6 +181,8 @@ async def test_tensor_detail_reads_the_whole_tensor_live(tmp_path: Path) -> None
         finally:
             torch.set_printoptions(profile="default")
         assert shown == expected
+        # and its histogram: torch.histc's counts of the same values
+        assert screen.query_one("#detail-histogram").display
         await pilot.press("escape")
         await pilot.press("q")
 
