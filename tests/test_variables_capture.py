@@ -107,7 +107,7 @@ def traced_plainly(path: Path) -> list[tuple[int, str, int, dict[str, Any], tupl
             for name, value in frame.f_locals.items():
                 if isinstance(value, torch.Tensor):
                     held[name] = value.detach().tolist()
-                elif isinstance(value, int) and not name.startswith("__"):
+                elif isinstance(value, int | float) and not name.startswith("__"):
                     held[name] = repr(value)
             callers = []
             caller = frame.f_back
@@ -175,13 +175,13 @@ LOOP = """\
 """
 
 
-def test_a_function_called_in_a_loop(tmp_path: Path) -> None:
-    path = write(tmp_path, LOOP)
-    tl = run(path)
+def as_plain_python(tl: Timeline, path: Path) -> tuple[dict[int, int], dict[int, list[LineReached]]]:
+    """Check every line event's folded variables, frame and callers against plain Python's;
+    return plain Python's frame numbers -> gradtui's, and each frame's line events."""
     plain = traced_plainly(path)
     events = lines(tl)
     assert [(e.function, e.line) for e in events] == [(p[1], p[2]) for p in plain]
-    serials: dict[int, int] = {}  # plain Python's frame number -> gradtui's
+    serials: dict[int, int] = {}
     deltas: dict[int, list[LineReached]] = {}
     for event, (number, _, _, held, callers) in zip(events, plain, strict=True):
         scope = event.scope
@@ -195,6 +195,13 @@ def test_a_function_called_in_a_loop(tmp_path: Path) -> None:
             assert tuple((ref.frame, ref.line) for ref in scope.callers) == tuple(
                 (serials[n], line) for n, line in callers)
             assert all(ref.function == "<module>" and ref.file == "script.py" for ref in scope.callers)
+    return serials, deltas
+
+
+def test_a_function_called_in_a_loop(tmp_path: Path) -> None:
+    path = write(tmp_path, LOOP)
+    tl = run(path)
+    serials, deltas = as_plain_python(tl, path)
     # Frames are numbered from 1 in the order the run entered them: the module, then 40 calls.
     assert sorted(serials.values()) == list(range(1, 42)) == [serials[n] for n in sorted(serials)]
     module = deltas[1]
@@ -216,6 +223,30 @@ def test_a_function_called_in_a_loop(tmp_path: Path) -> None:
         assert call[0].scope.callers[0].line == 11  # type: ignore[union-attr]
         assert list(call[2].scope.changed) == ["c"]  # type: ignore[union-attr]
         assert call[3].scope.gone == ("b",) and not call[3].scope.changed  # type: ignore[union-attr]
+
+
+GENERATOR = """\
+    import torch
+
+    def batches(n):
+        for i in range(n):
+            b = torch.full((2,), float(i))
+            yield b
+
+    total = 0.0
+    for b in batches(3):
+        total = total + float(b.sum())
+    squares = [v * v for v in range(3)]
+"""
+
+
+def test_a_generator_keeps_its_frame_between_yields(tmp_path: Path) -> None:
+    path = write(tmp_path, GENERATOR)
+    serials, deltas = as_plain_python(run(path), path)
+    assert len(serials) == 3  # the module, the generator (one frame however often resumed), the comprehension
+    generator = deltas[2]
+    assert {e.function for e in generator} == {"batches"} and len(generator) == 10
+    assert [e.scope.full for e in generator].count(True) == 1  # type: ignore[union-attr]
 
 
 MODEL = """\

@@ -81,8 +81,11 @@ class LineTracer:
         if variables is None:
             recorder.emit(LineReached, where[0], where[1], function=code.co_name)
             return
-        with _no_torch_function():
-            scope = variables.look(frame)
+        try:
+            with _no_torch_function():
+                scope = variables.look(frame)
+        except Exception:  # never the script's failure: this line's event goes without its variables
+            scope = None
         variables.recorded(scope, recorder.emit(LineReached, where[0], where[1], function=code.co_name, scope=scope))
 
     def emit_watched(self, frame: FrameType | None, namespace: dict[str, Any] | None = None) -> None:

@@ -45,7 +45,8 @@ SKIP, TENSOR, NUMBER, TEXT, MODULE, OPTIMIZER, SCHEDULER, CONTAINER = range(8)
 Signature = tuple[Any, ...]
 
 _sched = torch.optim.lr_scheduler
-_kinds: dict[type, int] = {}
+#: The kind of each class seen (``kind_of``); read directly by the callers that loop over many values.
+KINDS: dict[type, int] = {}
 _ref = weakref.ref
 
 
@@ -58,9 +59,9 @@ def kind_of(value: Any) -> int:
     ``torch.dtype`` and ``torch.device`` values are kept (``device = torch.device(...)``).
     """
     cls = type(value)
-    kind = _kinds.get(cls)
+    kind = KINDS.get(cls)
     if kind is None:
-        kind = _kinds[cls] = _classify(cls)
+        kind = KINDS[cls] = _classify(cls)
     return kind
 
 
@@ -87,7 +88,7 @@ def signature(value: Any, kind: int, keep: list[Any], depth: int = 0) -> Any:
     if kind == TENSOR:
         return tensor_signature(value, keep)
     if kind == NUMBER or kind == TEXT:
-        return (value.__class__, value)
+        return (type(value), value)
     if kind == MODULE:
         return module_signature(value, keep)
     if kind == OPTIMIZER:
@@ -97,7 +98,7 @@ def signature(value: Any, kind: int, keep: list[Any], depth: int = 0) -> Any:
     if kind == CONTAINER:
         return container_signature(value, keep, depth)
     # An object inside a container: the Describer shows its repr; known by identity.
-    return (SKIP, id(value.__class__), id(value))
+    return (SKIP, id(type(value)), id(value))
 
 
 def tensor_signature(t: torch.Tensor, keep: list[Any]) -> Signature:
@@ -126,20 +127,39 @@ def module_signature(m: torch.nn.Module, keep: list[Any]) -> Signature:
     parts: list[Any] = [id(ref), m.training]
     count = 0
     seen: set[int] = set()
-    stack = [m]
+    stack: list[torch.nn.Module | None] = [m]
     # The module's own dictionaries, not named_parameters(): three times cheaper, and a
-    # signature does not need the names.
+    # signature does not need the names. A parameter is a leaf (reading its .grad is
+    # safe) except inside torch.func.functional_call, which swaps tensors in.
     while stack and count < MAX_MODULE_MEMBERS:
         mod = stack.pop()
-        if id(mod) in seen:
+        if mod is None or id(mod) in seen:
             continue
         seen.add(id(mod))
-        for tensors in (mod._parameters, mod._buffers):
-            for t in tensors.values():
-                if t is not None:
-                    parts.extend(tensor_signature(t, keep))
-                    count += 1
-        stack.extend(sub for sub in reversed(mod._modules.values()) if sub is not None)
+        for t in mod._parameters.values():
+            if t is None:
+                continue
+            count += 1
+            try:
+                if t.grad_fn is not None:
+                    parts += tensor_signature(t, keep)
+                    continue
+                r = _ref(t)
+                keep.append(r)
+                g = t.grad
+                if g is None:
+                    parts += (id(r), t._version, t.requires_grad, 0, 0)
+                else:
+                    gr = _ref(g)
+                    keep.append(gr)
+                    parts += (id(r), t._version, t.requires_grad, id(gr), g._version)
+            except RuntimeError:  # an inference tensor has no version counter
+                parts += tensor_signature(t, keep)
+        for b in mod._buffers.values():
+            if b is not None:
+                count += 1
+                parts += tensor_signature(b, keep)
+        stack.extend(mod._modules.values())
     return tuple(parts)
 
 
@@ -176,12 +196,12 @@ def scheduler_signature(sched: Any, keep: list[Any]) -> Signature:
 
 def container_signature(value: Any, keep: list[Any], depth: int) -> Signature:
     if depth >= MAX_DEPTH:
-        return (value.__class__, len(value))
-    parts: list[Any] = [value.__class__, len(value)]
+        return (type(value), len(value))
+    parts: list[Any] = [type(value), len(value)]
     if isinstance(value, dict):
         for key, item in itertools.islice(value.items(), MAX_MEMBERS):
             key_kind = kind_of(key)
-            parts.append((key.__class__, key) if key_kind == NUMBER or key_kind == TEXT else id(key))
+            parts.append((type(key), key) if key_kind == NUMBER or key_kind == TEXT else id(key))
             parts.append(signature(item, kind_of(item), keep, depth + 1))
     else:
         for item in itertools.islice(value, MAX_MEMBERS):

@@ -12,6 +12,7 @@ seen as the script's own.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -46,10 +47,12 @@ class Describer:
             return self.tensor(value)
         if isinstance(value, bool) or value is None:
             return Var("number", type(value).__name__, repr(value))
+        if type(value) is float:  # the common case, and a float's repr is always short
+            return Var("number", "float", repr(value))
         if isinstance(value, int | float | complex):
             return Var("number", type(value).__name__, short_repr(value))
-        if isinstance(value, str | bytes):
-            return Var("text", type(value).__name__, short_repr(value))
+        if isinstance(value, str | bytes):  # a long text is cut before its repr is made
+            return Var("text", type(value).__name__, short_repr(value[: MAX_TEXT + 1]))
         if isinstance(value, torch.nn.Module):
             return self.module(value)
         if isinstance(value, torch.optim.Optimizer):
@@ -69,26 +72,25 @@ class Describer:
             version: int | None = t._version
         except RuntimeError:  # an inference tensor has no version counter
             version = None
-        grad = t.grad if t.is_leaf else _retained_grad(t)
         fn = t.grad_fn
-        facts = TensorFacts(summary, str(t.device), t.is_leaf, version,
+        leaf = fn is None
+        retains = not leaf and t.retains_grad
+        grad = t.grad if leaf or retains else None  # a non-leaf's .grad warns unless it retains it
+        facts = TensorFacts(summary, "cpu" if t.is_cpu else str(t.device), leaf, version,
                             None if grad is None else self._capture.summarize(grad),
-                            None if fn is None else self._node_id(fn), bool(t.retains_grad))
+                            None if leaf else self._node_id(fn), retains)
         kind = "Parameter" if isinstance(t, torch.nn.Parameter) else type(t).__name__
         return Var("tensor", kind, tensor=facts)
 
     def module(self, m: torch.nn.Module) -> Var:
         members: list[tuple[str, Var]] = []
-        count = 0
-        for name, p in m.named_parameters():
-            count += 1
-            if len(members) < MAX_MODULE_MEMBERS:
-                members.append((name, self.tensor(p)))
-        for name, b in m.named_buffers():
-            count += 1
-            if len(members) < MAX_MODULE_MEMBERS:
-                members.append((name, self.tensor(b)))
-        params = sum(1 for _ in m.parameters())
+        named_params, named_buffers = _named_tensors(m)
+        params = len(named_params)
+        count = params + len(named_buffers)
+        for name, t in itertools.chain(named_params, named_buffers):
+            if len(members) >= MAX_MODULE_MEMBERS:
+                break
+            members.append((name, self.tensor(t)))
         text = f"{'train' if m.training else 'eval'}, {params} parameter tensor{'s' if params != 1 else ''}"
         return Var("module", type(m).__name__, text, members=tuple(members),
                    length=count if count > len(members) else None)
@@ -101,7 +103,7 @@ class Describer:
             text = f"{len(group['params'])} parameter tensor{'s' if len(group['params']) != 1 else ''}"
             groups.append((f"param_groups[{i}]", Var("container", "dict", text, members=hyper)))
         state: list[tuple[str, Var]] = []
-        for p, entries in list(opt.state.items())[:MAX_MEMBERS]:
+        for p, entries in itertools.islice(opt.state.items(), MAX_MEMBERS):
             if not isinstance(entries, dict):
                 continue
             items = tuple((str(k), self.describe(v, MAX_DEPTH)) for k, v in entries.items())
@@ -124,10 +126,10 @@ class Describer:
             return Var("container", kind, f"{len(value)} item{'s' if len(value) != 1 else ''}", length=len(value))
         items: list[tuple[str, Var]] = []
         if isinstance(value, dict):
-            for key, v in list(value.items())[:MAX_MEMBERS]:
+            for key, v in itertools.islice(value.items(), MAX_MEMBERS):
                 items.append((f"[{short_repr(key)}]", self.describe(v, depth + 1)))
         else:
-            for i, v in enumerate(list(value)[:MAX_MEMBERS]):
+            for i, v in enumerate(itertools.islice(value, MAX_MEMBERS)):
                 items.append((f"[{i}]", self.describe(v, depth + 1)))
         text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
         return Var("container", kind, text, members=tuple(items),
@@ -144,9 +146,31 @@ def short_repr(value: Any) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _retained_grad(t: torch.Tensor) -> torch.Tensor | None:
-    """``.grad`` of a non-leaf that called ``retain_grad()`` (reading it otherwise makes torch warn)."""
-    return t.grad if t.retains_grad else None
+def _named_tensors(m: torch.nn.Module) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
+    """``(list(m.named_parameters()), list(m.named_buffers()))`` in one walk, a third of the time.
+
+    The same order and names: modules depth first as ``named_modules`` visits them, each
+    module and each tensor once (a shared layer is named where it is first reached).
+    """
+    params: list[tuple[str, torch.Tensor]] = []
+    buffers: list[tuple[str, torch.Tensor]] = []
+    seen_modules: set[int] = set()
+    seen_params: set[int] = set()
+    seen_buffers: set[int] = set()
+    stack: list[tuple[str, torch.nn.Module]] = [("", m)]
+    while stack:
+        prefix, mod = stack.pop()
+        if id(mod) in seen_modules:
+            continue
+        seen_modules.add(id(mod))
+        for out, seen, tensors in ((params, seen_params, mod._parameters), (buffers, seen_buffers, mod._buffers)):
+            for name, t in tensors.items():
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    out.append((prefix + name, t))
+        children = [(f"{prefix}{name}.", sub) for name, sub in mod._modules.items() if sub is not None]
+        stack.extend(reversed(children))
+    return params, buffers
 
 
 def _is_scheduler(value: Any) -> bool:

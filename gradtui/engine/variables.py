@@ -36,7 +36,7 @@ from types import FrameType, MappingProxyType
 from typing import Any
 
 from gradtui.engine.codefilter import CodeFilter, CodeKind
-from gradtui.engine.var_signatures import SKIP, kind_of, signature
+from gradtui.engine.var_signatures import KINDS, MODULE, OPTIMIZER, SKIP, TENSOR, kind_of, signature
 from gradtui.engine.var_values import Describer
 from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var
 
@@ -44,6 +44,9 @@ _YIELD = dis.opmap["YIELD_VALUE"]
 _GENERATOR = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _NOTHING: Mapping[str, Var] = MappingProxyType({})
 _MISSING = object()
+_SHARED = frozenset((TENSOR, MODULE, OPTIMIZER))
+#: The shared descriptions are forgotten when there are this many.
+_SHARED_SIZE = 2048
 #: After this many frames entered, suspended generators nothing else holds are forgotten.
 _SWEEP_EVERY = 256
 
@@ -77,6 +80,8 @@ class FrameVariables:
         self._frames: dict[int, _Frame] = {}
         self._serials = 0
         self._looked: _Frame | None = None
+        #: signature -> (its references, the Var): values seen from several frames are described once.
+        self._shared: dict[Any, tuple[list[Any], Var]] = {}
 
     def look(self, frame: FrameType) -> ScopeDelta:
         """The delta of ``frame``'s line event about to be emitted; then call ``recorded`` with its seq."""
@@ -90,19 +95,21 @@ class FrameVariables:
         new_keep: dict[str, list[Any]] = {}
         changed: dict[str, Var] = {}
         known = 0
-        describe = self._describer.describe
+        kinds = KINDS
         for name, value in list(frame.f_locals.items()):
-            if name[:1] == "." or (name[:2] == "__" and name[-2:] == "__"):
-                continue
-            kind = kind_of(value)
-            if kind == SKIP:
+            kind = kinds.get(type(value))
+            if kind is None:
+                kind = kind_of(value)
+            if kind == SKIP:  # most of a module's globals are imports: the kind first, then the name
                 continue
             refs: list[Any] = []
-            old = sigs.get(name, _MISSING)
             try:
+                if name[:1] in "_." and (name[:1] == "." or name[:2] == "__" == name[-2:]):
+                    continue  # (a name set through globals() may be no string: then it is left out)
+                old = sigs.get(name, _MISSING)
                 sig = signature(value, kind, refs)
                 if old != sig:
-                    changed[name] = vars_[name] = describe(value)
+                    changed[name] = vars_[name] = self._describe(value, kind, sig, refs)
             except Exception:  # a value torch cannot read (an odd subclass): leave it out
                 continue
             if old is not _MISSING:
@@ -123,6 +130,21 @@ class FrameVariables:
             everything = {name: vars_[name] for name in new_sigs}
             return ScopeDelta(state.serial, None, everything, full=True, callers=self._callers(frame))
         return ScopeDelta(state.serial, state.since, changed, gone)
+
+    def _describe(self, value: Any, kind: int, sig: Any, refs: list[Any]) -> Var:
+        """The ``Var`` of ``value``, reused when a tensor, module or optimizer has the signature it had
+        in another frame or at another time (a module's forward sees ``self`` at each call)."""
+        if kind not in _SHARED:
+            return self._describer.describe(value)
+        cache = self._shared
+        hit = cache.get(sig)
+        if hit is not None:
+            return hit[1]
+        var = self._describer.describe(value)
+        if len(cache) >= _SHARED_SIZE:
+            cache.clear()
+        cache[sig] = (refs, var)  # the references keep the signature's ids unique while it is a key
+        return var
 
     def recorded(self, delta: ScopeDelta, seq: int) -> None:
         """The line event carrying the last ``look``'s ``delta`` was appended as ``seq``."""
