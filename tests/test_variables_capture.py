@@ -1,7 +1,7 @@
 """The script's variables at each line event (``LineReached.scope``), compared with torch and plain Python.
 
-Each test folds the deltas of a line event back along ``since`` to the variables they
-say the frame held, and compares them with what the script's frames held at that line
+Each test folds the deltas of a line event back along ``since`` (``gradtui.model.scopes``)
+to the variables they say the frame held, and compares them with what the script's frames held at that line
 under plain Python (a ``sys.settrace`` of its own, below) or with torch run directly.
 """
 
@@ -20,6 +20,7 @@ import torch
 
 from gradtui.engine.script import load_script
 from gradtui.engine.session import Session
+from gradtui.model import scopes
 from gradtui.model.events import LineReached
 from gradtui.model.timeline import Timeline
 from gradtui.model.variables import KEYFRAME_EVERY, Var
@@ -48,29 +49,11 @@ def lines(tl: Timeline) -> list[LineReached]:
 
 
 def fold(tl: Timeline, event: LineReached) -> dict[str, Var]:
-    """The frame's variables at ``event``: its deltas back to a full one, applied oldest first."""
-    chain = []
-    delta = event.scope
-    while True:
-        assert delta is not None
-        chain.append(delta)
-        if delta.full:
-            break
-        assert delta.since is not None
-        before = tl.events[delta.since]
-        assert isinstance(before, LineReached) and before.scope is not None
-        assert before.scope.frame == delta.frame
-        delta = before.scope
-    assert len(chain) <= KEYFRAME_EVERY + 1
-    known: dict[str, Var] = {}
-    for d in reversed(chain):
-        if d.full:
-            known = dict(d.changed)
-        else:
-            known.update(d.changed)
-            for name in d.gone:
-                del known[name]
-    return known
+    """The frame's variables at ``event``, as the model folds them back to a full delta."""
+    assert event.scope is not None
+    variables, complete = scopes.fold(tl.events, event.seq, event.scope.frame)
+    assert complete
+    return variables
 
 
 def values(var: Var | None) -> Any:
@@ -212,7 +195,7 @@ def test_a_function_called_in_a_loop(tmp_path: Path) -> None:
     for e in module:
         scope = e.scope
         assert scope is not None
-        assert (scope.since is None) == scope.full
+        assert (scope.since is None) == (e is module[0])  # a full delta keeps since but for the frame's first
         if e.line == 13:  # after `pass`: the line before changed nothing
             assert scope.empty and not scope.changed and not scope.gone
             assert scope.since is not None and tl.events[scope.since].line == 12

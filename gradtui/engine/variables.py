@@ -128,7 +128,9 @@ class FrameVariables:
         state.deltas += 1
         if first or (state.deltas - 1) % KEYFRAME_EVERY == 0:
             everything = {name: vars_[name] for name in new_sigs}
-            return ScopeDelta(state.serial, None, everything, full=True, callers=self._callers(frame))
+            # A full delta keeps ``since`` too (None only for the frame's first): a variable's
+            # history is followed past it.
+            return ScopeDelta(state.serial, state.since, everything, full=True, callers=self._callers(frame))
         return ScopeDelta(state.serial, state.since, changed, gone)
 
     def _describe(self, value: Any, kind: int, sig: Any, refs: list[Any]) -> Var:
