@@ -26,7 +26,6 @@ from gradtui.model.scopes import HistoryEntry
 from gradtui.model.var_text import tensor_facts, torch_repr
 from gradtui.model.variables import Var
 
-
 #: A tensor of more elements than this gets a histogram (a smaller one is read at a glance).
 HISTOGRAM_FROM = 64
 
