@@ -86,7 +86,9 @@ class LineTracer:
                 scope = variables.look(frame)
         except Exception:  # never the script's failure: this line's event goes without its variables
             scope = None
-        variables.recorded(scope, recorder.emit(LineReached, where[0], where[1], function=code.co_name, scope=scope))
+        seq = recorder.emit(LineReached, where[0], where[1], function=code.co_name, scope=scope)
+        if scope is not None:
+            variables.recorded(scope, seq)
 
     def emit_watched(self, frame: FrameType | None, namespace: dict[str, Any] | None = None) -> None:
         """Watched variables changed by the line that just ran, attributed to that line."""
