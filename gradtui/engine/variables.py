@@ -49,6 +49,8 @@ _SHARED = frozenset((TENSOR, MODULE, OPTIMIZER))
 _SHARED_SIZE = 2048
 #: After this many frames entered, suspended generators nothing else holds are forgotten.
 _SWEEP_EVERY = 256
+#: A full delta lists at most this many callers (the stack panel shows the innermost ones).
+MAX_CALLERS = 64
 
 
 class _Frame:
@@ -181,10 +183,14 @@ class FrameVariables:
                 del self._frames[key]
 
     def _callers(self, frame: FrameType) -> tuple[FrameRef, ...]:
-        """The script's frames that called ``frame``, innermost first, each at the line it is at."""
+        """The script's frames that called ``frame``, innermost first, each at the line it is at.
+
+        At most ``MAX_CALLERS``: a deep recursion would otherwise walk (and record) its whole
+        stack at every call, which made a 1,000-deep one run for minutes.
+        """
         out: list[FrameRef] = []
         caller = frame.f_back
-        while caller is not None:
+        while caller is not None and len(out) < MAX_CALLERS:
             filename = caller.f_code.co_filename
             if self._filter.kind(filename) is CodeKind.USER:
                 state = self._frames.get(id(caller)) or self._enter(caller)
