@@ -364,3 +364,16 @@ def test_the_no_variables_flag_reaches_the_session(tmp_path: Path, monkeypatch: 
     argv = ["--record", str(out), *(["--no-variables"] if flag else []), str(write(tmp_path, "x = 1\n"))]
     assert cli.main(argv) == 0
     assert given == [not flag]
+
+
+def test_a_failing_look_never_fails_the_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gradtui.engine.variables import FrameVariables
+
+    def broken(self: FrameVariables, frame: FrameType) -> None:
+        raise RuntimeError("cannot look")
+
+    monkeypatch.setattr(FrameVariables, "look", broken)
+    path = write(tmp_path, "x = 1\ny = x + 1\nprint(y)\n")
+    tl = run(path)  # finished, as under plain python
+    assert [e.line for e in lines(tl)] == [1, 2, 3] and all(e.scope is None for e in lines(tl))
+    assert "".join(e.text for e in tl.events if e.kind == "output") == plain_python(path).stdout == "2\n"
