@@ -83,7 +83,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--watch", "follow the variable NAME (a number or one-element tensor) and plot it; repeatable",
            metavar="NAME", action="append"),
     Option("--no-variables", "do not record the script's variables at each line (the debugger then shows none); "
-                             "recording them costs a training loop about a quarter to a third more time",
+                             "recording them costs a training loop up to about a fifth more time",
            action="store_true"),
     Option("--backward-nodes", "with --record/--trace: also record each backward pass node by node, so a --replay "
                                "can step into it (the debugger always does; it costs time on long training loops)",
