@@ -145,11 +145,14 @@ async def test_frames_up_and_down_in_a_function(tmp_path: Path) -> None:
         await show_variables(pilot)
         text = panel_text(app, "#variables")
         assert "stack (u/d): ▶ scale L5 ◂ <module> L10" in text
-        assert var_block(text, "t") and var_block(text, "k")[0] == "k  2.0"
+        a = torch.ones(3, requires_grad=True)  # what the script passed in as t
+        assert fact(var_block(text, "t"), "values") == "[1, 1, 1]" and a.tolist() == [1.0, 1.0, 1.0]
+        assert fact(var_block(text, "t"), "is_leaf") == str(a.is_leaf)
+        assert var_block(text, "k")[0] == "k  2.0"
         await pilot.press("u")
         await pilot.pause()
         text = panel_text(app, "#variables")
-        assert "▶ <module> L10" in text and var_block(text, "a")
+        assert "▶ <module> L10" in text and fact(var_block(text, "a"), "requires_grad") == "True"
         await pilot.press("d")
         await pilot.pause()
         assert "▶ scale L5" in panel_text(app, "#variables")
