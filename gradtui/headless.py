@@ -86,6 +86,7 @@ class TracePrinter:
         self._out = out
         self._main = os.path.basename(script.path)
         self._folder = script.folder
+        self._cells = script.cells if script.is_notebook else None
         self.session: Session | None = None
         self.broken = False
 
@@ -96,7 +97,7 @@ class TracePrinter:
         if isinstance(event, LineReached):
             source = linecache.getline(os.path.join(self._folder, event.file), event.line)
         try:
-            self._out.write(trace_line(event, self._main, source) + "\n")
+            self._out.write(trace_line(event, self._main, source, self._cells) + "\n")
             self._out.flush()
         except (BrokenPipeError, ValueError):
             self.broken = True
@@ -220,7 +221,8 @@ def run(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if stopped is not None:
         event, why = stopped
-        err.write(f"gradtui: stopped at {location(event, os.path.basename(script.path))} "
+        cells = script.cells if script.is_notebook else None
+        err.write(f"gradtui: stopped at {location(event, os.path.basename(script.path), cells)} "
                   f"(event {event.seq + 1}): {why}\n")
         err.flush()
         timeline.status = "stopped"

@@ -92,6 +92,8 @@ def test_the_app_binds_the_keys_it_always_did() -> None:
         ("N", "rewind('line')", "line back", False, None),
         ("E", "rewind('event')", "event back", False, None),
         ("C", "rewind('start')", "to start", False, None),
+        ("right_square_bracket", "cell(1)", "next cell", False, None),
+        ("left_square_bracket", "cell(-1)", "previous cell", False, None),
         ("b", "toggle_breakpoint", "break", True, None),
         ("r", "toggle_plot_lr", "lr plot", False, None),
         ("L", "toggle_plot_scale", "log/linear plot", False, None),

@@ -21,6 +21,7 @@ import torch
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.recorder import Recorder
+from gradtui.engine.script import Script
 from gradtui.engine.variables import FrameVariables
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import LineReached, ValueWatched
@@ -33,14 +34,20 @@ class LineTracer:
     """The ``sys.settrace`` functions of one run."""
 
     def __init__(self, recorder: Recorder, code_filter: CodeFilter, watch: WatchList, steps: OptimizerHooks,
-                 variables: FrameVariables | None = None) -> None:
-        """``variables``: record the frames' variables on each line event (None: leave ``scope`` None)."""
+                 variables: FrameVariables | None = None, script: Script | None = None) -> None:
+        """``variables``: record the frames' variables on each line event (None: leave ``scope`` None).
+        ``script``: its text is the source kept for its file (a notebook's cells, not its JSON), and
+        its lines that gradtui rewrote carry their notes."""
         self._recorder = recorder
         self._filter = code_filter
         self._watch = watch
         self._steps = steps
         self._variables = variables
         self._sources = recorder.timeline.sources
+        self._line_notes: dict[tuple[str, int], tuple[str, ...]] = {}
+        if script is not None:
+            self._sources[code_filter.display(script.filename)] = script.source
+            self._line_notes = {(script.filename, line): (note,) for line, note in script.line_notes.items()}
 
     def trace_call(self, frame: FrameType, event: str, arg: Any) -> Any:
         try:
@@ -78,15 +85,16 @@ class LineTracer:
         recorder = self._recorder
         where = recorder.where = (self._filter.display(code.co_filename), frame.f_lineno)
         variables = self._variables
+        notes = self._line_notes.get((code.co_filename, frame.f_lineno), ()) if self._line_notes else ()
         if variables is None:
-            recorder.emit(LineReached, where[0], where[1], function=code.co_name)
+            recorder.emit(LineReached, where[0], where[1], function=code.co_name, notes=notes)
             return
         try:
             with _no_torch_function():
                 scope = variables.look(frame)
         except Exception:  # never the script's failure: this line's event goes without its variables
             scope = None
-        seq = recorder.emit(LineReached, where[0], where[1], function=code.co_name, scope=scope)
+        seq = recorder.emit(LineReached, where[0], where[1], function=code.co_name, scope=scope, notes=notes)
         if scope is not None:
             variables.recorded(scope, seq)
 

@@ -3,7 +3,8 @@
 Bad input must be answered before the engine starts a thread or imports torch: a
 missing file, a directory, a binary file or a syntax error each get one sentence naming
 the file (and for a syntax error the line), which the command line prints as it is.
-Imports no torch.
+A notebook (``.ipynb``) is read by ``gradtui.engine.notebook`` into the same ``Script``:
+its code cells are ``parts`` run one after another in one namespace. Imports no torch.
 """
 
 from __future__ import annotations
@@ -11,30 +12,19 @@ from __future__ import annotations
 import io
 import os
 import tokenize
-from dataclasses import dataclass
 from pathlib import Path
-from types import CodeType
 
+from gradtui.engine.notebook import load_notebook
+from gradtui.engine.program import Part, Script, ScriptError
+from gradtui.model.cells import NOTEBOOK_SUFFIX, parse_cells
 
-class ScriptError(Exception):
-    """The script cannot be run; the message is one line for the user."""
-
-
-@dataclass(frozen=True, slots=True)
-class Script:
-    """A script ready to run: where it is, its text, and its compiled code."""
-
-    path: str
-    source: str
-    code: CodeType
-
-    @property
-    def folder(self) -> str:
-        return os.path.dirname(os.path.abspath(self.path))
+__all__ = ["Part", "Script", "ScriptError", "load_script"]
 
 
 def load_script(path: str) -> Script:
     p = Path(path)
+    if p.suffix == NOTEBOOK_SUFFIX and p.is_file():
+        return load_notebook(path)
     if not p.exists():
         raise ScriptError(f"{path}: no such file")
     if p.is_dir():
@@ -57,4 +47,4 @@ def load_script(path: str) -> Script:
         raise ScriptError(f"{path}{line}: {type(exc).__name__}: {exc.msg}") from None
     except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
         raise ScriptError(f"{path}: cannot be compiled ({exc})") from None
-    return Script(path=path, source=source, code=code)
+    return Script(path=path, source=source, parts=(Part(code),), cells=parse_cells(source))

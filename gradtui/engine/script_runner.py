@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import gc
+import os
 import sys
 import threading
 import types
@@ -35,8 +36,8 @@ from gradtui.engine.naming import Namer
 from gradtui.engine.notes import NoteKeeper
 from gradtui.engine.ops import OpRecorder
 from gradtui.engine.patches import Patches
+from gradtui.engine.program import Part, Script
 from gradtui.engine.recorder import Recorder
-from gradtui.engine.script import Script
 from gradtui.engine.warning_location import WarningRelocator
 from gradtui.engine.watch import WatchList
 from gradtui.model.events import ErrorRaised, Event, RunReviewed
@@ -70,11 +71,14 @@ class ScriptRun:
         thread_id = attribution.enter_script_thread()
         script = self._script
         main = types.ModuleType("__main__")
-        main.__dict__.update(__file__=script.code.co_filename, __builtins__=builtins, __spec__=None,
-                             __package__=None, __cached__=None)
-        saved_argv, saved_main = sys.argv, sys.modules.get("__main__")
+        main.__dict__.update(__builtins__=builtins, __spec__=None, __package__=None, __cached__=None)
+        if not script.is_notebook:  # a notebook has no __file__ in Jupyter either
+            main.__dict__["__file__"] = script.filename
+        saved_argv, saved_main, saved_cwd = sys.argv, sys.modules.get("__main__"), os.getcwd()
         sys.argv = list(recorder.timeline.argv)
         sys.path.insert(0, script.folder)
+        if script.is_notebook:  # Jupyter runs a notebook in its own folder: its relative paths mean that one
+            os.chdir(script.folder)
         sys.modules["__main__"] = main
         recorder.router.install(thread_id)
         status, code, error, error_event = "finished", 0, None, None
@@ -93,7 +97,7 @@ class ScriptRun:
                 with self._ops, self._modules.installed():
                     sys.settrace(self._tracer.trace_call)
                     try:
-                        self._forks.run_script(lambda: exec(script.code, main.__dict__))
+                        self._forks.run_script(lambda: run_parts(script.parts, main.__dict__))
                     finally:
                         sys.settrace(None)
             finally:
@@ -111,6 +115,8 @@ class ScriptRun:
             error, error_event = self._describe_error(exc)
         finally:
             sys.argv = saved_argv
+            if script.is_notebook:
+                os.chdir(saved_cwd)
             try:
                 sys.path.remove(script.folder)
             except ValueError:
@@ -155,9 +161,39 @@ class ScriptRun:
         file, line = (code_filter.display(loc[0]), loc[1]) if loc else self._recorder.where
         message = str(exc)
         info = ErrorInfo(type(exc).__name__, message, line, file)
+        script = self._script
+        notebook = ((script.filename, os.path.basename(script.path), script.cells)
+                    if script.is_notebook and script.cells is not None else None)
         event = dict(file=file, line=line, type=info.type, message=message,
-                     traceback=tracebacks.format_exception(exc), notes=tuple(self._notes.on_error(message)))
+                     traceback=tracebacks.format_exception(exc, notebook), notes=tuple(self._notes.on_error(message)))
         return info, event
+
+
+def run_parts(parts: tuple[Part, ...], namespace: dict[str, Any]) -> None:
+    """The script's code, part after part in one namespace; a notebook cell's shown value as ``Out[n]``."""
+    for part in parts:
+        if part.out is None:
+            exec(part.code, namespace)
+            continue
+        saved, sys.displayhook = sys.displayhook, _OutputShower(part.out)
+        try:
+            exec(part.code, namespace)
+        finally:
+            sys.displayhook = saved
+
+
+class _OutputShower:
+    """``sys.displayhook`` for one cell: prints the value as Jupyter shows it, ``Out[24]: 0.6``."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+
+    def __call__(self, value: object) -> None:
+        if value is None:
+            return
+        text = repr(value)
+        between = "\n" if "\n" in text else " "  # a value of many lines starts on its own line
+        sys.stdout.write(f"{self._label}:{between}{text}\n")
 
 
 def _exit_code(exc: SystemExit) -> int:

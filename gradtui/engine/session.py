@@ -175,7 +175,8 @@ class Session:
                            autograd_grad.run),
             modules=modules,
             tracer=LineTracer(recorder, code_filter, watched, optimizers,
-                              FrameVariables(Describer(capture, graph.id_of), code_filter) if variables else None),
+                              FrameVariables(Describer(capture, graph.id_of), code_filter) if variables else None,
+                              script=script),
             watch=watched, notes=notes, capture=capture,
         )
         # Expressions typed at a pause run in the script's thread, at the gate (``gradtui.engine.evaluation``).

@@ -4,13 +4,17 @@ The script runs under gradtui's runner and through gradtui's hooks, so a raw tra
 would start in gradtui and pass through it wherever a torch operation raised. The user
 must see only their program (and the library code it called), so gradtui's frames are
 cut out of every traceback in the exception chain before it is printed or recorded.
+In a notebook, a frame names its cell as IPython does (``File "t.ipynb", In [24], line 2``).
 """
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Callable
 from types import TracebackType
+
+from gradtui.model.cells import CellMap
 
 
 def _strip(tb: TracebackType | None, is_engine: Callable[[str], bool]) -> TracebackType | None:
@@ -59,5 +63,16 @@ def script_location(exc: BaseException, is_user: Callable[[str], bool]) -> tuple
     return found
 
 
-def format_exception(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))
+def format_exception(exc: BaseException, notebook: tuple[str, str, CellMap] | None = None) -> str:
+    """The traceback as Python prints it; ``notebook`` (its file name in code, as shown, its cells)
+    makes its frames name their cell and the line in it."""
+    text = "".join(traceback.format_exception(exc))
+    if notebook is None:
+        return text
+    filename, shown, cells = notebook
+
+    def in_cell(match: re.Match[str]) -> str:
+        where = cells.place(int(match.group(1)))
+        return f'File "{shown}", {where}' if where else match.group(0)
+
+    return re.sub(rf'File "{re.escape(filename)}", line (\d+)', in_cell, text)

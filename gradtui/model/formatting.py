@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, assert_never
 
+from gradtui.model.cells import CellMap
 from gradtui.model.events import (
     BackwardDone,
     Change,
@@ -140,10 +141,11 @@ def update_call(event: ParamsUpdated, with_args: bool = True) -> str:
     return f"{target}.{event.op}({', '.join(rest)})"
 
 
-def location(event: Event, main_file: str) -> str:
-    """``L13`` in the main script, ``helpers.py:L3`` elsewhere."""
+def location(event: Event, main_file: str, cells: CellMap | None = None) -> str:
+    """``L13`` in the main script, ``helpers.py:L3`` elsewhere; in a notebook (its ``cells``) ``In [24] L2``."""
     if event.file == main_file or not event.file:
-        return f"L{event.line}"
+        in_cell = cells.short_place(event.line) if cells is not None else None
+        return in_cell or f"L{event.line}"
     return f"{event.file.rsplit('/', 1)[-1]}:L{event.line}"
 
 
@@ -288,10 +290,11 @@ def dropped_text(event: DetailDropped) -> str:
 NOTE_MARK = "⚠"
 
 
-def trace_line(event: Event, main_file: str, source: str | None = None) -> str:
+def trace_line(event: Event, main_file: str, source: str | None = None, cells: CellMap | None = None) -> str:
     """The event's line, then one indented ``⚠ note`` line per note."""
-    head = f"{location(event, main_file):<5} {summary(event, source)}"
-    return "\n".join([head, *(f"{'':<5} {NOTE_MARK} {note}" for note in event.notes)])
+    width = 5 if cells is None else 11  # ``In [12] L34`` lines up too
+    head = f"{location(event, main_file, cells):<{width}} {summary(event, source)}"
+    return "\n".join([head, *(f"{'':<{width}} {NOTE_MARK} {note}" for note in event.notes)])
 
 
 def _difference(after: Any, before: Any) -> Any:

@@ -14,10 +14,11 @@ or textual, and must not keep state: the same events and cursor always give the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
+from gradtui.model.cells import place
 from gradtui.model.events import (
     BackwardDone,
     Change,
@@ -228,7 +229,7 @@ def backward_number(events: Sequence[Event], upto: int) -> int:
     return count(events, upto, BackwardDone)
 
 
-def position(events: Sequence[Event], upto: int, finished: bool) -> str:
+def position(events: Sequence[Event], upto: int, finished: bool, sources: Mapping[str, str] | None = None) -> str:
     """``event 12 / 87 · line 13 · backward #3``; the total reads ``87+`` while more may come.
 
     ``upto`` is clamped into the timeline; ``backward #N`` is left out before the first one.
@@ -237,7 +238,8 @@ def position(events: Sequence[Event], upto: int, finished: bool) -> str:
         return "no events yet"
     index = max(0, last_index(events, upto))
     total = f"{len(events)}" if finished else f"{len(events)}+"
-    parts = [f"event {index + 1} / {total}", f"line {events[index].line}"]
+    here = events[index]
+    parts = [f"event {index + 1} / {total}", place(here.file, here.line, sources or {})]
     number = backward_number(events, index)
     if number:
         parts.append(f"backward #{number}")

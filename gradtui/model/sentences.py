@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import assert_never
 
+from gradtui.model.cells import place
 from gradtui.model.events import (
     BackwardDone,
     Change,
@@ -240,7 +241,7 @@ def _describe_watch(event: ValueWatched) -> str:
     return f"{event.name} = {format_number(event.value) if event.value is not None else 'not a number'}"
 
 
-def describe(events: Sequence[Event], upto: int) -> str:
+def describe(events: Sequence[Event], upto: int, sources: Mapping[str, str] | None = None) -> str:
     """One plain sentence about what ``events[upto]`` did, for somebody learning autograd.
 
     Forms: ``backward() from loss (loss=1): theta.grad 2 → 4 (added to the old value;
@@ -266,7 +267,7 @@ def describe(events: Sequence[Event], upto: int) -> str:
         case OpCalled():
             return _describe_op(event)
         case LineReached():
-            return f"line {event.line} in {event.function}"
+            return f"{place(event.file, event.line, sources or {})} in {event.function}"
         case OutputWritten():
             return _describe_output(event)
         case ErrorRaised():

@@ -29,6 +29,7 @@ from gradtui.model.reports import Answer, Ended, Evaluated, InputWanted, Paused,
 from gradtui.model.stops import EventStop
 from gradtui.model.timeline import Timeline
 from gradtui.ui.ask import AskScreen
+from gradtui.ui.cell_keys import CellKeys
 from gradtui.ui.engine_link import Engine, EngineReported, relay_reports
 from gradtui.ui.evaluations import Evaluations
 from gradtui.ui.help import HelpScreen
@@ -53,7 +54,7 @@ class Panel(Protocol):
     def show(self, view: View) -> None: ...
 
 
-class GradtuiApp(InspectActions):
+class GradtuiApp(InspectActions, CellKeys):
     """Step through a script (``engine``) or a recorded ``timeline`` forward and back."""
 
     CSS_PATH = "app.tcss"
@@ -261,7 +262,11 @@ class GradtuiApp(InspectActions):
         more_coming = self.engine is not None and self._ended is None
         move = navigation.forward(self.events, Cursor(self.cursor, self.node_cursor), kind, more_coming=more_coming,
                                   breakpoints=self.breakpoints, stops=self.stops)
-        self._continuing = kind == "continue"
+        self._go(move, continuing=kind == "continue")
+
+    def _go(self, move: Cursor | Resume | EndOfRun, *, continuing: bool) -> None:
+        """Take a forward move: over the known events, or by asking the engine to run on."""
+        self._continuing = continuing
         if isinstance(move, Resume):
             self.node_cursor = None
             self._resume(move.command)

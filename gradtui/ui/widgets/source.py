@@ -1,4 +1,10 @@
-"""The source panel: the file the current event is in, its line marked, breakpoints shown."""
+"""The source panel: the file the current event is in, its line marked, breakpoints shown.
+
+A notebook, or a script with ``# %%`` cell markers, is shown cell by cell
+(``gradtui.model.cells``): each code cell under its ``In [n]:`` label, each markdown cell
+as one dim heading. A notebook's lines are numbered within their cell, as Jupyter does;
+a script's keep the file's numbers, which its editor shows.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from rich.text import Text
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
 
+from gradtui.model.cells import CellMap, cells_of
 from gradtui.ui.view import View
 
 BREAKPOINT = "●"
@@ -40,15 +47,52 @@ def render_source(text: str, current: int | None, breakpoints: set[int]) -> Text
     width = len(str(len(lines)))
     out = Text(no_wrap=True, overflow="ignore")
     for number, line in enumerate(lines, start=1):
-        mark = Text(BREAKPOINT, style="bold red") if number in breakpoints else Text(" ")
-        arrow = Text(CURRENT if number == current else " ", style="bold yellow")
-        gutter = Text(f"{number:>{width}} ", style="bold" if number == current else "dim")
-        row = Text.assemble(mark, arrow, gutter, line.copy())
-        if number == current:
-            row.stylize("on #3a3a00")
-        out.append_text(row)
+        out.append_text(_code_row(line, number, number, width, current, breakpoints))
         out.append("\n")
     return out
+
+
+def render_cells(text: str, cells: CellMap, current: int | None, breakpoints: set[int]) -> tuple[Text, int]:
+    """The text cell by cell, and the row the current line is on (to scroll it into view)."""
+    lines = highlighted_lines(text)
+    longest = max((cell.last - cell.first + 1 if cells.notebook else cell.last for cell in cells.cells), default=1)
+    width = len(str(max(1, longest)))
+    out = Text(no_wrap=True, overflow="ignore")
+    row = current_row = 0
+    for i, cell in enumerate(cells.cells):
+        if not cell.is_code:
+            if cell.title:
+                out.append(f"{'':>{width + 3}}{cell.title}\n", style="dim bold")
+                row += 1
+            continue
+        if i:
+            out.append("\n")
+            row += 1
+        here = current is not None and cell.first <= current <= cell.last
+        label = Text.assemble(Text(f"{'':>{width + 3}}{cell.label}:", style="bold blue" if here else "blue"),
+                              Text(f" {cell.title}" if cell.title else "", style="dim"))
+        out.append_text(label)
+        out.append("\n")
+        row += 1
+        for number in range(cell.first, cell.last + 1):
+            shown = number - cell.first + 1 if cells.notebook else number
+            line = lines[number - 1] if number <= len(lines) else Text("")
+            if number == current:
+                current_row = row
+            out.append_text(_code_row(line, number, shown, width, current, breakpoints))
+            out.append("\n")
+            row += 1
+    return out, current_row
+
+
+def _code_row(line: Text, number: int, shown: int, width: int, current: int | None, breakpoints: set[int]) -> Text:
+    mark = Text(BREAKPOINT, style="bold red") if number in breakpoints else Text(" ")
+    arrow = Text(CURRENT if number == current else " ", style="bold yellow")
+    gutter = Text(f"{shown:>{width}} ", style="bold" if number == current else "dim")
+    row = Text.assemble(mark, arrow, gutter, line.copy())
+    if number == current:
+        row.stylize("on #3a3a00")
+    return row
 
 
 class SourceView(ScrollableContainer):
@@ -81,9 +125,18 @@ class SourceView(ScrollableContainer):
         if text is None:
             self._body.update(Text(f"(the source of {file} is not available)", style="italic"))
             return
-        self._body.update(render_source(text, event.line, marks))
-        self.call_after_refresh(self._center, event.line)
+        cells = cells_of(file, {file: text})
+        if cells is None:
+            self._body.update(render_source(text, event.line, marks))
+            self.call_after_refresh(self._center, event.line - 1)
+            return
+        cell = cells.at(event.line)
+        if cell is not None and cell.is_code:
+            self.border_title = f"Source · {file} · {cell.label}"
+        body, row = render_cells(text, cells, event.line, marks)
+        self._body.update(body)
+        self.call_after_refresh(self._center, row)
 
-    def _center(self, line: int) -> None:
-        target = max(0, line - 1 - max(1, self.scrollable_content_region.height) // 2)
+    def _center(self, row: int) -> None:
+        target = max(0, row - max(1, self.scrollable_content_region.height) // 2)
         self.scroll_to(y=target, animate=False, immediate=True)

@@ -25,7 +25,7 @@ _ENDINGS = {
 def render_status(view: View) -> Text:
     if not view.events:
         return Text("starting the script…", style="italic")
-    where = history.position(view.events, view.cursor, view.finished)
+    where = history.position(view.events, view.cursor, view.finished, view.sources)
     out = Text(where, style="bold")
     modules, grad = training.modes_at(view.events, view.cursor)
     for name, mode in modules.items():
@@ -53,7 +53,7 @@ def render_status(view: View) -> Text:
                 out.append(f"⚠ {sentences.describe(view.events, hook.seq)}", style="bold magenta")
         return out
     out.append("\n")
-    out.append(sentences.describe(view.events, view.cursor))
+    out.append(sentences.describe(view.events, view.cursor, view.sources))
     for note in event.notes if event is not None else ():
         out.append("\n")
         out.append(f"⚠ {note}", style="bold magenta")
