@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.record is not None:
         from gradtui.record_guard import record_problem
 
-        problem = record_problem(args.record, script.path, script.source, force=args.force)
+        problem = record_problem(args.record, script.path, script.python or script.source, force=args.force)
         if problem:
             return _fail(problem)
     elif args.force:

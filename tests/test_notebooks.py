@@ -187,3 +187,30 @@ async def test_cell_keys_on_a_plain_script_say_why_not() -> None:
                          "the notice that the script has no cells")
         assert app.cursor == before
         await pilot.press("q")
+
+
+async def test_a_percent_script_shows_cells_and_keeps_its_file_lines() -> None:
+    """A ``# %%`` script: cells on screen, ``]`` runs on cell by cell; its lines are the file's own."""
+    script = ROOT / "scenarios" / "accumulation_cells.py"
+    lines = script.read_text().split("\n")
+    app = live_app(script)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        source = panel_text(app, "SourceView")
+        assert "In [1]: One backward" in source and "Gradients accumulate (gradient tutorial" in source
+        event = app.events[app.cursor]
+        assert lines[event.line - 1] == "import torch"
+        assert f"line {event.line}" in panel_text(app, "StatusLine")  # a file's line, not a cell's
+        await press(pilot, "right_square_bracket")
+        assert lines[app.events[app.cursor].line - 1] == "optimizer = torch.optim.SGD(params=[theta], lr=0.2)"
+        await press(pilot, "right_square_bracket")
+        event = app.events[app.cursor]
+        assert lines[event.line - 1] == "optimizer.zero_grad()"
+        # Cell 2's loop ran on the way: theta.grad as torch gives it after four backward calls.
+        theta = torch.nn.Parameter(torch.Tensor([1]))
+        for _ in range(4):
+            (theta * theta).backward()
+        assert theta.grad is not None
+        grads = [b for b in app.events if isinstance(b, BackwardDone)]
+        assert len(grads) == 4 and grads[-1].grads["theta"].after.values == theta.grad.tolist()
+        await pilot.press("q")

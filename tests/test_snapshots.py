@@ -140,3 +140,12 @@ def _nodes(node):  # type: ignore[no-untyped-def]
     yield node
     for child in node.children:
         yield from _nodes(child)
+
+
+def test_a_percent_script_cell_by_cell(snap_compare) -> None:
+    """``# %%`` cells under their labels, markdown as dim headings, after ``]`` twice: at zero_grad, grad 8."""
+    async def run_before(pilot: Pilot[None]) -> None:
+        await started(pilot)
+        await press(pilot, "right_square_bracket", "right_square_bracket")
+
+    assert snap_compare(live_app(SCENARIOS / "accumulation_cells.py"), run_before=run_before, terminal_size=SIZE)

@@ -44,16 +44,19 @@ def load_notebook(path: str) -> Script:
     filename = os.path.abspath(path)
     parts: list[Part] = []
     line_notes: dict[int, str] = {}
+    runs = source.split("\n")  # the text with each cell's lines as they run
     for (kind, label, text), placed in zip(layout, cell_map.cells):
         if kind != "code" or not text.strip():
             continue
         python = python_lines(text)
         line_notes.update({placed.first + n - 1: note for n, note in python.notes.items()})
+        runs[placed.first - 1: placed.first - 1 + len(python.lines)] = python.lines
         parts.extend(_compile_cell(path, filename, label, "\n".join(python.lines), placed.first, text))
     # Tracebacks, warnings and the engine's own reading of lines find the cells' text, not the JSON.
-    lines = source.splitlines(keepends=True)
+    lines = [line + "\n" for line in source.split("\n")]
     linecache.cache[filename] = (len(source), None, lines, filename)
-    return Script(path=path, source=source, parts=tuple(parts), line_notes=line_notes, cells=cell_map)
+    return Script(path=path, source=source, parts=tuple(parts), line_notes=line_notes, cells=cell_map,
+                  python="\n".join(runs))
 
 
 def _read_cells(path: str) -> list[dict[str, Any]]:
@@ -86,7 +89,9 @@ def _read_cells(path: str) -> list[dict[str, Any]]:
 
 
 def _text(source: object) -> str:
-    return "".join(source) if isinstance(source, list) else str(source)
+    """A cell's source as one text with ``\n`` line breaks (a notebook written on Windows may hold ``\r\n``)."""
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
 
 
 def _labels(code_cells: list[dict[str, Any]]) -> dict[int, str]:

@@ -47,6 +47,8 @@ class Script:
     line_notes: Mapping[int, str] = field(default_factory=_no_notes)
     #: The cells of a notebook or a ``# %%`` script; None for a plain script.
     cells: CellMap | None = None
+    #: The Python that runs, line for line, where it differs from ``source`` (a notebook's magics rewritten).
+    python: str | None = None
 
     @property
     def folder(self) -> str:

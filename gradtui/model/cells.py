@@ -115,7 +115,7 @@ def parse_cells(text: str, *, notebook: bool = False) -> CellMap | None:
 
 @lru_cache(maxsize=16)
 def _parse(text: str, notebook: bool) -> CellMap | None:
-    lines = tuple(text.splitlines())
+    lines = tuple(text.split("\n"))  # Python's own line breaks: splitlines() would also break at \x0c or \u2028
     markers = [(number, m) for number, line in enumerate(lines, start=1) if (m := _MARKER.match(line))]
     if not markers:
         return None
@@ -180,11 +180,11 @@ def notebook_text(cells: list[tuple[str, str, str]]) -> str:
     parts: list[str] = []
     for kind, label, source in cells:
         if kind == "code":
-            body = [_unmarked(line) for line in source.splitlines()]
+            body = [_unmarked(line) for line in source.split("\n")]
             parts.append("\n".join([f"# %% {label}".rstrip(), *body]))
         else:
             tag = "[markdown]" if kind == "markdown" else "[raw]"
-            body = [_unmarked(f"# {line}".rstrip()) for line in source.splitlines()]
+            body = [_unmarked(f"# {line}".rstrip()) for line in source.split("\n")]
             parts.append("\n".join([f"# %% {tag}", *body]))
     return "\n\n".join(parts) + "\n"
 

@@ -22,6 +22,7 @@ from textual.containers import Container
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from gradtui.model import navigation
+from gradtui.model.cells import place
 from gradtui.model.index import EventIndex, IndexedEvents
 from gradtui.model.json_values import TimelineFormatError
 from gradtui.model.navigation import Command, Cursor, EndOfRun, NoEarlier, Resume
@@ -292,10 +293,11 @@ class GradtuiApp(InspectActions, CellKeys):
         spot = (event.file, event.line)
         if spot in self.breakpoints:
             self.breakpoints.discard(spot)
-            self.notify(f"breakpoint removed: {event.file} line {event.line}", timeout=2)
+            self.notify(f"breakpoint removed: {event.file} {place(event.file, event.line, self._sources)}", timeout=2)
         else:
             self.breakpoints.add(spot)
-            self.notify(f"breakpoint set: {event.file} line {event.line}; c runs to it", timeout=2)
+            self.notify(f"breakpoint set: {event.file} {place(event.file, event.line, self._sources)}; c runs to it",
+                        timeout=2)
         self.redraw()
 
     def action_toggle_plot_scale(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from textual.app import App
 from textual.widgets import TabbedContent
 
+from gradtui.model.cells import place
 from gradtui.model.reports import Evaluate, Evaluated, Running
 from gradtui.model.scope_lookup import resolve
 from gradtui.model.scopes import history, stack_at
@@ -68,7 +69,7 @@ class InspectActions(App[None]):
             return
         self.frame_depth = depth
         ref = stack[depth]
-        self.notify(f"frame {depth}: {ref.function} at line {ref.line}", timeout=2)
+        self.notify(f"frame {depth}: {ref.function} at {place(ref.file, ref.line, view.sources)}", timeout=2)
         self._show_variables(view)
 
     def action_evaluate(self) -> None:

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradtui.model import history
+from gradtui.model.cells import place
 from gradtui.model.events import Change, GradsClipped, GradsUnscaled, GradsZeroed, ParamsUpdated, StepTaken
 from gradtui.model.formatting import clip_text, format_delta, format_number, format_tensor
 from gradtui.model.updates import lines_text, update_group, update_rows
@@ -55,6 +56,7 @@ def render_updates(view: View) -> Table | Text:
 def render_params(view: View) -> Table | Text:
     event = history.latest(view.events, view.cursor, (StepTaken, GradsZeroed, ParamsUpdated, GradsClipped,
                                                       GradsUnscaled))
+    where = place(event.file, event.line, view.sources) if event is not None else ""
     match event:
         case None:
             return Text("no zero_grad() or step() yet", style="italic")
@@ -62,12 +64,12 @@ def render_params(view: View) -> Table | Text:
             return render_updates(view)
         case StepTaken():
             skipped = " · skipped: nothing changed" if event.skipped is not None else ""
-            table = _table(f"{event.optimizer.name}.step() · line {event.line}{skipped}", "parameter")
+            table = _table(f"{event.optimizer.name}.step() · {where}{skipped}", "parameter")
             for name, change in event.params.items():
                 _row(table, name, change)
             return table
         case GradsZeroed():
-            table = _table(f"{event.optimizer.name}.zero_grad() · line {event.line}", ".grad of")
+            table = _table(f"{event.optimizer.name}.zero_grad() · {where}", ".grad of")
             for name, change in event.grads.items():
                 _row(table, name + ".grad", change)
             return table
@@ -75,7 +77,7 @@ def render_params(view: View) -> Table | Text:
             title = (clip_text(event) if isinstance(event, GradsClipped)
                      else f"{event.scaler.name}.unscale_({event.optimizer.name}) ÷ {format_number(event.scale)}"
                      + (" · found inf/NaN" if event.found_inf else ""))
-            table = _table(f"{title} · line {event.line}", ".grad of")
+            table = _table(f"{title} · {where}", ".grad of")
             for name, change in event.grads.items():
                 _row(table, name + ".grad", change)
             return table

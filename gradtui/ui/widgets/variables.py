@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from gradtui.model.cells import place
 from gradtui.model.scopes import NOT_RECORDED, frame_vars, stack_at
 from gradtui.model.var_text import tensor_facts, var_line
 from gradtui.model.variables import FrameRef, Var
@@ -104,7 +105,8 @@ class VariablesView(Tree[Shown]):
         scope = frame_vars(view.events, view.cursor, depth)
         if scope is None:
             return
-        frame = self._branch(root, "frame", Text(f"{scope.ref.function} · line {scope.ref.line}", style="bold"))
+        where = place(scope.ref.file, scope.ref.line, view.sources)
+        frame = self._branch(root, "frame", Text(f"{scope.ref.function} · {where}", style="bold"))
         if not scope.complete:
             frame.add_leaf(Text("(part of this frame's history was not kept: some variables may be missing)",
                                 style="italic"))
