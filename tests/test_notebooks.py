@@ -214,3 +214,26 @@ async def test_a_percent_script_shows_cells_and_keeps_its_file_lines() -> None:
         grads = [b for b in app.events if isinstance(b, BackwardDone)]
         assert len(grads) == 4 and grads[-1].grads["theta"].after.values == theta.grad.tolist()
         await pilot.press("q")
+
+
+async def test_a_replay_shows_the_cells_it_ran_without_the_notebook(tmp_path: Path) -> None:
+    """The recording keeps the cells: with the .ipynb gone, a replay shows them and ] / [ still move."""
+    from gradtui.model.store.reader import Recording
+    from gradtui.ui.app import GradtuiApp
+    from tests.apptools import THEME
+
+    path = write_notebook(tmp_path, SET_UP, LOOP, QUIET, counts=[1, 2, 3])
+    recording = tmp_path / "run.db"
+    assert gradtui("--record", str(recording), str(path)).returncode == 0
+    path.unlink()
+    app = GradtuiApp(Recording(recording).timeline(), None, theme=THEME)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await press(pilot, "right_square_bracket", "right_square_bracket")
+        status = panel_text(app, "StatusLine")
+        assert "In [3], line 1" in status and "shell commands do not run" in status
+        assert "In [2]:" in panel_text(app, "SourceView")
+        assert "None → 2 → 4 → 6 → 8" in panel_text(app, "#grads")
+        await press(pilot, "left_square_bracket")
+        assert "In [2], line 1" in panel_text(app, "StatusLine")
+        await pilot.press("q")
