@@ -234,6 +234,9 @@ async def test_a_replay_shows_the_cells_it_ran_without_the_notebook(tmp_path: Pa
         assert "In [3], line 1" in status and "shell commands do not run" in status
         assert "In [2]:" in panel_text(app, "SourceView")
         assert "None → 2 → 4 → 6 → 8" in panel_text(app, "#grads")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: "<module> In [3] L1" in panel_text(app, "#variables"), "the stack's cell")
+        assert "<module> · In [3], line 1" in panel_text(app, "#variables")
         await press(pilot, "left_square_bracket")
         assert "In [2], line 1" in panel_text(app, "StatusLine")
         await pilot.press("q")

@@ -171,6 +171,13 @@ def place(file: str, line: int, sources: Mapping[str, str]) -> str:
     return where or f"line {line}"
 
 
+def short_place(file: str, line: int, sources: Mapping[str, str]) -> str:
+    """``place`` for a column or a stack: ``In [24] L2`` in a notebook, else ``L13``."""
+    cells = cells_of(file, sources) if is_notebook(file) else None
+    where = cells.short_place(line) if cells is not None else None
+    return where or f"L{line}"
+
+
 def notebook_text(cells: list[tuple[str, str, str]]) -> str:
     """The percent-format text of a notebook's cells ``(kind, label, source)``, which ``parse_cells`` reads back.
 

@@ -11,7 +11,7 @@ open stays open across steps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from gradtui.model.cells import place
+from gradtui.model.cells import place, short_place
 from gradtui.model.scopes import NOT_RECORDED, frame_vars, stack_at
 from gradtui.model.var_text import tensor_facts, var_line
 from gradtui.model.variables import FrameRef, Var
@@ -101,7 +101,7 @@ class VariablesView(Tree[Shown]):
             root.add_leaf(Text(NOT_RECORDED if view.events else "no line has run yet", style="italic"))
             return
         depth = min(self.depth, len(stack) - 1)
-        root.add_leaf(_stack_text(stack, depth))
+        root.add_leaf(_stack_text(stack, depth, view.sources))
         scope = frame_vars(view.events, view.cursor, depth)
         if scope is None:
             return
@@ -167,12 +167,12 @@ class VariablesView(Tree[Shown]):
             event.node.toggle()
 
 
-def _stack_text(stack: Sequence[FrameRef], depth: int) -> Text:
+def _stack_text(stack: Sequence[FrameRef], depth: int, sources: Mapping[str, str]) -> Text:
     text = Text("stack (u/d): ", style="dim")
     for i, ref in enumerate(stack):
         if i:
             text.append(" ◂ ", style="dim")
-        where = f"{ref.function} L{ref.line}"
+        where = f"{ref.function} {short_place(ref.file, ref.line, sources)}"
         text.append(("▶ " + where) if i == depth else where, style="bold reverse" if i == depth else "")
     return text
 
