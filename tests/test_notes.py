@@ -63,6 +63,9 @@ DEMONSTRATED = {
     ],
     "accumulation.py": [("backward", "theta.grad still held 2 from an earlier backward(), and this backward() added "
                                      "to it: gradients accumulate until zero_grad() (or .grad = None) resets them.")],
+    "accumulation_cells.py": [("backward", "theta.grad still held 2 from an earlier backward(), and this backward() "
+                                           "added to it: gradients accumulate until zero_grad() (or .grad = None) "
+                                           "resets them.")],
     "mean_chain.py": [("output", "That tensor is not a leaf (it was computed from others), so torch does not keep its "
                                  ".grad: it reads None. Call .retain_grad() on it before backward() to keep it.")],
 }
