@@ -6,8 +6,9 @@ line's event, the watched variables the previous line changed are recorded (attr
 to that line), the frame's variables are compared with the last look at them (the line
 event carries what changed, ``gradtui.engine.variables``), and the first time a file is
 entered its source is kept in the timeline. A frame's ``return`` ends what is known of it.
-The events go to the recorder, which appends them and passes the gate: a stop or a
-pause between lines happens there.
+After a return, what follows is attributed to the caller's line again. The events go to
+the recorder, which appends them and passes the gate: a stop or a pause between lines
+happens there.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class LineTracer:
             elif event == "return":
                 if self._variables is not None:
                     self._variables.returned(frame)
+                self._back_in(frame.f_back)
             elif event == "exception" and self._steps.step_quiet is not None:
                 self._steps.step_raised()
         except RecursionError:
@@ -77,6 +79,12 @@ class LineTracer:
             # exception escaping here would switch tracing off for the rest of the run.
             pass
         return self._trace_local
+
+    def _back_in(self, caller: FrameType | None) -> None:
+        """After a return the script is at its caller's line again: what happens next (the value
+        printed by ``print(f(x))``, a cell's ``Out[n]``, ``theta = f(theta)``) belongs there."""
+        if caller is not None and self._filter.kind(caller.f_code.co_filename) is _USER:
+            self._recorder.where = (self._filter.display(caller.f_code.co_filename), caller.f_lineno)
 
     def _line_event(self, frame: FrameType) -> None:
         code = frame.f_code
