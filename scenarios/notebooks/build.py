@@ -2,14 +2,14 @@
 
 The lists are the notebooks' source of truth, so a reviewer reads and changes the cells as
 text here rather than as JSON. The code cells are the tutorials' own code, in their order,
-with two changes, each said in a markdown line of the notebook: cells that draw random
-numbers start with ``torch.manual_seed(0)``, and the remote banner image (it needs the
-internet) is left out. No seed cell raises on purpose, so none had to be dropped.
+with two changes, each said in the notebook's markdown: cells that draw random numbers
+start with ``torch.manual_seed(0)``, and the remote banner image (it needs the internet)
+is left out. No seed cell raises on purpose, so none had to be dropped.
 
-Run with plain python from anywhere; it writes ``gradient_basics.ipynb`` and
-``tensor_gradients.ipynb`` beside itself without outputs (nbformat 4, kernel python3).
-They are committed with real outputs, as a learner who downloads them sees them, so run
-them afterwards (``--execute`` does both steps)::
+Run it with plain python (it needs nbformat, a gradtui dependency), from anywhere: it
+writes ``gradient_basics.ipynb`` and ``tensor_gradients.ipynb`` beside itself without
+outputs (nbformat 4, kernel python3). They are committed with real outputs, as a learner
+who downloads them sees them, so run them afterwards (``--execute`` does both steps)::
 
     python scenarios/notebooks/build.py
     PYTHONWARNINGS="ignore:Failed to initialize NumPy" \\
@@ -18,11 +18,12 @@ them afterwards (``--execute`` does both steps)::
         scenarios/notebooks/gradient_basics.ipynb scenarios/notebooks/tensor_gradients.ipynb
 
 ``record_timing=False`` keeps timestamps out of the files, so a re-run changes only what
-the cells print. ``PYTHONWARNINGS`` hides the one warning torch prints at import where
-numpy is missing (as in gradtui's own venv): a learner's Jupyter has numpy and never sees
-it, and it would store this machine's paths. ``tests/test_tutorial_notebooks.py`` checks
-that the files match these lists, that their stored outputs match a fresh run, and that
-the printed numbers are the tutorials' own.
+differs between any two runs: the ``grad_fn`` addresses tensor_gradients prints, and the
+kernel's temporary file named in torch's warning. ``PYTHONWARNINGS`` hides the one
+warning torch prints at import where numpy is missing (as in gradtui's own venv): a
+learner's Jupyter has numpy and never sees it, and it would store this machine's paths.
+``tests/test_tutorial_notebooks.py`` checks that the files match these lists, that their
+stored outputs match a fresh run, and that the printed numbers are the tutorials' own.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ SEEDED = (
     "(`x: tensor([0.2121], requires_grad=True)`, `Initial x: tensor([0.7421], requires_grad=True)`).*"
 )
 
-# "Pytorch basics: Gradient" (/work/shared/seeds/000_*). The original's execution counts
-# jump (In [8] then In [22]); "Restart and run all" numbers the same cells 1..27.
+# "Pytorch basics: Gradient". The original's execution counts jump (In [8], then In [22]);
+# "Restart and run all" numbers the same 25 code cells 1..25.
 GRADIENT_BASICS: list[Cell] = [
     md(r"""
 ## Pytorch basics: Gradient
@@ -298,8 +299,7 @@ lbg_opt
 
 _RULE = "<br>\n\n<hr>\n\n<br>"
 
-# "Tutorial 2: Tensor Gradients and Optimization" (/work/shared/seeds/004_*), HTML
-# headings kept as written.
+# "Tutorial 2: Tensor Gradients and Optimization", its HTML headings kept as written.
 TENSOR_GRADIENTS: list[Cell] = [
     md(f"""
 <!-- The original opens with a banner image from drive.google.com; left out, as it needs the internet. -->
