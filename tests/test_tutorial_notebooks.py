@@ -1,12 +1,12 @@
 """The two seed tutorials as notebooks (``scenarios/notebooks/``) print the tutorials' own numbers.
 
 The truth is what the two seed notebooks ("Pytorch basics: Gradient" and "Tutorial 2:
-Tensor Gradients and Optimization") printed, written below as literals, and torch itself for the cells this copy seeds with
-``torch.manual_seed(0)`` (the seeds drew other random numbers). The notebooks are run as a
-learner runs them, by Jupyter's own machinery: nbclient in a fresh ipykernel, skipped
-where either is missing. The committed files must equal ``build.py``'s cells and carry
-the outputs a fresh run gives, so they never go stale; gradtui must run them to the same
-output.
+Tensor Gradients and Optimization") printed, written below as literals, and torch itself
+for the cells this copy seeds with ``torch.manual_seed(0)`` (the seeds drew other random
+numbers). The notebooks are run as a learner runs them, by Jupyter's own machinery:
+nbclient in a fresh ipykernel, skipped where either is missing. The committed files must
+equal ``build.py``'s cells and carry the outputs a fresh run gives, so they never go
+stale; gradtui must run them to the same output.
 """
 
 from __future__ import annotations
