@@ -49,15 +49,17 @@ class Script:
     cells: CellMap | None = None
     #: The Python that runs, line for line, where it differs from ``source`` (a notebook's magics rewritten).
     python: str | None = None
+    #: The name the compiled code carries (its ``co_filename``): the absolute path when it was
+    #: read, which stays right while a notebook runs in its own folder.
+    filename: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.filename:
+            object.__setattr__(self, "filename", os.path.abspath(self.path))
 
     @property
     def folder(self) -> str:
-        return os.path.dirname(os.path.abspath(self.path))
-
-    @property
-    def filename(self) -> str:
-        """The name the compiled code carries (its ``co_filename``): the absolute path."""
-        return os.path.abspath(self.path)
+        return os.path.dirname(self.filename)
 
     @property
     def is_notebook(self) -> bool:

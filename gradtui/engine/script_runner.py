@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -84,7 +85,7 @@ class ScriptRun:
         status, code, error, error_event = "finished", 0, None, None
         try:
             relocator = WarningRelocator(attribution.in_script_thread, attribution.is_engine_file,
-                                         attribution.user_frame)
+                                         attribution.user_frame, in_cell=_cell_namer(script))
             self._patches.install()
             relocator.install()
             self._namer.install()
@@ -167,6 +168,21 @@ class ScriptRun:
         event = dict(file=file, line=line, type=info.type, message=message,
                      traceback=tracebacks.format_exception(exc, notebook), notes=tuple(self._notes.on_error(message)))
         return info, event
+
+
+def _cell_namer(script: Script) -> Callable[[str, int], tuple[str, int] | None] | None:
+    """For a notebook: a line of its text as (``lesson.ipynb, In [4]``, line in the cell)."""
+    cells = script.cells
+    if not script.is_notebook or cells is None:
+        return None
+    filename, shown = script.filename, os.path.basename(script.path)
+
+    def in_cell(file: str, line: int) -> tuple[str, int] | None:
+        cell = cells.at(line) if file == filename else None
+        within = cells.line_in_cell(line) if cell is not None and cell.is_code else None
+        return None if cell is None or within is None else (f"{shown}, {cell.label}", within)
+
+    return in_cell
 
 
 def run_parts(parts: tuple[Part, ...], namespace: dict[str, Any]) -> None:

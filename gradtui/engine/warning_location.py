@@ -5,11 +5,13 @@ attributed to the innermost Python frame, which under gradtui is the function mo
 handler. Python would have named the script's line, and shown it once per line. While
 a run is active, ``warnings.showwarning`` is wrapped: a warning located in gradtui's own
 code, in the script's thread, is moved to the script's frame and shown once per script
-location, as Python's default filter would.
+location, as Python's default filter would. A warning in a notebook names its cell
+(``lesson.ipynb, In [4]:2: UserWarning: …``), as the user finds the line there.
 """
 
 from __future__ import annotations
 
+import linecache
 import sys
 import warnings
 from collections.abc import Callable
@@ -23,7 +25,10 @@ class WarningRelocator:
         in_script_thread: Callable[[], bool],
         is_engine_file: Callable[[str], bool],
         user_frame: Callable[[FrameType | None], FrameType | None],
+        in_cell: Callable[[str, int], tuple[str, int] | None] | None = None,
     ) -> None:
+        """``in_cell(filename, line)``: the (cell's name, line in it) to show for a notebook's line, or None."""
+        self._in_cell = in_cell
         self._in_script_thread = in_script_thread
         self._is_engine_file = is_engine_file
         self._user_frame = user_frame
@@ -55,4 +60,8 @@ class WarningRelocator:
             if key in self._shown:
                 return
             self._shown.add(key)
+        named = self._in_cell(filename, lineno) if self._in_cell is not None else None
+        if named is not None:
+            line = linecache.getline(filename, lineno) if line is None else line
+            filename, lineno = named
         self._saved(message, category, filename, lineno, file, line)
