@@ -251,3 +251,31 @@ def test_a_warning_names_the_cell_it_came_from(tmp_path: Path) -> None:
     assert traced.returncode == 0, traced.stderr
     assert "lesson.ipynb, In [2]:2: UserWarning: The .grad attribute of a Tensor that is not a leaf" in traced.stdout
     assert path.exists()
+
+
+TUTORIAL = ROOT / "scenarios" / "notebooks" / "gradient_basics.ipynb"
+
+
+async def _to_cell(pilot, app, label: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(40):
+        if f"{label}, line " in panel_text(app, "StatusLine"):
+            return
+        await press(pilot, "right_square_bracket")
+    raise AssertionError(f"] never reached {label}")
+
+
+async def test_the_tutorial_notebook_in_the_app_cell_by_cell() -> None:
+    """The gradient tutorial's accumulation cell, reached with ]: theta.grad 2 → 4 → 6 → 8 as the seed prints."""
+    app = live_app(TUTORIAL)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await _to_cell(pilot, app, "In [19]")
+        assert "In [19]:" in panel_text(app, "SourceView")
+        await _to_cell(pilot, app, "In [20]")
+        grads = panel_text(app, "#grads")
+        assert "2 → 4 → 6 → 8" in grads, grads
+        output = panel_text(app, "#output")
+        for printed in ("After 1st loss.backward(): theta.grad=tensor([4.])",
+                        "After 3rd loss.backward(): theta.grad=tensor([8.])", "Out[3]: 0.6"):
+            assert printed in output
+        await pilot.press("q")

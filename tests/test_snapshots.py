@@ -149,3 +149,19 @@ def test_a_percent_script_cell_by_cell(snap_compare) -> None:
         await press(pilot, "right_square_bracket", "right_square_bracket")
 
     assert snap_compare(live_app(SCENARIOS / "accumulation_cells.py"), run_before=run_before, terminal_size=SIZE)
+
+
+def test_the_gradient_tutorial_notebook_at_its_zero_grad_cell(snap_compare) -> None:
+    """The notebook cell by cell (In [n] labels, lines counted per cell), after ] reached In [20]."""
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, GradtuiApp)
+        await started(pilot)
+        for _ in range(40):
+            event = app.timeline.events[app.cursor]
+            if "zero_grad() : reset" in app._sources.get(event.file, "").split("\n")[event.line - 2]:
+                break
+            await press(pilot, "right_square_bracket")
+
+    assert snap_compare(live_app(SCENARIOS / "notebooks" / "gradient_basics.ipynb"), run_before=run_before,
+                        terminal_size=SIZE)
