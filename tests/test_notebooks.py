@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SET_UP = "%matplotlib inline\nimport os, torch\ntheta = torch.nn.Parameter(torch.Tensor([1]))"
 LOOP = "for _ in range(4):\n    loss = theta * theta\n    loss.backward()\n    print(theta.grad)\ntheta.grad"
-QUIET = "!pip install nothing-at-all\nprint('cwd', os.getcwd())\nprint('file' , '__file__' in globals())\n1 + 1;"
+QUIET = ("!pip install nothing-at-all\nprint('cwd', os.getcwd())\nprint('file' , '__file__' in globals())\n"
+         "display(theta.grad * 10)\n1 + 1;")
 FAILING = "def f(x):\n    return 1 / x\nf(0)"
 
 
@@ -65,6 +66,7 @@ def test_the_cells_run_in_order_in_one_namespace(run_script, tmp_path: Path) -> 
     # Jupyter runs a notebook in its own folder, and gives it no __file__.
     assert f"cwd {tmp_path.resolve()}\n" in out or f"cwd {tmp_path}\n" in out
     assert "file False\n" in out
+    assert f"{torch.tensor([80.0])!r}\n" in out  # IPython's display(), which a notebook needs no import for
     assert os.getcwd() != str(tmp_path)  # and the folder is given back afterwards
 
 

@@ -75,6 +75,8 @@ class ScriptRun:
         main.__dict__.update(__builtins__=builtins, __spec__=None, __package__=None, __cached__=None)
         if not script.is_notebook:  # a notebook has no __file__ in Jupyter either
             main.__dict__["__file__"] = script.filename
+        else:  # ... and has IPython's display() without an import
+            main.__dict__["__builtins__"] = {**vars(builtins), "display": display}
         saved_argv, saved_main, saved_cwd = sys.argv, sys.modules.get("__main__"), os.getcwd()
         sys.argv = list(recorder.timeline.argv)
         sys.path.insert(0, script.folder)
@@ -196,6 +198,12 @@ def run_parts(parts: tuple[Part, ...], namespace: dict[str, Any]) -> None:
             exec(part.code, namespace)
         finally:
             sys.displayhook = saved
+
+
+def display(*values: object, **_options: object) -> None:
+    """IPython's ``display()`` in a notebook, as text: each value's repr on its own line."""
+    for value in values:
+        sys.stdout.write(f"{value!r}\n")
 
 
 class _OutputShower:
