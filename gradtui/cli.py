@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from gradtui import __version__
-from gradtui.cli_options import MODES, OPTIONS, takes_value
+from gradtui.cli_options import DEFAULT_HOST, DEFAULT_PORT, MODES, OPTIONS, takes_value
 from gradtui.model.stops import StopSpecError, parse_stop
 from gradtui.ui.keys import cli_summary
 
@@ -42,6 +42,7 @@ examples:
   gradtui --record run.json train.py --epochs 3
   gradtui --replay run.json
   gradtui --replay last                  the newest run the debugger kept
+  gradtui --serve train.py               the debugger in web browsers, at http://127.0.0.1:8000
   gradtui export last -o run.json        a recording as a JSON timeline (see 'gradtui export --help')
 """
 
@@ -128,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.stops = tuple(parse_stop(text) for text in args.break_on)
     except StopSpecError as exc:
         return _fail(str(exc))
+    if args.serve:
+        return _serve(args)
+    if (args.host, args.port) != (DEFAULT_HOST, DEFAULT_PORT):
+        return _fail("--host and --port say where --serve listens; give --serve too")
     if args.replay is not None:
         return _replay(args)
     if args.script is None:
@@ -211,6 +216,52 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if failure is None else _fail(failure)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """``--serve SCRIPT|RUN``: check what each visitor's session will need, then serve until Ctrl-C.
+
+    The same checks as for a terminal, so that a bad script or run is one line here rather
+    than an error page in every visitor's browser.
+    """
+    if args.record is not None or args.trace or args.replay is not None or args.force:
+        return _fail("--serve opens the debugger in each visitor's browser; it cannot be combined with --record, "
+                     "--trace or --replay (to serve a recorded run: gradtui --serve RUN)")
+    if args.script is None:
+        return _fail("--serve needs a SCRIPT to run, or a RUN to replay, for each visitor (see 'gradtui --help')")
+    problem = _theme_problem(args.theme)
+    if problem:
+        return _fail(problem)
+    from gradtui import serve
+
+    try:
+        target = serve.choose_target(args.script)
+    except serve.ServeError as exc:
+        return _fail(str(exc))
+    if target.is_run:
+        if args.args:
+            return _fail(f"{args.script} is a recorded run: a replay runs nothing, so it takes no ARGS")
+        from gradtui.run_files import RunFileError, open_run
+
+        try:
+            open_run(target.path)
+        except RunFileError as exc:
+            return _fail(str(exc))
+    else:
+        from gradtui.engine.script import ScriptError, load_script
+
+        try:
+            load_script(target.path)
+        except ScriptError as exc:
+            return _fail(str(exc))
+        problem = _cache_problem()
+        if problem:
+            return _fail(problem)
+    problem = serve.missing_server() or serve.address_problem(args.host, args.port)
+    if problem:
+        return _fail(problem)
+    command = serve.session_command(target, args, args.args)
+    return serve.serve(target, command, host=args.host, port=args.port)
+
+
 def _cache_problem() -> str | None:
     """Why the recordings folder's settings cannot be used (a ``GRADTUI_CACHE_BUDGET`` that is no size)."""
     from gradtui.recordings import CacheConfigError, budget_bytes
@@ -232,7 +283,10 @@ def _theme_problem(theme: str) -> str | None:
 
 
 def _terminal_problem() -> str | None:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    """Why the app cannot start here: no terminal, unless textual-serve started it (it talks through pipes)."""
+    from gradtui.serve import under_web_driver
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()) and not under_web_driver(os.environ):
         return ("the debugger needs a terminal (stdin and stdout are not one); "
                 "use --trace or --record OUT.json to run without a screen")
     return None

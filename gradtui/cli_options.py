@@ -15,6 +15,11 @@ from typing import Any
 
 from gradtui.model.stops import spellings
 
+#: Where ``--serve`` listens unless told: localhost only, since a served script runs with the
+#: serving user's rights for every visitor; and textual-serve's own default port.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
 #: The title of the options that choose what gradtui does.
 MODES = "what to do (default: open the debugger)"
 
@@ -33,6 +38,13 @@ def positive_int(text: str) -> int:
     value = non_negative(text)
     if value == 0:
         raise argparse.ArgumentTypeError(f"'{text}' must be 1 or more")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = non_negative(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port: give a number from 1 to 65535")
     return value
 
 
@@ -80,6 +92,15 @@ OPTIONS: tuple[Option, ...] = (
            action="store_true", mode=True),
     Option("--replay", "open the debugger on a recording, a JSON timeline, or 'last' (the newest recording); "
                        "runs nothing (no SCRIPT, no torch needed)", metavar="RUN", mode=True),
+    Option("--serve", "serve the debugger to web browsers instead of a terminal: each visitor gets a session of "
+                      "SCRIPT of their own (or a replay, given a RUN instead of SCRIPT) until Ctrl-C stops "
+                      "serving (exit status 130)", action="store_true", mode=True),
+    Option("--port", f"with --serve: the port to listen on (default: {DEFAULT_PORT})", metavar="N",
+           type=port_number, default=DEFAULT_PORT, mode=True),
+    Option("--host", f"with --serve: the address to listen on (default: {DEFAULT_HOST}, this machine only); "
+                     "0.0.0.0 opens it to the network, e.g. a classroom: WARNING, every visitor then runs "
+                     "SCRIPT on this machine with your user's rights (files, network, anything the script does)",
+           metavar="H", default=DEFAULT_HOST, mode=True),
     Option("--watch", "follow the variable NAME (a number or one-element tensor) and plot it; repeatable",
            metavar="NAME", action="append"),
     Option("--no-variables", "do not record the script's variables at each line (the debugger then shows none); "
