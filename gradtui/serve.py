@@ -19,10 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import ipaddress
 import logging
+import os
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +42,7 @@ WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 #: Exit statuses, as for the rest of gradtui: Ctrl-C and SIGTERM stop serving.
 INTERRUPTED = 130
 TERMINATED = 143
-#: How long stopping waits for the open sessions' websockets to close before cutting them.
+#: How long stopping waits for the sessions to exit (and for their websockets) before cutting them.
 _SHUTDOWN_SECONDS = 3.0
 
 
@@ -168,12 +171,30 @@ def url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def shell_command(command: Sequence[str]) -> str:
+    """``command`` for the shell textual-serve runs it with, quoted; on POSIX ``exec`` makes the session's
+    process gradtui itself (not a shell around it), so that ending the process ends the session."""
+    if os.name == "posix":
+        return "exec " + shlex.join(command)
+    return subprocess.list2cmdline(command)  # cmd.exe
+
+
+def _local_only(host: str) -> bool:
+    """Whether only this machine can reach ``host`` (a loopback address or name)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(target: Target, command: Sequence[str], *, host: str, port: int, out: TextIO | None = None) -> int:
     """Serve until Ctrl-C (exit status 130) or SIGTERM (143); each visitor's session is ``command``."""
     out = sys.stdout if out is None else out
     logging.basicConfig(level=logging.WARNING, format="gradtui: serve: %(message)s")
     try:
-        return asyncio.run(_serve(target, shlex.join(command), host, port, out))
+        return asyncio.run(_serve(target, shell_command(command), host, port, out))
     except OSError as exc:  # the address was taken between the check and now
         sys.stderr.write(f"gradtui: cannot listen on {host}:{port} ({exc.strerror})\n")
         return 2
@@ -200,15 +221,35 @@ async def _serve(target: Target, command: str, host: str, port: int, out: TextIO
     try:
         await web.TCPSite(runner, host, port).start()
         what = "replay" if target.is_run else "session"
+        exposed = "" if target.is_run or _local_only(host) else ", running it on this machine as you"
         out.write(f"gradtui: serving {target.path} at {url(host, port)} (open it in a web browser; each visitor "
-                  f"gets a {what} of their own); Ctrl-C stops it\n")
+                  f"gets a {what} of their own{exposed}); Ctrl-C stops it\n")
         out.flush()
         await stopped.wait()
+        await _end_sessions(server.sessions)
     finally:
         await runner.cleanup()
     out.write("gradtui: stopped serving\n")
     out.flush()
     return status[0]
+
+
+async def _end_sessions(sessions: dict[Any, Any]) -> None:
+    """End each session as its visitor closing the page would, and wait until its process has exited.
+
+    Closing the websocket makes textual-serve tell the app to quit; a session that has not
+    exited after ``_SHUTDOWN_SECONDS`` (a script inside one long C call) is killed.
+    """
+    processes = [service._process for service in sessions.values() if service._process is not None]
+    await asyncio.gather(*(websocket.close() for websocket in list(sessions)))
+    waits = [asyncio.ensure_future(process.wait()) for process in processes]
+    if not waits:
+        return
+    _, late = await asyncio.wait(waits, timeout=_SHUTDOWN_SECONDS)
+    for process, wait in zip(processes, waits):
+        if wait in late and process.returncode is None:
+            process.kill()
+    await asyncio.wait(waits, timeout=_SHUTDOWN_SECONDS)
 
 
 def _server_class() -> type[Any]:
@@ -219,8 +260,22 @@ def _server_class() -> type[Any]:
     from gradtui.serve_page import page
 
     class GradtuiServer(Server):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            #: Each visitor's websocket and textual-serve's AppService of their session, so that
+            #: stopping can end the sessions first.
+            self.sessions: dict[web.WebSocketResponse, Any] = {}
+
         async def on_startup(self, app: web.Application) -> None:
             """Nothing: textual-serve's banner would print the whole command line; ``_serve`` prints one line."""
+
+        async def _process_messages(self, websocket: web.WebSocketResponse, app_service: Any) -> None:
+            """textual-serve's relay of one visitor's keys, while it lasts (its session ends with it)."""
+            self.sessions[websocket] = app_service
+            try:
+                await super()._process_messages(websocket, app_service)
+            finally:
+                self.sessions.pop(websocket, None)
 
         async def handle_index(self, request: web.Request) -> web.Response:
             size = request.query.get("fontsize", "16")

@@ -75,10 +75,11 @@ class Served:
         raise AssertionError(f"the server did not start listening within {timeout} s: "
                              f"exit {self.proc.returncode}, stdout {''.join(self.stdout)!r}, stderr {self.stderr!r}")
 
-    def interrupt(self, timeout: float = 20.0) -> int | None:
-        """Ctrl-C to the server process alone; its exit status, or None if it was still running after ``timeout``."""
+    def interrupt(self, timeout: float = 20.0, signum: int = signal.SIGINT) -> int | None:
+        """Ctrl-C (or ``signum``) to the server process alone; its exit status, or None if it was still running
+        after ``timeout``."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(signum)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -86,6 +87,14 @@ class Served:
         for reader in self._readers:
             reader.join(5)
         return code
+
+    def group_alive(self) -> bool:
+        """Whether any process of the server's group (the server, its sessions) is still there."""
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
     def stop(self) -> None:
         """Kill the server and every session it started (its process group), whatever state they are in."""

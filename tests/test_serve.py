@@ -107,6 +107,16 @@ def test_a_script_named_like_an_option_stays_a_script() -> None:
     assert _parsed(session_command(Target("-x.py", is_run=False), args, [])).script == "./-x.py"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="textual-serve runs the command with /bin/sh here")
+def test_the_command_reaches_the_shell_verbatim_and_the_shell_becomes_the_session() -> None:
+    args = ["a script.py", "it's", "$HOME", "--x=1;ls", "*"]
+    command = [sys.executable, "-c", "import os, sys; print(sys.argv[1:]); print(os.getppid())", *args]
+    r = subprocess.run(serve.shell_command(command), shell=True, capture_output=True, text=True, timeout=30)
+    argv, parent = r.stdout.splitlines()
+    assert argv == repr(args)
+    assert int(parent) == os.getpid()  # no shell left between the server and the session
+
+
 def test_the_address_to_open_names_this_machine_when_serving_every_interface() -> None:
     assert serve.url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
     assert serve.url("0.0.0.0", 8000) == f"http://{socket.gethostname()}:8000"
@@ -199,14 +209,38 @@ def test_the_page_loads_and_names_nothing_outside_the_server() -> None:
         assert 'data-session-websocket-url="ws://classroom-pc:8000/ws"' in classroom
 
 
-def test_ctrl_c_stops_serving_with_status_130_and_no_traceback() -> None:
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["INT", "TERM"])
+def test_a_signal_stops_serving_with_gradtuis_status_and_no_traceback(signum: int, status: int) -> None:
     with Served(ACCUMULATION) as server:
         server.wait_listening()
-        assert server.interrupt() == 130
+        assert server.interrupt(signum=signum) == status
         assert server.stdout[-1] == "gradtui: stopped serving\n"
         assert "Traceback" not in server.stderr, server.stderr
         with pytest.raises(OSError):
             _get(server.url + "/")
+
+
+async def test_a_visitor_gets_a_session_and_ctrl_c_ends_it_before_the_server_exits() -> None:
+    """A websocket client in place of a browser: the session's screen arrives, and stopping leaves no process."""
+    import aiohttp
+
+    with Served(ACCUMULATION) as server:
+        server.wait_listening()
+        async with aiohttp.ClientSession() as client:
+            async with client.ws_connect(f"ws://127.0.0.1:{server.port}/ws?width=100&height=30") as websocket:
+                screen = b""
+                deadline = time.monotonic() + 60
+                while b"accumulation.py" not in screen and time.monotonic() < deadline:
+                    message = await websocket.receive(timeout=60)
+                    if message.type != aiohttp.WSMsgType.BINARY:
+                        break
+                    screen += message.data
+                assert b"accumulation.py" in screen  # the Source panel's title, drawn by the session
+                stopped = time.monotonic()
+                assert server.interrupt(signum=signal.SIGINT) == 130
+                assert time.monotonic() - stopped < 10
+        assert not server.group_alive(), "a session outlived the server"
+        assert "Traceback" not in server.stderr, server.stderr
 
 
 # ---------------------------------------------------------------- a session, as textual-serve starts it
