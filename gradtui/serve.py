@@ -44,10 +44,9 @@ INTERRUPTED = 130
 TERMINATED = 143
 #: How long stopping waits for the sessions to exit (and for their websockets) before cutting them.
 _SHUTDOWN_SECONDS = 3.0
-
-
-#: The textual-serve the page and ``_serve`` were written against (its private ``_make_app``,
-#: its static folder's file names); pyproject.toml pins the same.
+#: The textual-serve this module and the page were written against: they use its private
+#: ``Server._make_app``, ``Server._process_messages`` and ``AppService._process``, and the
+#: file names of its static folder. pyproject.toml's dependency must pin the same.
 TEXTUAL_SERVE = "textual-serve==1.1.3"
 
 
@@ -278,9 +277,10 @@ def _server_class() -> type[Any]:
                 self.sessions.pop(websocket, None)
 
         async def handle_index(self, request: web.Request) -> web.Response:
+            """gradtui's page in place of textual-serve's (``?fontsize=N`` as there)."""
             size = request.query.get("fontsize", "16")
+            font_size = min(max(int(size), 6), 64) if size.isdigit() else 16
             return web.Response(text=page(name=self.title, host=request.host, secure=request.secure,
-                                          font_size=int(size) if size.isdigit() else 16),
-                                content_type="text/html")
+                                          font_size=font_size), content_type="text/html")
 
     return GradtuiServer

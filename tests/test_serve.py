@@ -29,6 +29,7 @@ from tests.conftest import REPO, SCENARIOS
 from tests.recording_tools import gradtui, record_json, recording_of
 from tests.serving import Served
 from tests.test_cli import assert_usage_error
+from tests.test_layers import modules_after_import
 
 ACCUMULATION = "scenarios/accumulation.py"
 
@@ -42,6 +43,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 # ---------------------------------------------------------------- what is served
+
+
+def test_serving_imports_no_torch_and_the_server_only_when_it_serves() -> None:
+    loaded = modules_after_import("gradtui.serve", "gradtui.serve_page")
+    assert {"torch", "textual", "aiohttp", "textual_serve"} & loaded == set()
 
 
 def test_scripts_and_notebooks_are_run_and_recordings_and_timelines_replayed(tmp_path: Path,
