@@ -140,6 +140,14 @@ def test_a_syntax_error_names_the_cell(tmp_path: Path) -> None:
     assert result.stderr == f"gradtui: {path}: In [5], line 2: SyntaxError: '(' was never closed\n"
 
 
+def test_an_error_only_the_compiler_finds_names_the_cell(tmp_path: Path) -> None:
+    """Top-level await parses, then fails to compile: still one line with the cell's own line number."""
+    path = write_notebook(tmp_path, SET_UP, "import asyncio\nawait asyncio.sleep(0)", counts=[1, 2])
+    result = gradtui("--trace", str(path))
+    assert result.returncode == 2
+    assert result.stderr == f"gradtui: {path}: In [2], line 2: SyntaxError: 'await' outside function\n"
+
+
 def test_a_notebook_without_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "words.ipynb"
     nbformat.write(new_notebook(cells=[new_markdown_cell("# only words")]), path)

@@ -114,14 +114,20 @@ def _compile_cell(path: str, filename: str, label: str, python: str, first: int,
     body = tree.body
     shown_last = isinstance(body[-1], ast.Expr) and not _ends_quiet(shown) if body else False
     parts: list[Part] = []
-    if shown_last:
-        head, last = body[:-1], body[-1]
-        if head:
-            parts.append(Part(compile(ast.Module(body=head, type_ignores=[]), filename, "exec", dont_inherit=True)))
-        single = ast.Interactive(body=[last])
-        parts.append(Part(compile(single, filename, "single", dont_inherit=True), out=label.replace("In ", "Out")))
-    elif body:
-        parts.append(Part(compile(tree, filename, "exec", dont_inherit=True)))
+    try:  # some errors only the compiler finds: 'await' outside a function, 'return' at the top
+        if shown_last:
+            head, last = body[:-1], body[-1]
+            if head:
+                module = ast.Module(body=head, type_ignores=[])
+                parts.append(Part(compile(module, filename, "exec", dont_inherit=True)))
+            single = ast.Interactive(body=[last])
+            parts.append(Part(compile(single, filename, "single", dont_inherit=True),
+                              out=label.replace("In ", "Out")))
+        elif body:
+            parts.append(Part(compile(tree, filename, "exec", dont_inherit=True)))
+    except SyntaxError as exc:
+        line = f", line {exc.lineno - first + 1}" if exc.lineno else ""
+        raise ScriptError(f"{path}: {label}{line}: {type(exc).__name__}: {exc.msg}") from None
     return parts
 
 
