@@ -33,6 +33,7 @@ class CellKeys(App[None]):
     stops: list[EventStop]
     timeline: Timeline
     engine: Any
+    evaluations: Any
     _ended: Any
     _sources: Mapping[str, str]
 
@@ -60,6 +61,9 @@ class CellKeys(App[None]):
             return
         if self.running:
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
+            return
+        if self.evaluations.out:
+            self.notify("still evaluating in the script; wait for its answer", severity="warning", timeout=2)
             return
         more_coming = self.engine is not None and self._ended is None
         self._go(cell_moves.next_cell(self.events, cells, file, Cursor(self.cursor), more_coming=more_coming,
