@@ -153,11 +153,34 @@ def _termination_as_interrupt() -> Iterator[list[int]]:
             previous[signum] = signal.signal(signum, handler)
         except ValueError:  # not the main thread
             pass
+    _DEFAULT_IN_CHILDREN.clear()
+    _DEFAULT_IN_CHILDREN.update(previous)
     try:
         yield got
     finally:
+        _DEFAULT_IN_CHILDREN.clear()
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+#: The signals (and their handlers before the run) that a process the script forks must not
+#: inherit our handler for: a Pool's worker must die of SIGTERM as under plain python. With
+#: the handler it ran Python cleanup instead, and a SIGTERM that arrived while the worker was
+#: blocked (or just forked) could be lost, so Pool.terminate() waited for it for ever.
+_DEFAULT_IN_CHILDREN: dict[int, Any] = {}
+
+
+def _restore_in_child() -> None:
+    for signum, old in list(_DEFAULT_IN_CHILDREN.items()):
+        try:
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
+        except (TypeError, ValueError, OSError):  # never the child's failure
+            pass
+    _DEFAULT_IN_CHILDREN.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restore_in_child)
 
 
 def run(
