@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     if args.serve:
         return _serve(args)
-    if (args.host, args.port) != (DEFAULT_HOST, DEFAULT_PORT):
+    if args.host is not None or args.port is not None:
         return _fail("--host and --port say where --serve listens; give --serve too")
     if args.replay is not None:
         return _replay(args)
@@ -255,11 +255,13 @@ def _serve(args: argparse.Namespace) -> int:
         problem = _cache_problem()
         if problem:
             return _fail(problem)
-    problem = serve.missing_server() or serve.address_problem(args.host, args.port)
+    host = DEFAULT_HOST if args.host is None else args.host
+    port = DEFAULT_PORT if args.port is None else args.port
+    problem = serve.missing_server() or serve.address_problem(host, port)
     if problem:
         return _fail(problem)
     command = serve.session_command(target, args, args.args)
-    return serve.serve(target, command, host=args.host, port=args.port)
+    return serve.serve(target, command, host=host, port=port)
 
 
 def _cache_problem() -> str | None:

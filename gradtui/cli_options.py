@@ -96,11 +96,11 @@ OPTIONS: tuple[Option, ...] = (
                       "SCRIPT of their own (or a replay, given a RUN instead of SCRIPT) until Ctrl-C stops "
                       "serving (exit status 130)", action="store_true", mode=True),
     Option("--port", f"with --serve: the port to listen on (default: {DEFAULT_PORT})", metavar="N",
-           type=port_number, default=DEFAULT_PORT, mode=True),
+           type=port_number, mode=True),
     Option("--host", f"with --serve: the address to listen on (default: {DEFAULT_HOST}, this machine only); "
                      "0.0.0.0 opens it to the network, e.g. a classroom: WARNING, every visitor then runs "
                      "SCRIPT on this machine with your user's rights (files, network, anything the script does)",
-           metavar="H", default=DEFAULT_HOST, mode=True),
+           metavar="H", mode=True),
     Option("--watch", "follow the variable NAME (a number or one-element tensor) and plot it; repeatable",
            metavar="NAME", action="append"),
     Option("--no-variables", "do not record the script's variables at each line (the debugger then shows none); "

@@ -45,7 +45,7 @@ def open_recording(run: str) -> Recording:
     """The recording ``run`` names; a JSON timeline or any other file is refused."""
     path = resolve(run)
     if path.is_file() and not is_recording_file(path):
-        if _looks_like_json(path):
+        if looks_like_json(path):
             raise RunFileError(f"{path}: a JSON timeline, not a recording; it is in the exported format already")
         raise RunFileError(f"{path}: not a gradtui recording (not an SQLite database)")
     try:
@@ -65,7 +65,8 @@ def open_run(run: str) -> Timeline:
         raise RunFileError(str(exc)) from None
 
 
-def _looks_like_json(path: Path) -> bool:
+def looks_like_json(path: Path) -> bool:
+    """Whether the file opens with ``{`` (a JSON timeline, by its first bytes; nothing is parsed)."""
     try:
         with path.open("rb") as fh:
             return fh.read(64).lstrip().startswith(b"{")

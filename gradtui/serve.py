@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from gradtui.model.cells import NOTEBOOK_SUFFIX
 from gradtui.model.store.reader import is_recording_file
-from gradtui.run_files import LAST, RunFileError, resolve
+from gradtui.run_files import LAST, RunFileError, looks_like_json, resolve
 
 #: What textual-serve sets ``TEXTUAL_DRIVER`` to in each session's environment: the app
 #: then talks to the browser through pipes, and needs no terminal.
@@ -91,17 +91,9 @@ def choose_target(argument: str) -> Target:
         suffix = path.suffix.lower()
         if is_recording_file(path) or suffix == ".json":
             return Target(argument, is_run=True)
-        if suffix not in (".py", NOTEBOOK_SUFFIX) and _opens_with_brace(path):
+        if suffix not in (".py", NOTEBOOK_SUFFIX) and looks_like_json(path):
             return Target(argument, is_run=True)
     return Target(argument, is_run=False)
-
-
-def _opens_with_brace(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(64).lstrip().startswith(b"{")
-    except OSError:
-        return False
 
 
 def session_command(target: Target, args: argparse.Namespace, script_args: Sequence[str]) -> list[str]:

@@ -144,6 +144,7 @@ def test_the_address_to_open_names_this_machine_when_serving_every_interface() -
     (["--serve", "--trace", ACCUMULATION], "cannot be combined with --record, --trace or --replay"),
     (["--serve", "--replay", "last"], "to serve a recorded run: gradtui --serve RUN"),
     (["--port", "8001", ACCUMULATION], "--host and --port say where --serve listens; give --serve too"),
+    (["--host", "127.0.0.1", ACCUMULATION], "--host and --port say where --serve listens; give --serve too"),
     (["--serve", "scenarios"], "scenarios: is a directory"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_input_is_one_line(args: list[str], words: str) -> None:

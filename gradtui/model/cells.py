@@ -61,16 +61,20 @@ class CellMap:
     notebook: bool
     #: Lines of the text, to tell where a cell's top-level statements begin.
     lines: tuple[str, ...]
+    #: Where each cell starts (its marker, or its first line): what ``index`` bisects.
+    starts: tuple[int, ...] = ()
 
-    def at(self, line: int) -> Cell | None:
-        """The cell that holds ``line`` (a marker belongs to the cell it opens)."""
-        starts = [cell.marker if cell.marker else cell.first for cell in self.cells]
-        i = bisect.bisect_right(starts, line) - 1
-        return self.cells[i] if i >= 0 else None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", tuple(cell.marker or cell.first for cell in self.cells))
 
     def index(self, line: int) -> int | None:
-        cell = self.at(line)
-        return None if cell is None else self.cells.index(cell)
+        """The position of the cell that holds ``line`` (a marker belongs to the cell it opens)."""
+        i = bisect.bisect_right(self.starts, line) - 1
+        return i if i >= 0 else None
+
+    def at(self, line: int) -> Cell | None:
+        i = self.index(line)
+        return None if i is None else self.cells[i]
 
     def line_in_cell(self, line: int) -> int | None:
         cell = self.at(line)
@@ -78,17 +82,20 @@ class CellMap:
 
     def place(self, line: int) -> str | None:
         """``In [24], line 2`` in a notebook's code cell; None elsewhere (the file's own line is meant)."""
-        cell = self.at(line)
-        if not self.notebook or cell is None or not cell.is_code or line < cell.first:
-            return None
-        return f"{cell.label}, line {line - cell.first + 1}"
+        found = self._in_code_cell(line)
+        return None if found is None else f"{found[0]}, line {found[1]}"
 
     def short_place(self, line: int) -> str | None:
         """``In [24] L2``: ``place`` for a column of locations."""
-        cell = self.at(line)
-        if not self.notebook or cell is None or not cell.is_code or line < cell.first:
+        found = self._in_code_cell(line)
+        return None if found is None else f"{found[0]} L{found[1]}"
+
+    def _in_code_cell(self, line: int) -> tuple[str, int] | None:
+        """(label, line within the cell) of a line of a notebook's code cell."""
+        cell, within = self.at(line), self.line_in_cell(line)
+        if not self.notebook or cell is None or not cell.is_code or within is None:
             return None
-        return f"{cell.label} L{line - cell.first + 1}"
+        return cell.label, within
 
     def top_lines(self, cells: range | list[int]) -> frozenset[int]:
         """The lines where top-level statements of the cells at these positions may begin.
@@ -167,15 +174,13 @@ def cells_of(file: str, sources: Mapping[str, str]) -> CellMap | None:
 def place(file: str, line: int, sources: Mapping[str, str]) -> str:
     """Where ``line`` of ``file`` is, as the user finds it: ``In [24], line 2`` in a notebook, else ``line 13``."""
     cells = cells_of(file, sources) if is_notebook(file) else None
-    where = cells.place(line) if cells is not None else None
-    return where or f"line {line}"
+    return (cells.place(line) if cells is not None else None) or f"line {line}"
 
 
 def short_place(file: str, line: int, sources: Mapping[str, str]) -> str:
     """``place`` for a column or a stack: ``In [24] L2`` in a notebook, else ``L13``."""
     cells = cells_of(file, sources) if is_notebook(file) else None
-    where = cells.short_place(line) if cells is not None else None
-    return where or f"L{line}"
+    return (cells.short_place(line) if cells is not None else None) or f"L{line}"
 
 
 def notebook_text(cells: list[tuple[str, str, str]]) -> str:

@@ -253,12 +253,18 @@ class GradtuiApp(InspectActions, CellKeys):
         self.cursor, self.node_cursor = cursor.event, cursor.node
         self.frame_depth = 0
 
-    def action_forward(self, kind: str) -> None:
+    def _cannot_move_on(self) -> bool:
+        """Whether a forward key must wait (the script runs, or an evaluation is out); says so."""
         if self.running:
             self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
-            return
+            return True
         if self.evaluations.out:
             self.notify("still evaluating in the script; wait for its answer", severity="warning", timeout=2)
+            return True
+        return False
+
+    def action_forward(self, kind: str) -> None:
+        if self._cannot_move_on():
             return
         more_coming = self.engine is not None and self._ended is None
         move = navigation.forward(self.events, Cursor(self.cursor, self.node_cursor), kind, more_coming=more_coming,

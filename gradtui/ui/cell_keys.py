@@ -28,16 +28,17 @@ class CellKeys(App[None]):
 
     events: EventIndex
     cursor: int
-    running: bool
     breakpoints: set[tuple[str, int]]
     stops: list[EventStop]
     timeline: Timeline
     engine: Any
-    evaluations: Any
     _ended: Any
     _sources: Mapping[str, str]
 
     def _go(self, move: Cursor | Resume | EndOfRun, *, continuing: bool) -> None:
+        raise NotImplementedError
+
+    def _cannot_move_on(self) -> bool:
         raise NotImplementedError
 
     def _place(self, cursor: Cursor) -> None:
@@ -59,11 +60,7 @@ class CellKeys(App[None]):
             self._place(move.cursor if isinstance(move, NoEarlier) else move)
             self.redraw()
             return
-        if self.running:
-            self.notify("the script is still running; wait for it to pause", severity="warning", timeout=2)
-            return
-        if self.evaluations.out:
-            self.notify("still evaluating in the script; wait for its answer", severity="warning", timeout=2)
+        if self._cannot_move_on():
             return
         more_coming = self.engine is not None and self._ended is None
         self._go(cell_moves.next_cell(self.events, cells, file, Cursor(self.cursor), more_coming=more_coming,
