@@ -35,6 +35,7 @@ from gradtui.model.index import EventIndex, IndexedEvents
 from gradtui.model.run_places import PlaceMap
 from gradtui.model.tensors import TensorSummary
 from gradtui.model.timeline import Timeline
+from gradtui.model.tolerance import Gap, Tolerance, tensor_gap
 
 #: What the runs are cut at, in order of preference: the first kind either run has.
 ANCHOR_KINDS = ("step", "update", "backward", "watch")
@@ -199,3 +200,31 @@ def per_anchor(events: EventIndex, anchors: Sequence[int]) -> tuple[list[float |
         lr = step.hyperparams[0].get("lr") if isinstance(step, StepTaken) and step.hyperparams else None
         lrs.append(float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None)
     return losses, lrs
+
+
+@dataclass(frozen=True, slots=True)
+class ParamGap:
+    """The largest difference of one parameter between the runs over their aligned steps."""
+
+    name: str
+    size: float | None
+    #: The aligned step (from 1) where it was largest, and the words for it.
+    step: int
+    text: str
+    #: False when it was measured on statistics only (values not kept).
+    exact: bool
+
+
+def param_gaps(pair: RunPair, tol: Tolerance) -> list[ParamGap]:
+    """For each parameter both runs have, its largest difference after any aligned step (one query per step)."""
+    best: dict[str, ParamGap] = {}
+    ea, eb = pair.events
+    for k, (x, y) in enumerate(zip(*pair.anchors), start=1):
+        pa, pb = params_at(ea, x), params_at(eb, y)
+        for name in pa.keys() & pb.keys():
+            gap = tensor_gap(pa[name], pb[name], tol) or Gap("agree", 0.0)
+            held = best.get(name)
+            size = gap.size
+            if held is None or (size is not None and (held.size is None or size > held.size)):
+                best[name] = ParamGap(name, size, k, gap.text, gap.exact)
+    return [best[name] for name in sorted(best)]
