@@ -44,6 +44,8 @@ examples:
   gradtui --replay last                  the newest run the debugger kept
   gradtui --serve train.py               the debugger in web browsers, at http://127.0.0.1:8000
   gradtui export last -o run.json        a recording as a JSON timeline (see 'gradtui export --help')
+  gradtui --compare "train.py --lr 0.1" "train.py --lr 0.01"
+                                         two runs side by side (see 'gradtui --compare --help')
   gradtui diff "train.py --lr 0.1" "train.py --lr 0.01"
                                          the first event where two runs differ (see 'gradtui diff --help')
 """
@@ -124,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gradtui import export_command
 
         return export_command.main(argv[1:])
+    if argv and argv[0] == "--compare":
+        from gradtui import compare_command
+
+        return compare_command.main(argv[1:])
     if argv and argv[0] == "diff" and not os.path.exists("diff"):
         from gradtui import diff_command
 

@@ -62,6 +62,12 @@ def tolerance_value(text: str) -> float:
 def build_diff_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gradtui diff", usage="gradtui diff A B [--rtol R] [--atol A] [--max-values N]",
                 description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_comparison_options(p)
+    return p
+
+
+def add_comparison_options(p: argparse.ArgumentParser) -> None:
+    """A, B and the tolerance: the same for ``gradtui diff`` and ``gradtui --compare``."""
     p.add_argument("a", metavar="A", help="run A: a recorded RUN, or \"SCRIPT ARGS...\" in quotes")
     p.add_argument("b", metavar="B", help="run B, the same way")
     p.add_argument("--rtol", type=tolerance_value, default=DEFAULT_RTOL, metavar="R",
@@ -71,7 +77,6 @@ def build_diff_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-values", type=non_negative, default=64, metavar="N",
                    help="for a script side: keep the values of tensors with up to N elements, larger ones "
                         "statistics (default: 64); compared value by value only where both runs kept values")
-    return p
 
 
 def main(argv: Sequence[str]) -> int:
