@@ -106,7 +106,8 @@ def _report(a: Side, b: Side, tol: Tolerance) -> tuple[str, bool]:
     unit = pair.unit_name
     na, nb = (len(x) for x in pair.anchors)
     counted = f"{na} {unit}s" if na == nb else f"{na} vs {nb} {unit}s"
-    lines.append(f"compared {walk.compared} events, {counted}, {tol.text()}")
+    upto = " before the divergence" if walk.divergence is not None else ""
+    lines.append(f"{walk.compared} events matched{upto}; {counted}; {tol.text()}")
     if walk.divergence is None:
         lines.append("the runs agree" + (f" ({walk.stopped})" if walk.stopped else ""))
     else:
