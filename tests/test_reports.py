@@ -115,13 +115,18 @@ def test_a_run_without_a_report_within_the_timeout_is_running(tmp_path: Path) ->
 def test_statistics_are_computed_in_the_scripts_thread_before_a_pause_is_reported(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     threads: list[str] = []
-    original = capture.compute_stats
+    original, original_many = capture.compute_stats, capture.compute_stats_many
 
     def counted(t):  # type: ignore[no-untyped-def]
         threads.append(threading.current_thread().name)
         return original(t)
 
+    def counted_many(ts):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return original_many(ts)
+
     monkeypatch.setattr(capture, "compute_stats", counted)
+    monkeypatch.setattr(capture, "compute_stats_many", counted_many)
     script = tmp_path / "big.py"
     script.write_text("import torch\nx = torch.arange(10000.0)\ny = x * 2\n")
     session = live(script, max_values=8)

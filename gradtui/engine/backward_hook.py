@@ -50,6 +50,8 @@ class BackwardHook:
         self.record_nodes = record_nodes
         #: How many backward calls the script has made (``autograd_grad``'s note asks).
         self.count = 0
+        #: Called at the first backward (``gc_pauses.StartupFreeze``): the set-up is done by then.
+        self.on_first: Callable[[], None] | None = None
 
     def run(self, func: Callable[..., Any], args: Any, kwargs: Any, caller: FrameType) -> Any:
         frame = self._attribution.user_frame(caller)
@@ -72,6 +74,8 @@ class BackwardHook:
             hooked = [n for r in roots for n in graph_recorder.nodes_under(r)] if self.record_nodes else []
             trace = BackwardTrace(hooked, capture.summarize_small)
         self.count += 1
+        if self.count == 1 and self.on_first is not None:
+            self.on_first()
         try:
             out = func(*args, **kwargs)
         finally:

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from gradtui.engine.stats import compute_stats
+from gradtui.engine.stats import compute_stats, compute_stats_many
 from gradtui.model.tensors import TensorStats, TensorSummary
 
 DEFAULT_MAX_VALUES = 64
@@ -31,6 +31,11 @@ DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
 NODE_VALUES = 16
 #: A tensor larger than this share of the budget is summarised at once, never cloned.
 _DIRECT_SHARE = 4
+
+
+#: Per dtype: its name, whether it is complex, and its element size (read once per dtype).
+_DTYPES: dict[torch.dtype, tuple[str, bool, int]] = {}
+_STRIDED = torch.strided
 
 
 def grad_fn_name(t: torch.Tensor) -> str | None:
@@ -153,28 +158,35 @@ class TensorCapture:
             del self._cache[ref.key]
 
     def _summarize_now(self, t: torch.Tensor) -> TensorSummary:
-        shape, dtype, requires_grad, fn = tuple(t.shape), dtype_name(t.dtype), t.requires_grad, grad_fn_name(t)
+        dtype = t.dtype
+        facts = _DTYPES.get(dtype)
+        if facts is None:
+            facts = _DTYPES[dtype] = (dtype_name(dtype), dtype.is_complex, dtype.itemsize)
+        dname, complex_, itemsize = facts
+        fn = t.grad_fn
+        shape, requires_grad, fn_name = tuple(t.shape), t.requires_grad, None if fn is None else type(fn).__name__
         n = t.numel()
-        plain = t.layout == torch.strided and t.device.type != "meta" and not t.is_complex()
+        plain = not complex_ and not t.is_meta and t.layout == _STRIDED
         if plain and n <= self.max_values:
             try:
-                return TensorSummary(shape, dtype, requires_grad, fn, values=t.detach().cpu().tolist())
+                values = t.tolist() if t.is_cpu else t.detach().cpu().tolist()
+                return TensorSummary(shape, dname, requires_grad, fn_name, values=values)
             except (RuntimeError, TypeError, NotImplementedError):
-                return TensorSummary(shape, dtype, requires_grad, fn)
-        nbytes = n * t.element_size()
+                return TensorSummary(shape, dname, requires_grad, fn_name)
+        nbytes = n * itemsize
         if not plain or nbytes * _DIRECT_SHARE > self.budget_bytes:
-            return TensorSummary(shape, dtype, requires_grad, fn, stats=compute_stats(t))
+            return TensorSummary(shape, dname, requires_grad, fn_name, stats=compute_stats(t))
         try:
             clone = t.detach().clone()
         except (RuntimeError, TypeError, NotImplementedError):
-            return TensorSummary(shape, dtype, requires_grad, fn)
+            return TensorSummary(shape, dname, requires_grad, fn_name)
         deferred = _Deferred(clone, nbytes, self)
         with self._lock:
             self._pending[id(deferred)] = deferred
             self._pending_bytes += nbytes
         if self._pending_bytes > self.budget_bytes:
             self._enforce_budget()
-        return TensorSummary(shape, dtype, requires_grad, fn, stats_source=deferred)
+        return TensorSummary(shape, dname, requires_grad, fn_name, stats_source=deferred)
 
     def _enforce_budget(self) -> None:
         """Over budget: statistics are computed on a second thread while the script runs on.
@@ -210,8 +222,8 @@ class TensorCapture:
         with self._wakeup:
             self._wakeup.notify_all()
         try:
-            while (claimed := self._claim()) is not None:
-                self._compute(claimed)
+            while self.materialize_pending():
+                pass
             with self._wakeup:
                 while self._inflight:
                     self._wakeup.wait(0.05)
@@ -223,6 +235,38 @@ class TensorCapture:
         if self._materializer is None and not self._closing:
             self._materializer = threading.Thread(target=self._materialize_loop, name="gradtui-stats", daemon=True)
             self._materializer.start()
+
+    def materialize_pending(self) -> bool:
+        """Compute every statistic waiting now, together (``compute_stats_many``); False if none waited.
+
+        The recording's writer calls this before it writes a batch of events, on its own
+        thread: one pass over a batch's clones costs a few torch calls per tensor size, not
+        a dozen per tensor, and those calls run without the GIL, beside the script.
+        """
+        with self._lock:
+            if not self._pending:
+                return False
+            claimed = list(self._pending.values())
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._inflight += len(claimed)
+        try:
+            held = [d for d in claimed if d.lock.acquire(blocking=False)]  # the others, a reader is computing
+            try:
+                work = [d for d in held if d.clone is not None]
+                with torch._C.DisableTorchFunction():
+                    results = compute_stats_many([d.clone for d in work])  # type: ignore[misc]
+                for d, stats in zip(work, results):
+                    d.result = stats
+                    d.clone = None
+            finally:
+                for d in held:
+                    d.lock.release()
+        finally:
+            with self._wakeup:
+                self._inflight -= len(claimed)
+                self._wakeup.notify_all()
+        return True
 
     def _claim(self) -> _Deferred | None:
         """Take the oldest pending clone off the queue: this thread alone computes it."""
@@ -249,10 +293,7 @@ class TensorCapture:
                     self._wakeup.wait(0.5)
                 if self._closing:
                     return
-            claimed = self._claim()
-            if claimed is not None:
-                self._compute(claimed)
-            else:
+            if not self.materialize_pending():
                 with self._wakeup:
                     self._wakeup.wait(0.01)  # draining, and nothing left to claim
 

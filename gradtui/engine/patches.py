@@ -110,6 +110,10 @@ class Patches:
         setattr(module, name, value)
         self._undo.append(lambda: setattr(module, name, old))
 
+    def on_remove(self, undo: Callable[[], None]) -> None:
+        """Call ``undo`` at ``remove()``, in reverse order of what was installed."""
+        self._undo.append(undo)
+
     def remove(self) -> None:
         while self._undo:
             self._undo.pop()()

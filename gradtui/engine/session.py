@@ -42,6 +42,7 @@ from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.control import Gate
 from gradtui.engine.evaluation import Evaluator
 from gradtui.engine.forking import ForkGuard
+from gradtui.engine.gc_pauses import StartupFreeze
 from gradtui.engine.grad_hooks import GradHooks
 from gradtui.engine.graph import GraphRecorder, NodeTable
 from gradtui.engine.line_tracer import LineTracer
@@ -54,6 +55,7 @@ from gradtui.engine.op_events import OpEvents
 from gradtui.engine.ops import OpRecorder
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.patches import Patches
+from gradtui.engine.preload import UntracedImports
 from gradtui.engine.recorder import EventList, EventSink, NotesOnce, Recorder
 from gradtui.engine.scaler_events import ScalerEvents
 from gradtui.engine.schedulers import Schedulers
@@ -121,7 +123,8 @@ class Session:
                                                           torch_version=torch.__version__,
                                                           gradtui_version=gradtui.__version__,
                                                           options=dict(options or {})),
-                                          sources=lambda: tl.sources, keep_steps=keep_steps)
+                                          sources=lambda: tl.sources, keep_steps=keep_steps,
+                                          prepare=capture.materialize_pending)
             log = tl.events = EventLog(self.writer)
             nodes = GraphLog(self.writer)
         writer = self.writer
@@ -154,6 +157,8 @@ class Session:
         updates = ManualUpdates(capture, namer, op_events)
         backward = BackwardHook(recorder, attribution, capture, namer, graph, modules, notes, loss_scales,
                                 record_nodes=record_nodes)
+        freeze = StartupFreeze()
+        backward.on_first = freeze.now
         autograd_grad = AutogradGrad(recorder, attribution, capture, namer, graph, modules, lambda: backward.count,
                                      record_nodes=record_nodes)
         optimizers = OptimizerHooks(recorder, attribution, capture, namer, notes)
@@ -169,7 +174,8 @@ class Session:
                                   GradHooks(recorder, attribution, capture, namer, graph),
                                   Batches(recorder, attribution, capture, namer),
                                   ScalerEvents(recorder, attribution, capture, namer, optimizers, loss_scales),
-                                  ModeEvents(recorder, attribution, namer)]),
+                                  ModeEvents(recorder, attribution, namer),
+                                  UntracedImports(), freeze]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
             ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
                            autograd_grad.run),

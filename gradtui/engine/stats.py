@@ -10,6 +10,7 @@ Callers run with torch functions disabled, so that this work is never the script
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -97,3 +98,61 @@ def _finite_part(chunk: torch.Tensor) -> tuple[torch.Tensor, int, int, tuple[flo
         return chunk, 0, 0, (lo, hi)
     nan, inf = int(torch.isnan(chunk).sum()), int(torch.isinf(chunk).sum())
     return chunk[torch.isfinite(chunk)], nan, inf, None
+
+
+#: Tensors of one size are stacked for ``compute_stats_many`` up to this many elements a
+#: stack (2 MiB in float64): big enough that torch's per-call cost is shared by many,
+#: small enough to stay in cache.
+MANY_ELEMENTS = 1 << 18
+
+
+def compute_stats_many(tensors: Sequence[torch.Tensor]) -> list[TensorStats | None]:
+    """``compute_stats`` of each tensor, in a few torch calls per size rather than a dozen per tensor.
+
+    A training step leaves many tensors of the same few sizes (a layer's outputs, its
+    weight, its gradient, the optimizer's moments). Stacking those of one size and
+    dtype into one matrix turns a dozen calls per tensor into a dozen per stack, and the
+    work inside those calls runs without the GIL: the script's thread goes on meanwhile.
+    The arithmetic is ``compute_stats``'s (float64, the exact two-pass deviation); a row
+    that is not all finite, and any tensor that is not a plain real one, goes through
+    ``compute_stats`` itself.
+    """
+    out: list[TensorStats | None] = [None] * len(tensors)
+    groups: dict[tuple[int, torch.dtype], list[int]] = {}
+    for i, t in enumerate(tensors):
+        n = t.numel()
+        if 1 < n <= MANY_ELEMENTS and t.is_floating_point() and t.layout == torch.strided and t.device.type == "cpu":
+            groups.setdefault((n, t.dtype), []).append(i)
+        else:
+            out[i] = compute_stats(t)
+    for (n, _), members in groups.items():
+        per_stack = max(1, MANY_ELEMENTS // n)
+        for start in range(0, len(members), per_stack):
+            part = members[start:start + per_stack]
+            if len(part) == 1:
+                out[part[0]] = compute_stats(tensors[part[0]])
+                continue
+            for i, stats in zip(part, _stacked_stats([tensors[i] for i in part], n)):
+                out[i] = stats if stats is not None else compute_stats(tensors[i])
+    return out
+
+
+def _stacked_stats(tensors: list[torch.Tensor], n: int) -> list[TensorStats | None]:
+    """Statistics of same-sized float tensors, one row each; None for a row with NaN or inf."""
+    try:
+        x = torch.stack([t.detach().reshape(-1) for t in tensors]).to(torch.float64)
+        lo, hi = torch.aminmax(x, dim=1)
+        mean = x.mean(dim=1)
+        centered = x - mean[:, None]
+        rows = torch.stack((lo, hi, mean, torch.linalg.vecdot(centered, centered), torch.linalg.vecdot(x, x)),
+                           dim=1).tolist()
+    except (RuntimeError, TypeError, NotImplementedError):
+        return [None] * len(tensors)
+    found: list[TensorStats | None] = []
+    for r_lo, r_hi, r_mean, deviations, squares in rows:
+        if not (math.isfinite(r_lo) and math.isfinite(r_hi)):
+            found.append(None)
+            continue
+        found.append(TensorStats(numel=n, min=r_lo, max=r_hi, mean=r_mean, std=math.sqrt(deviations / (n - 1)),
+                                 norm=math.sqrt(squares)))
+    return found

@@ -39,6 +39,8 @@ class TensorStats:
 
 
 StatsSource = Callable[[], "TensorStats | None"]
+#: Bound once: a summary is built for every tensor an event carries.
+_set = object.__setattr__
 
 
 class TensorSummary:
@@ -68,13 +70,13 @@ class TensorSummary:
         stats: TensorStats | None = None,
         stats_source: StatsSource | None = None,
     ) -> None:
-        object.__setattr__(self, "shape", tuple(shape))
-        object.__setattr__(self, "dtype", dtype)
-        object.__setattr__(self, "requires_grad", requires_grad)
-        object.__setattr__(self, "grad_fn", grad_fn)
-        object.__setattr__(self, "values", values)
-        object.__setattr__(self, "_stats", stats)
-        object.__setattr__(self, "_source", stats_source)
+        _set(self, "shape", shape if type(shape) is tuple else tuple(shape))
+        _set(self, "dtype", dtype)
+        _set(self, "requires_grad", requires_grad)
+        _set(self, "grad_fn", grad_fn)
+        _set(self, "values", values)
+        _set(self, "_stats", stats)
+        _set(self, "_source", stats_source)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("TensorSummary is immutable")

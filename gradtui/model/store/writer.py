@@ -81,9 +81,12 @@ class StoreWriter:
     def __init__(self, path: str | os.PathLike[str], info: RunInfo, *,
                  sources: Callable[[], Mapping[str, str]] | None = None,
                  commit_seconds: float = COMMIT_SECONDS, max_queued: int = MAX_QUEUED,
-                 keep_steps: int | None = None) -> None:
-        """``keep_steps``: keep the detail of only the last that many optimizer steps (``pruning``)."""
+                 keep_steps: int | None = None, prepare: Callable[[], object] | None = None) -> None:
+        """``keep_steps``: keep the detail of only the last that many optimizer steps (``pruning``).
+        ``prepare``: called on the writer's thread before each batch is written (the engine
+        computes the batch's deferred statistics there, all together)."""
         self.path = Path(path)
+        self._prepare = prepare
         self._pruner = StepPruner(keep_steps) if keep_steps is not None else None
         self._step = 0  # the step of the event being written
         self._sources = sources
@@ -237,6 +240,8 @@ class StoreWriter:
                     return
 
     def _write(self, items: list[tuple[str, Any]]) -> None:
+        if self._prepare is not None and items:
+            self._prepare()
         db = self._db
         db.execute("BEGIN")
         try:

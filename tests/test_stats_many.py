@@ -1,0 +1,61 @@
+"""Statistics of many tensors at once (``compute_stats_many``) are torch's own, tensor by tensor."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gradtui.engine.stats import MANY_ELEMENTS, compute_stats, compute_stats_many
+
+
+def _torch_stats(t: torch.Tensor) -> tuple[float, float, float, float, float]:
+    x = t.detach().reshape(-1).to(torch.float64)
+    return x.min().item(), x.max().item(), x.mean().item(), x.std().item(), torch.linalg.vector_norm(x).item()
+
+
+def _tensors() -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    out = [torch.randn(128, 64, generator=g) for _ in range(5)]
+    out += [torch.randn(64, generator=g) * 1e6 for _ in range(3)]
+    out += [torch.randn(4096, generator=g, dtype=torch.float64) for _ in range(2)]
+    out += [torch.randn(3, 5, generator=g).to(torch.bfloat16) for _ in range(3)]
+    out += [torch.randn(7, generator=g).to(torch.float16) for _ in range(2)]
+    out += [torch.randn(MANY_ELEMENTS // 2 + 1, generator=g) for _ in range(3)]  # one per stack
+    return out
+
+
+def test_each_tensor_gets_the_statistics_torch_computes() -> None:
+    tensors = _tensors()
+    for t, stats in zip(tensors, compute_stats_many(tensors), strict=True):
+        assert stats is not None and stats.numel == t.numel() and stats.nan == stats.inf == 0
+        lo, hi, mean, std, norm = _torch_stats(t)
+        assert (stats.min, stats.max) == (lo, hi)
+        assert stats.mean == pytest.approx(mean, rel=1e-12, abs=1e-12)
+        assert stats.std == pytest.approx(std, rel=1e-12)
+        assert stats.norm == pytest.approx(norm, rel=1e-12)
+
+
+def test_non_finite_values_and_odd_tensors_are_counted_as_compute_stats_counts_them() -> None:
+    odd = [
+        torch.tensor([1.0, float("nan"), 2.0, float("inf")]),
+        torch.tensor([1.0, 5.0, 2.0, 4.0]),  # same size as the row with NaN: one stack
+        torch.tensor([float("nan")] * 4),
+        torch.arange(10),  # integers
+        torch.tensor([True, False, True]),
+        torch.tensor(3.0),  # one element: no std
+        torch.zeros(0),
+        torch.randn(2, 3, dtype=torch.complex64),
+        torch.randn(4, 4).t(),  # not contiguous
+    ]
+    for t, many in zip(odd, compute_stats_many(odd), strict=True):
+        one = compute_stats(t)
+        assert many is not None and one is not None
+        assert (many.numel, many.nan, many.inf) == (one.numel, one.nan, one.inf)
+        for field in ("min", "max", "mean", "std", "norm"):
+            a, b = getattr(many, field), getattr(one, field)
+            assert (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12), (t, field, a, b)
+    row = compute_stats_many(odd[:2])
+    assert row[0] is not None and row[0].nan == 1 and row[0].inf == 1 and row[0].max == 2.0
+    assert row[1] is not None and row[1].mean == 3.0
