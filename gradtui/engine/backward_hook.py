@@ -12,6 +12,7 @@ graph alive.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -27,7 +28,9 @@ from gradtui.engine.naming import Namer
 from gradtui.engine.notes import NoteKeeper
 from gradtui.engine.recorder import Recorder
 from gradtui.engine.tensors import plain_value
+from gradtui.engine.untraced import pause_tracing, resume_tracing
 from gradtui.model.events import BackwardDone, Change
+from gradtui.model.tensors import TensorSummary
 
 _no_torch_function = torch._C.DisableTorchFunction
 
@@ -54,6 +57,23 @@ class BackwardHook:
         self.on_first: Callable[[], None] | None = None
 
     def run(self, func: Callable[..., Any], args: Any, kwargs: Any, caller: FrameType) -> Any:
+        trace = pause_tracing()  # the bookkeeping before and after; the backward itself runs the script's hooks
+        try:
+            call = self._before(func, args, kwargs, caller)
+        finally:
+            resume_tracing(trace)
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            call.trace.close()
+        trace = pause_tracing()
+        try:
+            self._after(call)
+        finally:
+            resume_tracing(trace)
+        return out
+
+    def _before(self, func: Callable[..., Any], args: Any, kwargs: Any, caller: FrameType) -> _Call:
         frame = self._attribution.user_frame(caller)
         capture, namer, graph_recorder = self._capture, self._namer, self._graph
         with _no_torch_function():
@@ -76,10 +96,12 @@ class BackwardHook:
         self.count += 1
         if self.count == 1 and self.on_first is not None:
             self.on_first()
-        try:
-            out = func(*args, **kwargs)
-        finally:
-            trace.close()
+        return _Call(frame, roots, leaves, names, root_names, input_names, before, graph, trace)
+
+    def _after(self, call: _Call) -> None:
+        frame, roots, leaves, names, before, trace = (call.frame, call.roots, call.leaves, call.names, call.before,
+                                                      call.trace)
+        capture, namer, graph_recorder = self._capture, self._namer, self._graph
         with _no_torch_function():
             graph_recorder.forget()  # the graph is consumed: do not keep its nodes alive
             namer.forget_frames()
@@ -95,10 +117,25 @@ class BackwardHook:
             notes = self._notes.on_backward(names, leaves, before, loss, self._recorder.timeline.events, frame)
         file, line = self._recorder.at(frame)
         grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
-        self._recorder.emit(BackwardDone, file, line, root=", ".join(root_names), loss=loss, loss_scale=loss_scale,
-                            grads=grads, graph=graph, nodes=tuple(trace.runs), inputs=input_names,
+        self._recorder.emit(BackwardDone, file, line, root=", ".join(call.root_names), loss=loss,
+                            loss_scale=loss_scale, grads=grads, graph=call.graph, nodes=tuple(trace.runs),
+                            inputs=call.input_names,
                             notes=tuple(notes))
-        return out
+
+
+@dataclass(slots=True)
+class _Call:
+    """What is known of one backward call before it runs, for the event made after it."""
+
+    frame: FrameType | None
+    roots: list[torch.Tensor]
+    leaves: list[torch.Tensor]
+    names: list[str]
+    root_names: list[str]
+    input_names: tuple[str, ...]
+    before: list[TensorSummary | None]
+    graph: int | None
+    trace: BackwardTrace
 
 
 def _as_tensors(value: Any) -> list[torch.Tensor]:

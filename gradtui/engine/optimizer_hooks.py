@@ -28,6 +28,7 @@ from gradtui.engine.naming import Namer
 from gradtui.engine.notes import NoteKeeper
 from gradtui.engine.recorder import Recorder
 from gradtui.engine.tensors import optimizer_params, state_entry
+from gradtui.engine.untraced import pause_tracing, resume_tracing
 from gradtui.model.events import Change, GradsZeroed, Owner, StepTaken
 from gradtui.model.tensors import TensorSummary
 
@@ -79,25 +80,33 @@ class OptimizerHooks:
         if not self._attribution.in_script_thread() or self._zero_grad_depth:
             return original(obj, *args, **kwargs)
         capture, namer = self._capture, self._namer
-        with _no_torch_function():
-            frame = self._attribution.user_frame(sys._getframe(1))
-            params = optimizer_params(obj) if isinstance(obj, torch.optim.Optimizer) else list(obj.parameters())
-            index = namer.index(frame)
-            names = [index.name(p) for p in params]
-            before = [capture.summarize(p.grad) for p in params]
-            owner = Owner(namer.owner_name(obj, frame), type(obj).__name__)
+        trace = pause_tracing()  # the bookkeeping; a zero_grad the script overrides is traced
+        try:
+            with _no_torch_function():
+                frame = self._attribution.user_frame(sys._getframe(1))
+                params = optimizer_params(obj) if isinstance(obj, torch.optim.Optimizer) else list(obj.parameters())
+                index = namer.index(frame)
+                names = [index.name(p) for p in params]
+                before = [capture.summarize(p.grad) for p in params]
+                owner = Owner(namer.owner_name(obj, frame), type(obj).__name__)
+        finally:
+            resume_tracing(trace)
         self._zero_grad_depth += 1
         try:
             with _no_torch_function():  # zero_grad's own work is not the script's ops
                 result = original(obj, *args, **kwargs)
         finally:
             self._zero_grad_depth -= 1
-        with _no_torch_function():
-            after = [capture.summarize(p.grad) for p in params]
-        self._notes.on_zero_grad(names)
-        file, line = self._recorder.at(frame)
-        grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
-        self._recorder.emit(GradsZeroed, file, line, optimizer=owner, grads=grads)
+        trace = pause_tracing()
+        try:
+            with _no_torch_function():
+                after = [capture.summarize(p.grad) for p in params]
+            self._notes.on_zero_grad(names)
+            file, line = self._recorder.at(frame)
+            grads = {n: Change(b, a) for n, b, a in zip(names, before, after)}
+            self._recorder.emit(GradsZeroed, file, line, optimizer=owner, grads=grads)
+        finally:
+            resume_tracing(trace)
         return result
 
     # ------------------------------------------------------------------ step

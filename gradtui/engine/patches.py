@@ -31,6 +31,7 @@ from gradtui.engine.attribution import Attribution
 from gradtui.engine.op_events import OpEvents
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.script_input import ScriptInput
+from gradtui.engine.untraced import untraced
 
 _WRAPPED = "__gradtui_wrapped__"
 
@@ -68,8 +69,9 @@ class Patches:
 
     def install(self) -> None:
         hooks = self._optimizers
-        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: hooks.before_step(opt, args, kwargs))
-        post = register_optimizer_step_post_hook(lambda opt, args, kwargs: hooks.after_step(opt))
+        before, after = untraced(hooks.before_step), untraced(hooks.after_step)
+        pre = register_optimizer_step_pre_hook(lambda opt, args, kwargs: before(opt, args, kwargs))
+        post = register_optimizer_step_post_hook(lambda opt, args, kwargs: after(opt))
         self._undo += [pre.remove, post.remove]
         for root in (Optimizer, torch.nn.Module):
             for cls in [root, *all_subclasses(root)]:

@@ -62,6 +62,7 @@ from gradtui.engine.schedulers import Schedulers
 from gradtui.engine.script import Script
 from gradtui.engine.script_input import ScriptInput
 from gradtui.engine.script_runner import ScriptRun
+from gradtui.engine.untraced import untraced
 from gradtui.engine.updates import ManualUpdates
 from gradtui.engine.var_values import Describer
 from gradtui.engine.variables import FrameVariables
@@ -177,7 +178,7 @@ class Session:
                                   ModeEvents(recorder, attribution, namer),
                                   UntracedImports(), freeze]),
             namer=namer, forks=ForkGuard(recorder, note_once, attribution.is_engine_file),
-            ops=OpRecorder(attribution.user_op_frame, op_events.record_op, updates, backward.run,
+            ops=OpRecorder(attribution.user_op_frame, untraced(op_events.record_op), updates, backward.run,
                            autograd_grad.run),
             modules=modules,
             tracer=LineTracer(recorder, code_filter, watched, optimizers,
