@@ -59,3 +59,28 @@ def test_non_finite_values_and_odd_tensors_are_counted_as_compute_stats_counts_t
     row = compute_stats_many(odd[:2])
     assert row[0] is not None and row[0].nan == 1 and row[0].inf == 1 and row[0].max == 2.0
     assert row[1] is not None and row[1].mean == 3.0
+
+
+def test_copies_in_reused_buffers_keep_each_versions_statistics() -> None:
+    """Large copies go into pooled buffers: a buffer reused for the next version must not
+    change what the summary of the previous one says, strided tensors included."""
+    from gradtui.engine.capture import POOLED_BYTES, TensorCapture
+
+    capture = TensorCapture(max_values=64, budget_bytes=64 * 1024 * 1024)
+    n = POOLED_BYTES // 4 * 2
+    w = torch.randn(n // 256, 256, generator=torch.Generator().manual_seed(1))
+    expected, summaries = [], []
+    with torch.no_grad():
+        for step in range(6):
+            view = w.t() if step % 2 else w  # a transposed view copies into the same buffer size
+            summaries.append(capture.summarize(view))
+            expected.append(_torch_stats(view))
+            assert capture.materialize_pending()  # the buffer goes back to the pool for the next copy
+            w.mul_(1.5).add_(0.25)
+    assert capture._pool_bytes > 0  # the buffers were reused, not only allocated
+    for summary, (lo, hi, mean, std, norm) in zip(summaries, expected, strict=True):
+        stats = summary.stats if summary is not None else None
+        assert stats is not None and (stats.min, stats.max) == (lo, hi)
+        assert stats.mean == pytest.approx(mean, rel=1e-12, abs=1e-12)
+        assert stats.std == pytest.approx(std, rel=1e-12) and stats.norm == pytest.approx(norm, rel=1e-12)
+    capture.close()

@@ -35,7 +35,6 @@ from gradtui.engine.capture import (
     DEFAULT_BUDGET_BYTES,
     DEFAULT_MAX_VALUES,
     TensorCapture,
-    return_freed_memory_promptly,
 )
 from gradtui.engine.clipping import Clipping
 from gradtui.engine.codefilter import CodeFilter, CodeKind
@@ -194,7 +193,6 @@ class Session:
     # ------------------------------------------------------------------ driver side
 
     def start(self) -> None:
-        return_freed_memory_promptly()
         self._thread = threading.Thread(target=self._run.run, name="gradtui-script", daemon=True)
         self._thread.start()
 

@@ -17,10 +17,10 @@ import torch
 from gradtui.model.tensors import TensorStats
 
 #: Statistics are computed this many elements at a time. The float64 temporaries (256
-#: KiB) then stay under the allocator's mmap threshold (1 MiB, see
-#: ``return_freed_memory_promptly``) and are reused instead of being mapped and
-#: page-faulted afresh: a million elements took 11 ms in one piece, 2.2 ms in these.
-#: It also bounds the extra memory for a tensor of any size (100M elements included).
+#: KiB) then stay small enough for the allocator to reuse them from its heap instead of
+#: mapping and page-faulting fresh memory for each: a million elements took 11 ms in one
+#: piece, 2.2 ms in these. It also bounds the extra memory for a tensor of any size
+#: (100M elements included).
 STATS_CHUNK = 1 << 15
 
 
