@@ -26,6 +26,7 @@ Callers run with torch functions disabled.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from types import CodeType, FrameType
@@ -40,15 +41,21 @@ from gradtui.engine.identity import IdentityTable
 from gradtui.engine.module_outputs import ModuleOutputs
 from gradtui.engine.name_book import Entry, NameBook, Rank
 
+#: Code flags of frames that are suspended and resumed (generators, coroutines).
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
 
 class NameIndex:
     """Names for the tensors reachable from some frames at one moment: id -> name."""
 
-    __slots__ = ("_names", "_top", "_top_vars", "_taken", "_namer", "_order", "_frames", "_attrs")
+    __slots__ = ("_names", "_outer", "_top", "_top_vars", "_taken", "_namer", "_order", "_frames", "_attrs")
 
     def __init__(self, names: dict[int, str], top: dict[int, str], top_vars: Mapping[str, Any], namer: Namer,
-                 frames: list[FrameType]) -> None:
-        self._names = names  # innermost variable first: what an activation is called here
+                 frames: list[FrameType], outer: dict[int, str] | None = None) -> None:
+        # Innermost variable first: what an activation is called here. ``names`` holds the
+        # innermost frame's, ``outer`` its callers' (shared by the ops made in one frame).
+        self._names = names
+        self._outer: dict[int, str] = outer if outer is not None else {}
         self._top = top  # variables of the outermost frame: what a leaf is called
         self._top_vars = top_vars  # the outermost frame's variables, by name
         self._taken: dict[str, int] = {}
@@ -62,6 +69,8 @@ class NameIndex:
         tid = id(t)
         namer = self._namer
         var = self._names.get(tid)
+        if var is None:
+            var = self._outer.get(tid)
         entry = namer.entry(t)
         if entry is not None or (t.requires_grad and t.grad_fn is None):
             if entry is not None and entry.rank == Rank.VARIABLE and self._top_vars.get(entry.name, t) is not t:
@@ -93,7 +102,10 @@ class NameIndex:
     def rank(self, t: torch.Tensor) -> int:
         """Position of ``t`` in the frames' order (variables first, then module tensors)."""
         if self._order is None:
-            self._order = {key: i for i, key in enumerate(self._names)}
+            order = {key: i for i, key in enumerate(self._names)}
+            for key in self._outer:
+                order.setdefault(key, len(order))
+            self._order = order
         entry = self._namer.entry(t)
         if entry is None or entry.rank > Rank.SELF_PATH:
             position = self._order.get(id(t))
@@ -134,6 +146,11 @@ class Namer:
         self._hooks: list[Any] = []
         self._receivers: dict[tuple[CodeType, int], str | None] = {}
         self._scans: dict[int, FrameScan] = {}
+        #: The last stack walked: its innermost frame, and the script's frames on it.
+        self._walked: tuple[FrameType | None, list[FrameType]] = (None, [])
+        #: The callers' part of the last index: their scans, names, top frame's names and
+        #: variables, and the registration generation their modules were booked at.
+        self._outer: tuple[tuple[FrameScan, ...], dict[int, str], dict[int, str], Mapping[str, Any], int] | None = None
         #: Which module returned an activation (``net.0 output``), followed while the run lasts.
         self.outputs = ModuleOutputs()
 
@@ -163,7 +180,14 @@ class Namer:
 
     def user_frames(self, frame: FrameType | None) -> list[FrameType]:
         # Every op walks the whole stack (a model's forward is a dozen frames of torch's
-        # module machinery deep): the answer is remembered per code object.
+        # module machinery deep): the answer is remembered per code object, and for the
+        # last frame asked about (a frame's callers never change while it runs; it is held
+        # until ``forget_frames``, so no other frame can be that object meanwhile).
+        # A generator's frame is the exception: each resumption may come from another caller.
+        walked = self._walked
+        if frame is walked[0] and frame is not None:
+            return walked[1]
+        start = frame if frame is not None and not frame.f_code.co_flags & _RESUMABLE else None
         frames = []
         known = self._user_code
         while frame is not None:
@@ -174,40 +198,63 @@ class Namer:
             if user:
                 frames.append(frame)
             frame = frame.f_back
+        self._walked = (start, frames)
         return frames
 
     def index(self, frame: FrameType | None) -> NameIndex:
-        """Names visible from ``frame`` and the script frames that called it."""
-        names: dict[int, str] = {}
-        top: dict[int, str] = {}
-        top_vars: Mapping[str, Any] = {}
+        """Names visible from ``frame`` and the script frames that called it.
+
+        Consecutive operations in one frame (an LSTM cell's dozen per time step) share
+        their callers' part: it is rebuilt only when one of those frames moved on or a
+        module registration may have changed the modules' paths.
+        """
         frames = self.user_frames(frame)
-        outermost = frames[-1] if frames else None
-        scans: dict[int, FrameScan] = {}
         previous = self._scans
+        scans: dict[int, FrameScan] = {}
         for f in frames:
             scan = previous.get(id(f))
             if scan is None or scan.frame is not f or scan.lasti != f.f_lasti:
                 scan = FrameScan(f)
             scans[id(f)] = scan
-            for var, value in scan.tensors:
-                names.setdefault(id(value), var)
-            if f is outermost:
-                top_vars = scan.mapping
-                for var, value in scan.tensors:
-                    top.setdefault(id(value), var)
         # Only the frames on the stack now are kept: a frame that returned is let go.
         self._scans = scans
-        # Outermost frames first: ``model.0.weight`` from the script's top level is booked
-        # before ``self.weight`` from inside a forward.
-        for f in reversed(frames):
-            for var, module in scans[id(f)].modules:
-                self._root(var, module)
-        return NameIndex(names, top, top_vars, self, frames)
+        if not frames:
+            return NameIndex({}, {}, {}, self, frames)
+        inner_scan = scans[id(frames[0])]
+        outer_scans = tuple(scans[id(f)] for f in frames[1:])
+        outer = self._outer
+        if (outer is None or outer[4] != self._generation or len(outer[0]) != len(outer_scans)
+                or any(a is not b for a, b in zip(outer[0], outer_scans))):
+            outer_names: dict[int, str] = {}
+            for scan in outer_scans:
+                for var, value in scan.tensors:
+                    outer_names.setdefault(id(value), var)
+            top: dict[int, str] = {}
+            top_vars: Mapping[str, Any] = {}
+            if outer_scans:
+                top_vars = outer_scans[-1].mapping
+                for var, value in outer_scans[-1].tensors:
+                    top.setdefault(id(value), var)
+            # Outermost frames first: ``model.0.weight`` from the script's top level is
+            # booked before ``self.weight`` from inside a forward.
+            for scan in reversed(outer_scans):
+                for var, module in scan.modules:
+                    self._root(var, module)
+            outer = self._outer = (outer_scans, outer_names, top, top_vars, self._generation)
+        names: dict[int, str] = {}
+        for var, value in inner_scan.tensors:
+            names.setdefault(id(value), var)
+        for var, module in inner_scan.modules:
+            self._root(var, module)
+        if outer_scans:
+            return NameIndex(names, outer[2], outer[3], self, frames, outer[1])
+        return NameIndex(names, names, inner_scan.mapping, self, frames)
 
     def forget_frames(self) -> None:
         """Let go of the frames (and their variables) the scans hold, e.g. once a backward is done."""
         self._scans = {}
+        self._walked = (None, [])
+        self._outer = None
 
     def owner_name(self, obj: object, frame: FrameType | None) -> str:
         """The script's variable for an optimizer or module, else its class name."""
