@@ -88,19 +88,22 @@ class GraphRecorder:
         if known is not None:
             return known
         # Iterative: a deep graph (an unrolled RNN, a long loop) must not hit the recursion limit.
-        new: list[Any] = []
+        # ``next_functions`` builds a new tuple on every read: read once per node.
+        new: list[tuple[Any, list[Any]]] = []
+        ids = self._ids
         stack = [root]
         while stack:
             node = stack.pop()
-            if id(node) in self._ids:
+            if id(node) in ids:
                 continue
-            self._ids[id(node)] = (self._next_id, node)
+            ids[id(node)] = (self._next_id, node)
             self._next_id += 1
-            new.append(node)
-            stack.extend(child for child, _ in node.next_functions if child is not None)
-        for node in new:
-            node_id = self._ids[id(node)][0]
-            children = tuple(self._ids[id(c)][0] for c, _ in node.next_functions if c is not None)
+            kids = [child for child, _ in node.next_functions if child is not None]
+            new.append((node, kids))
+            stack.extend(kids)
+        for node, kids in new:
+            node_id = ids[id(node)][0]
+            children = tuple(ids[id(c)][0] for c in kids)
             variable = getattr(node, "variable", None)
             label = name_of(variable) if isinstance(variable, torch.Tensor) else None
             self._table[node_id] = GraphNode(node_id, type(node).__name__, children, label, module, module_class)

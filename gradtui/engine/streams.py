@@ -120,5 +120,7 @@ class StreamRouter:
                 self._sink(stream, text)
 
     def flush_all(self) -> None:
-        for stream in ("stdout", "stderr"):
-            self.flush(stream)
+        pending = self._pending
+        if pending["stdout"] or pending["stderr"]:  # before every event: usually nothing waits
+            for stream in ("stdout", "stderr"):
+                self.flush(stream)
