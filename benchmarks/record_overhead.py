@@ -5,14 +5,17 @@ For each workload in ``benchmarks/workloads`` this runs, in one process and inte
 
     python WORKLOAD                                  (plain)
     python benchmarks/bare_hooks.py WORKLOAD         (hooks: the floor, see that file)
-    python -m gradtui --record TMP.json WORKLOAD     (gradtui)
+    python -m gradtui --record TMP.db WORKLOAD       (gradtui)
 
 with the same interpreter (``sys.executable``). Per run it measures the wall time
 (``time.perf_counter`` around start and reaping of the child), the child's peak RSS
 (``os.wait4`` returns that child's own rusage; ``ru_maxrss`` is in KiB on Linux) and the
 ``LOOP_SECONDS=`` line the workload prints (its training loop alone, without ``import
-torch``). It prints medians, the gradtui/plain ratios, the number of events recorded and
-the timeline's size, and PASS/MISS against the targets. A miss never fails the exit status.
+torch``). It prints medians, the gradtui/plain ratios with their spread (the ratio of each
+interleaved pair of runs, lowest to highest), the number of events recorded and the
+recording's size, and PASS/MISS against the targets. A miss never fails the exit status.
+Run it with another interpreter (``.venv-python3.12/bin/python benchmarks/...``) for that
+version's row.
 
 Usage:  .venv/bin/python benchmarks/record_overhead.py [--repeat N] [--json] [--only NAME]
 """
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -36,12 +40,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKLOADS = HERE / "workloads"
 
-#: (workload, metric) -> the largest acceptable gradtui/plain ratio.
-#: The issue sets "1.5x the time of the plain run": the whole run (``wall``). The loop ratio
-#: is printed beside it with the floor of the bare hooks, which alone exceed 1.5x per step.
+#: (workload, metric) -> the largest acceptable gradtui/plain ratio. The loop targets
+#: are the training loop's own time (what a user waits for on a long run); Python 3.12+
+#: sees lines through ``sys.monitoring``, which costs less than ``sys.settrace``.
 TARGETS: dict[tuple[str, str], float] = {
     ("small_mlp", "wall"): 1.5,
-    ("big_model", "peak_rss"): 2.0,
+    ("small_mlp", "loop"): 2.5 if sys.version_info >= (3, 12) else 3.0,
+    ("plain_lstm", "loop"): 4.0,
+    ("big_model", "peak_rss"): 1.27,
 }
 
 _LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
@@ -91,25 +97,25 @@ def run_child(cmd: list[str]) -> tuple[Run, str, str]:
 
 
 def timeline_facts(path: Path) -> tuple[int | None, int | None, dict[str, int]]:
-    """(event count, file size in bytes, events per kind) of a recorded timeline."""
+    """(event count, file size in bytes, events per kind) of a recording (read with sqlite3 alone)."""
     try:
         size = path.stat().st_size
-        with path.open() as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY count(*) DESC").fetchall()
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
         return None, None, {}
-    events = doc.get("events", [])
-    kinds: dict[str, int] = {}
-    for e in events:
-        kinds[e.get("kind", "?")] = kinds.get(e.get("kind", "?"), 0) + 1
-    return len(events), size, dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    kinds = {str(kind): int(n) for kind, n in rows}
+    return sum(kinds.values()), size, kinds
 
 
 def bench_workload(script: Path, repeat: int, log) -> dict:
     name = script.stem
     plain, hooks, traced = Side(), Side(), Side()
     with tempfile.TemporaryDirectory(prefix="gradtui-bench-") as tmp:
-        record = Path(tmp) / "timeline.json"
+        record = Path(tmp) / "run.db"
         plain_cmd = [sys.executable, str(script)]
         hooks_cmd = [sys.executable, str(HERE / "bare_hooks.py"), str(script)]
         traced_cmd = [sys.executable, "-m", "gradtui", "--record", str(record), str(script)]
@@ -137,15 +143,23 @@ def bench_workload(script: Path, repeat: int, log) -> dict:
         p, g = plain.median(attr), side.median(attr)
         return None if not p or g is None else g / p
 
+    def spread(attr: str) -> tuple[float, float] | None:
+        """The lowest and highest ratio of one gradtui run to the plain run just before it."""
+        pairs = [getattr(g, attr) / getattr(p, attr) for p, g in zip(plain.runs, traced.runs)
+                 if getattr(p, attr) and getattr(g, attr) is not None]
+        return (min(pairs), max(pairs)) if pairs else None
+
     result: dict = {"workload": name, "repeat": repeat, "metrics": {}}
     for metric, attr in (("wall", "wall"), ("loop", "loop"), ("peak_rss", "peak_rss_kib")):
         target = TARGETS.get((name, metric))
         r = ratio(attr)
+        low_high = spread(attr)
         result["metrics"][metric] = {
             "unit": "KiB" if metric == "peak_rss" else "s",
             "plain_median": plain.median(attr),
             "gradtui_median": traced.median(attr),
             "ratio": r,
+            "ratio_spread": low_high,
             "hooks_median": hooks.median(attr),
             "hooks_ratio": ratio(attr, hooks),
             "target": target,
@@ -186,7 +200,7 @@ def _size(n: int | None) -> str:
 
 def print_table(results: list[dict]) -> None:
     head = (f"{'workload':<11} {'metric':<9} {'plain (median)':>15} {'hooks':>7} "
-            f"{'gradtui (median)':>17} {'ratio':>7}  target")
+            f"{'gradtui (median)':>17} {'ratio':>7} {'spread':>13}  target")
     print(head)
     print("-" * (len(head) + 8))
     for res in results:
@@ -194,14 +208,16 @@ def print_table(results: list[dict]) -> None:
             m = res["metrics"][metric]
             r = "-" if m["ratio"] is None else f"{m['ratio']:.2f}x"
             h = "-" if m["hooks_ratio"] is None else f"{m['hooks_ratio']:.2f}x"
-            target = "" if m["target"] is None else f"<= {m['target']:.1f}x {m['verdict']}"
+            target = "" if m["target"] is None else f"<= {m['target']:g}x {m['verdict']}"
+            low_high = m["ratio_spread"]
+            spread = "-" if low_high is None else f"{low_high[0]:.2f}-{low_high[1]:.2f}x"
             print(
                 f"{res['workload']:<11} {metric:<9} {_fmt(metric, m['plain_median']):>15} {h:>7} "
-                f"{_fmt(metric, m['gradtui_median']):>17} {r:>7}  {target}"
+                f"{_fmt(metric, m['gradtui_median']):>17} {r:>7} {spread:>13}  {target}"
             )
         kinds = ", ".join(f"{k} {v}" for k, v in res["events_by_kind"].items())
         print(f"{res['workload']:<11} events    {res['events'] if res['events'] is not None else '-'} ({kinds})")
-        print(f"{res['workload']:<11} timeline  {_size(res['timeline_bytes'])}")
+        print(f"{res['workload']:<11} recording {_size(res['timeline_bytes'])}")
         same = "same in every run" if res["same_result"] else "DIFFERS between runs"
         print(f"{res['workload']:<11} loss      {' / '.join(res['final_loss']) or '-'} ({same})")
         print()
@@ -240,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
     else:
         print()
+        print(f"python {platform.python_version()}, {args.repeat} interleaved repeats")
         print_table(results)
         misses = [f"{r['workload']} {k}" for r in results for k, m in r["metrics"].items() if m["verdict"] == "MISS"]
         print("targets: " + ("all met" if not misses else "MISS on " + ", ".join(misses)) + " (informational; exit 0)")
