@@ -145,8 +145,11 @@ class TensorSummary:
 
 def _flatten(value: Any, out: list[Any]) -> None:
     if isinstance(value, list):
-        for item in value:
-            _flatten(item, out)
+        if any(isinstance(item, list) for item in value):
+            for item in value:
+                _flatten(item, out)
+        else:  # the innermost level (a vector's values): taken whole
+            out.extend(value)
     else:
         out.append(value)
 

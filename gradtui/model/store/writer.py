@@ -44,6 +44,8 @@ from gradtui.model.timeline import ErrorInfo
 COMMIT_SECONDS = 0.25
 #: Events queued and not yet written, at most: past it the script's thread waits.
 MAX_QUEUED = 1024
+#: One encoder for every payload: ``json.dumps`` with options builds a new one per call.
+_PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 #: Tensor summaries remembered so that an unchanged tensor is stored once and referenced.
 _REMEMBERED_TENSORS = 20_000
 
@@ -275,7 +277,7 @@ class StoreWriter:
                 pruner.hold(step)
         name, value, params = indexed_fields(e)
         payload = compact_payload(event_to_json(e, spell=self._spell))
-        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _PAYLOAD_JSON.encode(payload)
         if value is not None and value != value:  # NaN is no number for SQLite
             value = None
         db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
