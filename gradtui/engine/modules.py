@@ -25,6 +25,7 @@ has one. This module must not import textual.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ import torch
 from torch.nn.modules.module import register_module_module_registration_hook
 
 _Module = torch.nn.Module
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 #: module id -> (a weak reference to it, its dotted path), for one model.
 _Paths = dict[int, tuple["weakref.ref[Any]", str]]
 #: A module's dotted path and class name, or (None, None) outside any module.
@@ -53,6 +55,8 @@ class ModuleLocator:
         #: (frame, module) of every running forward found by the last full look, inner first.
         self._chain: list[tuple[FrameType, Any]] = []
         self._chain_index: dict[int, int] = {}
+        #: The script's frame an op was last attributed to, and what the walk found from it out.
+        self._beyond: tuple[FrameType | None, Located] = (None, (None, None))
         self._handle: Any = None
 
     @contextmanager
@@ -66,8 +70,36 @@ class ModuleLocator:
             self._handle = None
             self._invalidate()
 
-    def locate(self, frame: FrameType | None) -> Located:
-        """``(path, class name)`` of the module an op called below ``frame`` ran in, or ``(None, None)``."""
+    def locate(self, frame: FrameType | None, user: FrameType | None = None) -> Located:
+        """``(path, class name)`` of the module an op called below ``frame`` ran in, or ``(None, None)``.
+
+        ``user``: the script's frame the op belongs to, on the way out. What lies beyond it
+        (its own frame and its callers) cannot change while it runs, so the walk from it
+        outwards is remembered for it: an op at a script's top level, in no module at
+        all, then walks only the frames between it and the op, not the whole stack.
+        """
+        is_forward = self._is_forward
+        last = self._last_frame
+        while frame is not None:
+            if frame is user:
+                beyond = self._beyond
+                if beyond[0] is user:
+                    return beyond[1]
+                found = self._locate_from(frame)
+                if not user.f_code.co_flags & _RESUMABLE:  # a generator's callers change as it resumes
+                    self._beyond = (user, found)
+                return found
+            if is_forward(frame.f_code):
+                if frame is last:
+                    return self._last_path
+                if isinstance(frame.f_locals.get("self"), _Module):
+                    path = self._path_of_frame(frame)
+                    self._last_frame, self._last_path = frame, path
+                    return path
+            frame = frame.f_back
+        return (None, None)
+
+    def _locate_from(self, frame: FrameType | None) -> Located:
         is_forward = self._is_forward
         last = self._last_frame
         while frame is not None:
@@ -84,6 +116,7 @@ class ModuleLocator:
     def forget_frame(self) -> None:
         """Let go of the frames held for the cache (their locals stay alive while held)."""
         self._last_frame, self._last_path = None, (None, None)
+        self._beyond = (None, (None, None))
         self._chain = []
         self._chain_index = {}
 

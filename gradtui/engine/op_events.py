@@ -74,7 +74,8 @@ class OpEvents:
             described = describe_args(args, kwargs, index.name)
             output = self._capture.summarize(t)
             fn = grad_fn_name(t)
-            module, module_class = self._modules.locate(sys._getframe(1)) if t.grad_fn is not None else (None, None)
+            module, module_class = (self._modules.locate(sys._getframe(1), frame) if t.grad_fn is not None
+                                    else (None, None))
             graph = self._graph.record(t, index.name, module, module_class)
         file, line = self._recorder.at(frame)
         # Inference mode switches grad mode off too, so only an op without grad mode can be under it.
