@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
+from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import (
@@ -37,6 +39,9 @@ from gradtui.model.index import IndexedEvents
 from gradtui.model.store.export import write_timeline
 from gradtui.model.store.reader import Recording, StoredEvents
 from gradtui.model.tensors import TensorStats, TensorSummary
+from gradtui.ui.view import View
+from gradtui.ui.widgets.grads import GradHistory, render_grads
+from tests.apptools import live_app, press, started
 from tests.conftest import REPO, SCENARIOS
 
 REAL = REPO / "tests" / "scripts" / "real"
@@ -94,6 +99,24 @@ def test_the_index_agrees_with_the_rebuild_on_a_recorded_run(run_script: Any, sc
     for window in (history.GRAD_WINDOW, 3, 1):
         cut += agree(events, GradIndex(events, window), cursors, window)
     assert cut, "some window should have left earlier events out"
+
+
+def test_the_panel_text_is_the_one_the_rebuild_gives(run_script: Any) -> None:
+    """The same index asked at every cursor, backwards then forwards, as ``E`` and ``e`` walk."""
+    events = run_script(REAL / "two_optimizers.py").events
+    index = GradIndex(events)
+    for upto in [*range(len(events) - 1, -1, -1), *range(len(events))]:
+        view = View(events=events, cursor=upto)
+        drawn = render_grads(view, index)
+        assert drawn == render_grads(view)  # a fresh index: what a redraw drew before it kept anything
+        assert drawn.plain == _reference_plain(events, upto)
+
+
+def _reference_plain(events: Sequence[Event], upto: int) -> str:
+    pieces = rebuilt_pieces(events, upto, history.GRAD_WINDOW)
+    if not pieces:
+        return "no backward() yet: every .grad is None"
+    return "\n".join(f"{name}.grad  " + " ".join(text for text, _ in shown) for name, shown in pieces)
 
 
 # ---------------------------------------------------------------- made-up histories
@@ -231,3 +254,20 @@ def test_the_index_agrees_while_a_recording_grows(run_script: Any, tmp_path: Pat
                 assert indexed(index, upto) == rebuilt(full, min(upto, known - 1), 4)
     finally:
         recording.close()
+
+
+# ---------------------------------------------------------------- the panel in the app
+
+
+async def test_the_panel_shows_what_the_rebuild_gives_as_the_cursor_walks() -> None:
+    """The panel keeps its index across redraws; what it shows after each key is the rebuild's."""
+    app = live_app(SCENARIOS / "accumulation.py")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        await press(pilot, "c")
+        body = app.query_one(GradHistory).query_one(Static)
+        for key in ["E"] * 6 + ["e"] * 3 + ["S"] * 5 + ["s"] * 2 + ["C", "c"]:
+            await press(pilot, key)
+            assert isinstance(body.content, Text)
+            assert body.content.plain == _reference_plain(app.events, app.cursor), f"after {key!r} at {app.cursor}"
+        await pilot.press("q")
