@@ -18,27 +18,44 @@ from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
 
 
+def _style(piece: str, is_current: bool) -> str | None:
+    if is_current:
+        return "bold reverse"
+    if piece == history.RESET_MARK:
+        return "magenta"
+    if piece in (history.CLIP_MARK, history.UNSCALE_MARK):
+        return "yellow"
+    return None
+
+
 def render_grads(view: View, grads: GradIndex | None = None) -> Text:
     """The panel's text; ``grads``, an index of ``view.events``, keeps what earlier redraws worked out."""
     shown = (grads if grads is not None else GradIndex(view.events)).shown(view.cursor, view.cursor)
     if not shown:
         return Text("no backward() yet: every .grad is None", style="italic")
     out = Text(no_wrap=False)
+    # The unstyled pieces between two styled ones go in as one string: the same text and
+    # spans as a piece at a time, for a tenth of the appends (a model of 30 leaves made 1,700).
+    plain: list[str] = []
+
+    def styled(piece: str, style: str) -> None:
+        out.append("".join(plain))
+        plain.clear()
+        out.append(piece, style=style)
+
     for name, pieces in shown:
-        out.append(f"{name}.grad", style="bold green")
-        out.append("  ")
+        styled(f"{name}.grad", "bold green")
+        plain.append("  ")
         for i, (piece, is_current) in enumerate(pieces):
             if i:
-                out.append(" ")
-            if is_current:
-                out.append(piece, style="bold reverse")
-            elif piece == history.RESET_MARK:
-                out.append(piece, style="magenta")
-            elif piece in (history.CLIP_MARK, history.UNSCALE_MARK):
-                out.append(piece, style="yellow")
+                plain.append(" ")
+            style = _style(piece, is_current)
+            if style is None:
+                plain.append(piece)
             else:
-                out.append(piece)
-        out.append("\n")
+                styled(piece, style)
+        plain.append("\n")
+    out.append("".join(plain))
     out.rstrip()
     return out
 
