@@ -5,7 +5,8 @@ backward, zero_grad, clip and unscale events up to the cursor, from nothing, on 
 call: it reads each event, compares each leaf's ``before`` with the value the leaf held
 (an element by element comparison of nested lists of floats: four fifths of a redraw)
 and writes each value shown as text. ``e`` or ``E`` moves that window by one event, so a
-redraw redid 63 events' work to add one: 300-500 ms a key at the end of a long run.
+redraw redid 63 events' work to add one: 7 ms a redraw for a 6-leaf MLP, 60 ms for a
+29-leaf transformer, at any length of run (2.5 and 11 ms with this index).
 
 ``GradIndex`` keeps, per event, the entries it adds to each leaf's history and the
 outcome of each comparison (with the entry compared, so an answer is reused only where
@@ -38,11 +39,11 @@ from gradtui.model.history import (
     same_value,
 )
 
-#: Events whose decisions are kept: a window and as many again on either side, so
-#: walking back and forth by ``e``/``E`` or ``s``/``S`` finds them all.
+#: Events whose decisions are kept: four windows' worth, so walking back and forth by
+#: ``e``/``E`` or ``s``/``S`` finds every event it returns to already decided.
 KEEP_EVENTS = 4 * GRAD_WINDOW
-#: Texts of values kept: what a window's events can show, two values per leaf each, at
-#: a dozen leaves; more leaves only write some texts again.
+#: Texts of values kept: two per event for a dozen leaves over ``KEEP_EVENTS``; with
+#: more leaves a text that fell out is only written again.
 KEEP_TEXTS = 2 * 12 * KEEP_EVENTS
 
 
