@@ -14,7 +14,7 @@ or textual, and must not keep state: the same events and cursor always give the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
 
@@ -75,16 +75,24 @@ def last_index(events: Sequence[Event], upto: int) -> int:
 # ---------------------------------------------------------------- gradient history
 
 
-def _same_value(a: TensorSummary | None, b: TensorSummary | None) -> bool:
+def same_value(a: TensorSummary | None, b: TensorSummary | None) -> bool:
+    """Whether two ``.grad`` values are the same value (``None`` only equals ``None``).
+
+    The same summary is the same value without a look at its elements (a recording hands
+    out one object per stored tensor, so a ``before`` is often its predecessor's ``after``):
+    ``TensorSummary.__eq__`` compares every element, and is reflexive, NaN included.
+    """
+    if a is b:
+        return True
     if a is None or b is None:
-        return a is None and b is None
+        return False
     return a == b
 
 
 def _record(history: list[GradEntry], seq: int, change: Change, reset: bool, mark: str | None = None) -> None:
-    if not history or not _same_value(history[-1].value, change.before):
+    if not history or not same_value(history[-1].value, change.before):
         history.append(GradEntry(seq, change.before))
-    if mark is not None and _same_value(change.before, change.after):
+    if mark is not None and same_value(change.before, change.after):
         return  # clipping that left this gradient as it was: nothing new to show
     history.append(GradEntry(seq, change.after, reset, mark))
 
@@ -107,23 +115,32 @@ class GradWindow:
     cut: bool
 
 
-def grad_window(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -> GradWindow:
-    """``grad_history`` and whether the window left earlier backward or zero_grad events out."""
+def grad_positions(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -> tuple[list[int], bool]:
+    """The positions of the last ``window`` backward, zero_grad, clip and unscale events up to ``upto``, in order,
+    and whether earlier ones exist (the window cut them)."""
     kinds = GRAD_KINDS
     last = last_index(events, upto)
     if isinstance(events, EventIndex):
         found = events.last_positions([k.kind for k in kinds], last, window + 1)
-        picked = [events[i] for i in found[-window:]] if window > 0 else []
-        cut = len(found) > window
-    else:
-        picked, cut = [], False
-        for i in range(last, -1, -1):
-            if isinstance(events[i], kinds):
-                if len(picked) == window:
-                    cut = True
-                    break
-                picked.append(events[i])
-        picked.reverse()
+        return (found[-window:] if window > 0 else []), len(found) > window
+    picked: list[int] = []
+    for i in range(last, -1, -1):
+        if isinstance(events[i], kinds):
+            if len(picked) == window:
+                return picked[::-1], True
+            picked.append(i)
+    return picked[::-1], False
+
+
+def grad_window(events: Sequence[Event], upto: int, window: int = GRAD_WINDOW) -> GradWindow:
+    """``grad_history`` and whether the window left earlier backward or zero_grad events out.
+
+    Built afresh from the window's events on every call: the reference answer. The panel
+    asks ``gradtui.model.grad_index.GradIndex``, which gives the same one from what it
+    decided about each event once.
+    """
+    found, cut = grad_positions(events, upto, window)
+    picked = [events[i] for i in found]
     histories: dict[str, list[GradEntry]] = {}
     for event in picked:
         if isinstance(event, BackwardDone | GradsZeroed | GradsClipped | GradsUnscaled):
@@ -157,7 +174,8 @@ def _current_entry(entries: Sequence[GradEntry], current_seq: int) -> int | None
 
 
 def format_grad_history(
-    entries: Sequence[GradEntry], current_seq: int, limit: int = 12, cut: bool = False
+    entries: Sequence[GradEntry], current_seq: int, limit: int = 12, cut: bool = False,
+    text: Callable[[GradEntry], str] | None = None,
 ) -> list[tuple[str, bool]]:
     """The history as pieces ``(text, is_current)`` for a widget to style one by one.
 
@@ -169,7 +187,8 @@ def format_grad_history(
     ``… → 6 → 8``); so too with ``cut`` (the history began before ``entries``), unless it
     opens with None, where a history begins anyway. Only a value piece can be current: the
     entry with the largest ``seq <= current_seq``; none is marked when that entry was
-    dropped or none qualifies.
+    dropped or none qualifies. ``text`` writes a value (default ``format_tensor`` of it):
+    a caller that keeps each value's text passes its own.
     """
     current = _current_entry(entries, current_seq)
     start = max(0, len(entries) - max(limit, 1))
@@ -181,7 +200,7 @@ def format_grad_history(
             pieces.append((RESET_MARK, False))
         if pieces:
             pieces.append((entry.mark or ARROW, False))
-        pieces.append((format_tensor(entry.value), i == current))
+        pieces.append((format_tensor(entry.value) if text is None else text(entry), i == current))
     return pieces
 
 
