@@ -147,3 +147,14 @@ def test_other_threads_running_the_users_code_are_not_traced(run_script, monkeyp
     in_work = [e.line for e in of_kind(timeline, "line") if e.file == "shared.py"]
     # Per call of work(2): lines 2, 3, then 4 and 3 twice each, 5.
     assert in_work == [2, 3, 4, 3, 4, 3, 5] * 3
+
+
+def test_lines_after_a_caught_recursion_error_are_still_events(run_script, monkeypatch) -> None:
+    # A settrace function that cannot be called at the limit is unset by CPython for the
+    # rest of the run; a monitoring callback that cannot be called leaves the tool as it was.
+    monkeypatch.delenv(tracing.FORCE_VARIABLE, raising=False)
+    timeline = run_script(SCRIPTS / "caught_recursion.py")
+    assert timeline.status == "finished"
+    assert [e.line for e in of_kind(timeline, "line")][-4:] == [7, 8, 9, 10]
+    assert [(e.line, e.text) for e in of_kind(timeline, "output")] == [(8, "caught\n"), (10, "after 2.0\n")]
+    assert {e.line for e in of_kind(timeline, "op")} == {9}

@@ -71,7 +71,7 @@ class _Thread:
         self.codes: set[CodeType] = set()
 
     def admits(self, code: CodeType) -> bool:
-        """``code`` is the user's for this run (asked once per code object, then remembered)."""
+        """``code`` is the user's for this run (remembered once it is)."""
         if self.tracer.is_users(code.co_filename):
             self.codes.add(code)
             return True
@@ -122,10 +122,12 @@ class _Monitor:
 
     def release_in_child(self) -> None:
         """In a forked child: no thread of any run is traced, the id is given back."""
-        with self._lock:
-            if self._threads:
-                self._threads.clear()
-                self._release()
+        # A new lock: the child has only the thread that forked, and the parent's lock may
+        # have been held by a thread that does not exist here.
+        self._lock = threading.RLock()
+        if self._threads:
+            self._threads.clear()
+            self._release()
 
     def _callbacks(self) -> dict[int, Callable[..., Any]]:
         return {_events.PY_START: self._started, _events.LINE: self._line, _events.JUMP: self._jumped,
