@@ -49,13 +49,15 @@ def _both(run_script, monkeypatch: pytest.MonkeyPatch, script: Path, *args: str)
 
 
 def _fresh(run_script, script: Path, *args: str):
-    """One run, with the modules it imported forgotten after: the next run imports them again."""
+    """One run, with the script's own modules it imported forgotten after: the next run imports
+    them again (torch's stay: some of its parts cannot be imported twice)."""
     before = set(sys.modules)
     try:
         return run_script(script, *args, in_memory=True)
     finally:
         for name in set(sys.modules) - before:
-            del sys.modules[name]
+            if str(getattr(sys.modules[name], "__file__", None) or "").startswith(str(script.parent)):
+                del sys.modules[name]
 
 
 @pytest.mark.parametrize("script", COMPARED, ids=lambda p: p.name)
