@@ -80,9 +80,16 @@ def test_at_the_recursion_limit_only_the_error_differs(run_script, monkeypatch) 
     assert (m_error.type, m_error.message) == (t_error.type, t_error.message) == (
         "RecursionError", "maximum recursion depth exceeded")
     plain = plain_python(SCRIPTS / "hostile_recursion.py")
-    assert plain.stderr.splitlines()[-5:-3] == m_error.traceback.splitlines()[-5:-3] == [
+    assert _last_frame(plain.stderr) == _last_frame(m_error.traceback) == [
         '  File "' + str(SCRIPTS / "hostile_recursion.py") + '", line 5, in f', "    return f(n + 1)"]
     assert m_error.line == 5 and t_error.line == 4
+
+
+def _last_frame(traceback: str) -> list[str]:
+    """The innermost frame of a printed traceback: its ``File`` line and its source line."""
+    lines = traceback.splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith("  File "))
+    return lines[last:last + 2]
 
 
 def test_a_one_line_loop_is_a_line_event_each_turn(run_script, monkeypatch) -> None:
