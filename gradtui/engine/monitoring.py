@@ -18,7 +18,11 @@ ways and compares the timelines event by event.
 checked here: a callback acts only for a thread that registered a tracer (the script's
 thread of a run) and while it is switched on. ``switch`` is what ``sys.settrace(None)``
 and back was for a pause's evaluation; an exception escaping a callback switches the
-thread off, as CPython unsets a trace function that raised. Other threads running the
+thread off, as CPython unsets a trace function that raised. (One difference, on purpose:
+at the recursion limit a callback cannot be called at all, and the RecursionError is the
+script's own, raised in its call as plain python raises it; tracing goes on after a
+script catches it, where CPython had unset a trace function for the rest of the run.)
+Other threads running the
 user's code (the app's, the store writer, threads the script starts) cost a dict lookup
 per event and are never disabled: ``DISABLE`` is per code location for every thread, so it
 is only answered for what is not the user's code in any thread (``PY_START``), or for a
