@@ -8,6 +8,9 @@ looking at the report (``pytest --snapshot-update``, then review the SVG).
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from textual.pilot import Pilot
 
 from gradtui.model.events import BackwardDone, LineReached, StepTaken
@@ -18,6 +21,9 @@ from tests.apptools import live_app, press, started, wait_until
 from tests.conftest import SCENARIOS, SCRIPTS
 
 SIZE = (120, 40)
+#: Python 3.13 marks the failing call of ``explode()`` with carets where 3.11 and 3.12 print
+#: the line alone: the script's traceback, as Python formats it, differs. A baseline each.
+TRACEBACKS = "tracebacks-3.11" if sys.version_info < (3, 13) else "tracebacks-3.13"
 
 
 async def _backwards(pilot: Pilot[None], count: int) -> None:
@@ -51,7 +57,8 @@ def test_after_an_sgd_step(snap_compare) -> None:
     assert snap_compare(live_app(SCENARIOS / "sgd_step.py"), run_before=run_before, terminal_size=SIZE)
 
 
-def test_script_error(snap_compare) -> None:
+@pytest.mark.parametrize("python", [TRACEBACKS])
+def test_script_error(snap_compare, python: str) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
         await started(pilot)
         await press(pilot, "c")

@@ -226,7 +226,9 @@ GENERATOR = """\
 def test_a_generator_keeps_its_frame_between_yields(tmp_path: Path) -> None:
     path = write(tmp_path, GENERATOR)
     serials, deltas = as_plain_python(run(path), path)
-    assert len(serials) == 3  # the module, the generator (one frame however often resumed), the comprehension
+    # The module, the generator (one frame however often resumed), and up to Python 3.11 the
+    # comprehension: 3.12 runs a comprehension inline in its function's frame (PEP 709).
+    assert len(serials) == (3 if sys.version_info < (3, 12) else 2)
     generator = deltas[2]
     assert {e.function for e in generator} == {"batches"} and len(generator) == 10
     assert [e.scope.full for e in generator].count(True) == 1  # type: ignore[union-attr]

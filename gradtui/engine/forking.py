@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from gradtui.engine import tracebacks
+from gradtui.engine import tracebacks, tracing
 from gradtui.engine.control import Gate
 from gradtui.engine.ops import OpRecorder
 from gradtui.engine.recorder import Recorder
@@ -97,7 +97,7 @@ class ForkGuard:
         if recorder is None:
             return
         self._recorder = None  # a grandchild has nothing of this run left to undo
-        sys.settrace(None)
+        tracing.drop_in_child()
         _drop_recorders()
         recorder.router.detach()
         recorder.gate = Gate(Continue())

@@ -1,7 +1,10 @@
 """The line tracer: each line of the script's own code as a ``line`` event.
 
 ``sys.settrace`` in the script's thread calls ``trace_call`` for every frame; only the
-script's files get the local tracer, so torch's frames cost one filter lookup. Before a
+script's files get the local tracer, so torch's frames cost one filter lookup. On Python
+3.12+ ``sys.monitoring`` gives the same events instead (``gradtui.engine.monitoring``;
+``gradtui.engine.tracing`` chooses), to the same methods: ``enters``, ``line``,
+``returned``, ``raised`` are what an event means, whichever hook saw it. Before a
 line's event, the watched variables the previous line changed are recorded (attributed
 to that line), the frame's variables are compared with the last look at them (the line
 event carries what changed, ``gradtui.engine.variables``), and the first time a file is
@@ -51,27 +54,20 @@ class LineTracer:
             self._line_notes = {(script.filename, line): (note,) for line, note in script.line_notes.items()}
 
     def trace_call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        """The global ``sys.settrace`` function: the local tracer for the user's frames only."""
         try:
-            filename = frame.f_code.co_filename
-            if self._filter.kind(filename) is _USER:
-                display = self._filter.display(filename)
-                if display not in self._sources:
-                    self._sources[display] = "".join(linecache.getlines(filename))
-                return self._trace_local
-            return None
+            return self._trace_local if self.enters(frame.f_code.co_filename) else None
         except RecursionError:
             return self._trace_local  # see _trace_local: the script raises it in its own frame
 
     def _trace_local(self, frame: FrameType, event: str, arg: Any) -> Any:
         try:
             if event == "line":
-                self._line_event(frame)
+                self.line(frame)
             elif event == "return":
-                if self._variables is not None:
-                    self._variables.returned(frame)
-                self._back_in(frame.f_back)
-            elif event == "exception" and self._steps.step_quiet is not None:
-                self._steps.step_raised()
+                self.returned(frame)
+            elif event == "exception":
+                self.raised()
         except RecursionError:
             # The script is at the recursion limit and this handler is one frame
             # deeper. Drop this line's event: the script's own next call raises the
@@ -80,13 +76,40 @@ class LineTracer:
             pass
         return self._trace_local
 
+    # The events, whichever hook saw them (``sys.settrace`` above, or ``gradtui.engine.monitoring``).
+
+    def enters(self, filename: str) -> bool:
+        """A frame of ``filename`` starts: True if it is the user's (its lines are events); the
+        first time a user's file is entered its source is kept in the timeline."""
+        if self._filter.kind(filename) is not _USER:
+            return False
+        display = self._filter.display(filename)
+        if display not in self._sources:
+            self._sources[display] = "".join(linecache.getlines(filename))
+        return True
+
+    def is_users(self, filename: str) -> bool:
+        return self._filter.kind(filename) is _USER
+
+    def returned(self, frame: FrameType) -> None:
+        """A frame of the user's returned, yielded, or was left by an exception."""
+        if self._variables is not None:
+            self._variables.returned(frame)
+        self._back_in(frame.f_back)
+
+    def raised(self) -> None:
+        """An exception in a frame of the user's: an optimizer step it interrupts never ends."""
+        if self._steps.step_quiet is not None:
+            self._steps.step_raised()
+
     def _back_in(self, caller: FrameType | None) -> None:
         """After a return the script is at its caller's line again: what happens next (the value
         printed by ``print(f(x))``, a cell's ``Out[n]``, ``theta = f(theta)``) belongs there."""
         if caller is not None and self._filter.kind(caller.f_code.co_filename) is _USER:
             self._recorder.where = (self._filter.display(caller.f_code.co_filename), caller.f_lineno)
 
-    def _line_event(self, frame: FrameType) -> None:
+    def line(self, frame: FrameType) -> None:
+        """A line of the user's is about to run."""
         code = frame.f_code
         if self._watch:
             self.emit_watched(frame)

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from gradtui.engine import tracebacks
+from gradtui.engine import tracebacks, tracing
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.capture import TensorCapture
 from gradtui.engine.control import StopScript
@@ -97,12 +97,8 @@ class ScriptRun:
             # engine allocates per event; without this a capture cost ~8x more).
             gc.freeze()
             try:
-                with self._ops, self._modules.installed():
-                    sys.settrace(self._tracer.trace_call)
-                    try:
-                        self._forks.run_script(lambda: run_parts(script.parts, main.__dict__))
-                    finally:
-                        sys.settrace(None)
+                with self._ops, self._modules.installed(), tracing.installed(self._tracer):
+                    self._forks.run_script(lambda: run_parts(script.parts, main.__dict__))
             finally:
                 gc.unfreeze()
                 self._namer.remove()

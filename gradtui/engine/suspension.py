@@ -5,9 +5,9 @@ because grad mode and autocast are thread-local and must answer as the script wo
 them. Everything the engine watches in that thread must then look away, or the
 evaluation would record events of its own, or pause at the gate it is called from:
 
-* the line tracer: ``sys.settrace`` is switched off for the thread (at an op event the
-  thread is not inside the trace callback, so the script's functions an expression
-  calls would otherwise be traced);
+* the line tracer: switched off for the thread, ``sys.settrace`` or ``sys.monitoring``
+  (``gradtui.engine.tracing``; at an op event the thread is not inside a trace callback,
+  so the script's functions an expression calls would otherwise be traced);
 * the function mode and the engine's tensor work: ``torch._C.DisableTorchFunction``, as
   the engine's own work already runs (no op, no update, no ``backward`` is seen);
 * the patches (zero_grad, step hooks, clipping, schedulers, gradient hooks, grad modes,
@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 import torch
 
+from gradtui.engine import tracing
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.control import StopScript
 
@@ -76,7 +77,7 @@ class Suspended:
 
     def __init__(self, attribution: Attribution) -> None:
         self._attribution = attribution
-        self._trace: Any = None
+        self._trace: tracing.Saved | None = None
         self._no_torch_function: Any = None
         self._streams: tuple[Any, Any, _Muted, _Muted] | None = None
         self._input: Callable[..., str] | None = None
@@ -84,8 +85,7 @@ class Suspended:
         self._was_suspended = False
 
     def __enter__(self) -> Suspended:
-        self._trace = sys.gettrace()
-        sys.settrace(None)
+        self._trace = tracing.switch_off()
         self._no_torch_function = torch._C.DisableTorchFunction()
         self._no_torch_function.__enter__()
         self._was_suspended = self._attribution.suspended
@@ -118,7 +118,8 @@ class Suspended:
             self._streams = None
         self._attribution.suspended = self._was_suspended
         self._no_torch_function.__exit__(kind, error, tb)
-        sys.settrace(self._trace)
+        if self._trace is not None:
+            tracing.switch_back(self._trace)
 
 
 class StopWatch:
