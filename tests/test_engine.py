@@ -218,9 +218,9 @@ def test_clone_memory_stays_within_budget(tmp_path):
     session.start()
     assert session.join(WAIT)
     adds = [e for e in of_kind(session.timeline, "op") if e.op == "add_"]
-    # Over budget a second thread computes statistics; the script's thread helps once
-    # the backlog reaches a whole extra budget, so clones never exceed twice the budget.
-    assert len(adds) == 40 and max(peaks) <= 2 * budget
+    # Past an eighth of the budget a second thread computes statistics; the script's thread
+    # helps once the backlog passes the budget, so clones never exceed it.
+    assert len(adds) == 40 and max(peaks) <= budget
     # Statistics computed when clones were evicted are still right: w was all i+1.
     assert [e.output.stats.mean for e in adds] == [float(i + 1) for i in range(40)]
 
