@@ -117,7 +117,9 @@ def bench_workload(script: Path, repeat: int, log) -> dict:
     with tempfile.TemporaryDirectory(prefix="gradtui-bench-") as tmp:
         record = Path(tmp) / "run.db"
         plain_cmd = [sys.executable, str(script)]
-        hooks_cmd = [sys.executable, str(HERE / "bare_hooks.py"), str(script)]
+        # The floor of the hooks gradtui itself uses on this version.
+        hook = "monitoring" if sys.version_info >= (3, 12) else "settrace"
+        hooks_cmd = [sys.executable, str(HERE / "bare_hooks.py"), "--hook", hook, str(script)]
         traced_cmd = [sys.executable, "-m", "gradtui", "--record", str(record), str(script)]
         events = size = None
         kinds: dict[str, int] = {}
