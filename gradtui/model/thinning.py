@@ -6,8 +6,10 @@ visible), how many are NaN or inf (the panel says so), how many are ≤ 0 (a log
 leaves them out). ``SeriesSummary`` reads each point once, as the run grows, into blocks
 of ``BLOCK`` points that keep only that (and blocks of two blocks, of four …), so the
 series of any prefix of the run comes out as at most about ``most`` points in
-``O(most + log n)`` steps, holding a few dozen bytes per block and no point itself. A
-prefix short enough is given whole, exactly as it is (a tutorial never sees thinning).
+``O(most + log n)`` steps, holding a few dozen bytes per block. A prefix short enough is
+given whole, exactly as it is (a tutorial never sees thinning); the first ``HEAD`` points
+are kept as they are read for that, so a short run's plot, asked again on every backward
+pass, costs a slice of them rather than reading the whole series again.
 Pure data: no torch, no textual.
 """
 
@@ -21,6 +23,9 @@ from functools import reduce
 
 #: Points per block of the lowest level.
 BLOCK = 64
+#: Points kept as read, from the first: more than the plot asks for whole (``PLOT_POINTS``),
+#: few enough to hold (a hundred kilobytes or so).
+HEAD = 4096
 #: Points read from the events at a time while the summary catches up with the run.
 _BATCH = 10_000
 
@@ -125,12 +130,18 @@ class SeriesSummary:
         self._pending: list[tuple[int, float, float]] = []  # the points after the last full block
         self._levels: list[list[_Block]] = [[]]  # level j: blocks of BLOCK * 2**j points
         self._ends: list[int] = []  # the last seq of each block of level 0
+        self._head: list[Point] = []  # the first HEAD points, as the plot gets them
+        self._head_seqs: list[int] = []
 
     def _take(self, upto: int) -> None:
         while self._read < upto:
             rows = self._rows(self._read, upto, _BATCH)
             for seq, x, y in rows:
-                self._pending.append((seq, float(self._count) if self._ordinal else x, y))
+                point = (seq, float(self._count) if self._ordinal else x, y)
+                self._pending.append(point)
+                if self._count < HEAD:
+                    self._head.append(point[1:])
+                    self._head_seqs.append(seq)
                 self._count += 1
                 if len(self._pending) == BLOCK:
                     self._close_block()
@@ -166,6 +177,11 @@ class SeriesSummary:
     def thinned(self, upto: int, most: int) -> ThinnedPoints:
         """The series up to seq ``upto``: whole when it has at most ``most`` points, else thinned."""
         self._take(upto)
+        head = self._head_seqs
+        if len(head) == self._count or head[-1] >= upto:  # every point up to the cursor is in the head
+            count = bisect_right(head, upto)
+            if count <= most:
+                return ThinnedPoints(tuple(self._head[:count]), count, exact=True)
         blocks = bisect_right(self._ends, upto)
         if blocks < len(self._ends):  # the cursor is inside a full block: read its start again
             rest = self._raw(self._ends[blocks - 1] if blocks else -1, upto, BLOCK)

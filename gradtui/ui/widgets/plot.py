@@ -9,12 +9,18 @@ panel's real size (``plot_ticks``), and at most two points per braille column
 (``plot_series.downsample``), from a series the events' index thinned already
 (``gradtui.model.thinning``): a million backward passes draw as fast as a hundred.
 The panel's border says what is plotted and on which scale, and what was left out.
+
+Running plotext is the dearest part of a key press, so a figure is drawn once per series
+and size: the status line's height changes with what it says, and with it this panel's,
+so the last few sizes' figures are kept and a key that only resizes the panel (or moves
+the cursor within the same points) draws nothing again.
 """
 
 from __future__ import annotations
 
 import math
 
+from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
@@ -31,6 +37,8 @@ AXES_FROM_ROWS = 6
 #: Points asked of the events at most: the extremes of about a thousand stretches of the
 #: run, more than a panel has braille columns; ``downsample`` then thins for the panel.
 PLOT_POINTS = 3000
+#: Figures kept per series: one per panel size seen since the series changed.
+FIGURES_KEPT = 4
 
 
 class LossPlot(PlotextPlot):
@@ -47,6 +55,8 @@ class LossPlot(PlotextPlot):
         #: ``r``: the learning rate of the run's schedule instead of the loss.
         self.lr = False
         self._view: View | None = None
+        #: The figures of ``series`` drawn so far, by panel size and plotext theme.
+        self._figures: dict[tuple[int, int, str], Text] = {}
 
     def show(self, view: View) -> None:
         # The points up to the cursor are those of the events up to the latest backward
@@ -92,11 +102,21 @@ class LossPlot(PlotextPlot):
         self.border_title = f"Plot · {self._what}{scale}"
         notes = self.series.notes() if self._thinned.count else ("nothing yet",)
         self.border_subtitle = " · ".join(notes)
+        self._figures.clear()
         self.refresh()
 
     def render(self) -> RenderResult:
-        draw(self.plt, self.series, self.size.width, self.size.height)
-        return super().render()
+        width, height = self.size
+        key = (width, height, self._get_plotext_theme_name(self.app.theme))
+        figure = self._figures.get(key)
+        if figure is None:
+            draw(self.plt, self.series, width, height)
+            rendered = super().render()
+            assert isinstance(rendered, Text)  # textual-plotext's own: its figure as ANSI text
+            if len(self._figures) >= FIGURES_KEPT:
+                del self._figures[next(iter(self._figures))]
+            figure = self._figures[key] = rendered
+        return figure
 
 
 def draw(plt: Plot, series: Series, width: int, height: int) -> None:

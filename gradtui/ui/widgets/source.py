@@ -4,6 +4,10 @@ A notebook, or a script with ``# %%`` cell markers, is shown cell by cell
 (``gradtui.model.cells``): each code cell under its ``In [n]:`` label, each markdown cell
 as one dim heading. A notebook's lines are numbered within their cell, as Jupyter does;
 a script's keep the file's numbers, which its editor shows.
+
+Stepping moves the mark from line to line of the same file, which leaves the text's
+shape (its rows and their widths) as it was: the panel then repaints without laying
+the screen out again.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.containers import ScrollableContainer
@@ -85,6 +90,13 @@ def render_cells(text: str, cells: CellMap, current: int | None, breakpoints: se
     return out, current_row
 
 
+def text_shape(text: Text) -> tuple[int, ...] | None:
+    """The width of each row of an unwrapped ``text``: what its size on screen depends on (None if it wraps)."""
+    if not text.no_wrap:
+        return None
+    return tuple(cell_len(row) for row in text.plain.split("\n"))
+
+
 def _code_row(line: Text, number: int, shown: int, width: int, current: int | None, breakpoints: set[int]) -> Text:
     mark = Text(BREAKPOINT, style="bold red") if number in breakpoints else Text(" ")
     arrow = Text(CURRENT if number == current else " ", style="bold yellow")
@@ -106,6 +118,7 @@ class SourceView(ScrollableContainer):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("", expand=False)
         self._key: tuple[object, ...] | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
@@ -123,19 +136,25 @@ class SourceView(ScrollableContainer):
         self.border_title = f"Source · {file}"
         text = source_text(view, file)
         if text is None:
-            self._body.update(Text(f"(the source of {file} is not available)", style="italic"))
+            self._update(Text(f"(the source of {file} is not available)", style="italic"))
             return
         cells = cells_of(file, {file: text})
         if cells is None:
-            self._body.update(render_source(text, event.line, marks))
+            self._update(render_source(text, event.line, marks))
             self.call_after_refresh(self._center, event.line - 1)
             return
         cell = cells.at(event.line)
         if cell is not None and cell.is_code:
             self.border_title = f"Source · {file} · {cell.label}"
         body, row = render_cells(text, cells, event.line, marks)
-        self._body.update(body)
+        self._update(body)
         self.call_after_refresh(self._center, row)
+
+    def _update(self, body: Text) -> None:
+        # A Static lays out the whole screen again on each update; one the same size need not.
+        shape = text_shape(body)
+        self._body.update(body, layout=shape is None or shape != self._shape)
+        self._shape = shape
 
     def _center(self, row: int) -> None:
         target = max(0, row - max(1, self.scrollable_content_region.height) // 2)
