@@ -76,3 +76,9 @@ def run_script(tmp_path_factory: pytest.TempPathFactory) -> RunScript:
 def pytest_configure(config: pytest.Config) -> None:
     # The scripts import their sibling modules; keep the test process's own path clean.
     sys.dont_write_bytecode = True
+    # A few screens differ by Python version (test_graph_panel, test_script_error) and keep a
+    # baseline per version, the other version's test skipped: syrupy counts a skipped test's
+    # baseline as unused and would fail the run, so unused baselines are warned about instead.
+    # (``--snapshot-update`` still deletes them: restore the other versions' from git after.)
+    if hasattr(config.option, "warn_unused_snapshots"):
+        config.option.warn_unused_snapshots = True
