@@ -40,7 +40,10 @@ from gradtui.engine.var_signatures import KINDS, MODULE, OPTIMIZER, SKIP, TENSOR
 from gradtui.engine.var_values import Describer
 from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var
 
-_YIELD = dis.opmap["YIELD_VALUE"]
+#: The instruction a generator's frame is at when it yields: YIELD_VALUE up to Python 3.12;
+#: from 3.13 the frame already points at the RESUME after it (a frame that returns for good
+#: is at its RETURN_VALUE or RETURN_CONST).
+_YIELDED = frozenset({dis.opmap["YIELD_VALUE"]} | ({dis.opmap["RESUME"]} if sys.version_info >= (3, 13) else set()))
 _GENERATOR = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _NOTHING: Mapping[str, Var] = MappingProxyType({})
 _MISSING = object()
@@ -163,7 +166,7 @@ class FrameVariables:
         if state is None:
             return
         code = frame.f_code
-        if code.co_flags & _GENERATOR and frame.f_lasti >= 0 and code.co_code[frame.f_lasti] == _YIELD:
+        if code.co_flags & _GENERATOR and frame.f_lasti >= 0 and code.co_code[frame.f_lasti] in _YIELDED:
             state.suspended = True
             return
         del self._frames[key]
