@@ -139,8 +139,15 @@ def _termination_as_interrupt() -> Iterator[list[int]]:
     (128 + the signal's number, as a shell reports a process killed by it).
     """
     got: list[int] = []
+    parent = os.getpid()
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != parent:
+            # A forked child got the signal before its at-fork hook put the default back
+            # (``_restore_in_child``): it dies of it, as under plain python.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         got.append(signum)
         raise _Terminated(signum)
 
