@@ -84,3 +84,20 @@ def test_copies_in_reused_buffers_keep_each_versions_statistics() -> None:
         assert stats.mean == pytest.approx(mean, rel=1e-12, abs=1e-12)
         assert stats.std == pytest.approx(std, rel=1e-12) and stats.norm == pytest.approx(norm, rel=1e-12)
     capture.close()
+
+
+def test_copies_made_under_inference_mode_are_right_and_do_not_spoil_the_pool() -> None:
+    from gradtui.engine.capture import POOLED_BYTES, TensorCapture
+
+    capture = TensorCapture(max_values=64, budget_bytes=64 * 1024 * 1024)
+    n = POOLED_BYTES // 4 * 2
+    with torch.inference_mode():
+        a = torch.arange(n, dtype=torch.float32)
+        first = capture.summarize(a)
+    capture.materialize_pending()
+    b = torch.arange(n, dtype=torch.float32) * 2  # outside inference mode, same size
+    second = capture.summarize(b)
+    capture.materialize_pending()
+    assert first is not None and first.stats is not None and first.stats.max == n - 1
+    assert second is not None and second.stats is not None and second.stats.max == 2 * (n - 1)
+    capture.close()

@@ -43,6 +43,7 @@ _DIRECT_SHARE = 4
 #: Per dtype: its name, whether it is complex, and its element size (read once per dtype).
 _DTYPES: dict[torch.dtype, tuple[str, bool, int]] = {}
 _STRIDED = torch.strided
+_inference_mode = torch.is_inference_mode_enabled
 
 
 def grad_fn_name(t: torch.Tensor) -> str | None:
@@ -209,7 +210,8 @@ class TensorCapture:
         of the same sizes every step. Buffers whose statistics are done come back to a
         pool (``_give_back``), at most half the budget of them, and are reused by size.
         """
-        if nbytes < POOLED_BYTES or not t.is_cpu:
+        # A buffer made under inference mode could not be written outside it: not pooled.
+        if nbytes < POOLED_BYTES or not t.is_cpu or _inference_mode():
             return t.detach().clone()
         key = (n, dtype)
         with self._lock:
@@ -223,7 +225,7 @@ class TensorCapture:
         return buffer
 
     def _give_back(self, clone: torch.Tensor | None) -> None:
-        if clone is None or not clone.is_cpu or clone.dim() != 1:
+        if clone is None or not clone.is_cpu or clone.dim() != 1 or clone.is_inference():
             return
         nbytes = clone.numel() * clone.element_size()
         if nbytes < POOLED_BYTES:
