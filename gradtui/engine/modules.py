@@ -78,40 +78,40 @@ class ModuleLocator:
         outwards is remembered for it: an op at a script's top level, in no module at
         all, then walks only the frames between it and the op, not the whole stack.
         """
-        is_forward = self._is_forward
-        last = self._last_frame
         while frame is not None:
             if frame is user:
                 beyond = self._beyond
                 if beyond[0] is user:
                     return beyond[1]
-                found = self._locate_from(frame)
+                found = self._walk(frame)
                 if not user.f_code.co_flags & _RESUMABLE:  # a generator's callers change as it resumes
                     self._beyond = (user, found)
                 return found
-            if is_forward(frame.f_code):
-                if frame is last:
-                    return self._last_path
-                if isinstance(frame.f_locals.get("self"), _Module):
-                    path = self._path_of_frame(frame)
-                    self._last_frame, self._last_path = frame, path
-                    return path
+            here = self._module_at(frame)
+            if here is not None:
+                return here
             frame = frame.f_back
         return (None, None)
 
-    def _locate_from(self, frame: FrameType | None) -> Located:
-        is_forward = self._is_forward
-        last = self._last_frame
+    def _walk(self, frame: FrameType | None) -> Located:
         while frame is not None:
-            if is_forward(frame.f_code):
-                if frame is last:
-                    return self._last_path
-                if isinstance(frame.f_locals.get("self"), _Module):
-                    path = self._path_of_frame(frame)
-                    self._last_frame, self._last_path = frame, path
-                    return path
+            here = self._module_at(frame)
+            if here is not None:
+                return here
             frame = frame.f_back
         return (None, None)
+
+    def _module_at(self, frame: FrameType) -> Located | None:
+        """The module whose forward ``frame`` runs (the innermost one's path), or None if it runs none."""
+        if not self._is_forward(frame.f_code):
+            return None
+        if frame is self._last_frame:
+            return self._last_path
+        if isinstance(frame.f_locals.get("self"), _Module):
+            path = self._path_of_frame(frame)
+            self._last_frame, self._last_path = frame, path
+            return path
+        return None
 
     def forget_frame(self) -> None:
         """Let go of the frames held for the cache (their locals stay alive while held)."""
