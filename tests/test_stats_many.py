@@ -101,3 +101,24 @@ def test_copies_made_under_inference_mode_are_right_and_do_not_spoil_the_pool() 
     assert first is not None and first.stats is not None and first.stats.max == n - 1
     assert second is not None and second.stats is not None and second.stats.max == 2 * (n - 1)
     capture.close()
+
+
+def test_a_steps_copy_of_a_parameter_is_its_own_memory_and_its_buffer_serves_the_next() -> None:
+    """The optimizer's step compares each large parameter with a copy from the pool: the copy
+    must not move with the parameter, and the buffer handed back must be the next copy's."""
+    from gradtui.engine.capture import POOLED_BYTES, TensorCapture
+
+    capture = TensorCapture(max_values=64, budget_bytes=64 * 1024 * 1024)
+    p = torch.randn(POOLED_BYTES // 4 // 128, 256, generator=torch.Generator().manual_seed(2))
+    before = p.clone()
+    copy = capture.copy(p)
+    assert copy.shape == p.shape and copy.dtype == p.dtype and torch.equal(copy, before)
+    p.add_(1.0)
+    assert torch.equal(copy, before)  # the copy did not move with the parameter
+    moved = torch.linalg.vector_norm(torch.sub(p, copy, out=copy), dtype=torch.float64).item()
+    assert moved == pytest.approx(math.sqrt(p.numel()), rel=1e-6)
+    address = copy.data_ptr()
+    capture.give_back(copy)
+    again = capture.copy(p)
+    assert again.data_ptr() == address and torch.equal(again, p)
+    capture.close()

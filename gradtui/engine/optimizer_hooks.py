@@ -138,7 +138,7 @@ class OptimizerHooks:
         pending = _PendingStep(opt, file, line, params, names, before, owner, notes)
         with _no_torch_function():
             limit = self._capture.max_values
-            pending.copies = {i: p.detach().clone() for i, p in enumerate(params)
+            pending.copies = {i: self._capture.copy(p) for i, p in enumerate(params)
                               if p.numel() > limit and p.is_floating_point() and p.layout == torch.strided}
         self._steps.append(pending)
         # An LBFGS-style closure runs the script's own code inside the step: keep recording.
@@ -172,7 +172,7 @@ class OptimizerHooks:
             after = [capture.summarize(p) for p in params]
             state = self._state(opt, params, pending.names)
             hyper = hyperparameters(opt)
-            update_norms = _update_norms(pending)
+            update_norms = _update_norms(pending, capture)
         changes = {n: Change(b, a) for n, b, a in zip(pending.names, pending.before, after)}
         self._recorder.emit(StepTaken, pending.file, pending.line, optimizer=pending.owner, hyperparams=hyper,
                             params=changes, state=state, notes=pending.notes, update_norms=update_norms)
@@ -204,12 +204,15 @@ class OptimizerHooks:
         return state
 
 
-def _update_norms(pending: _PendingStep) -> dict[str, float]:
-    """How far the step moved each large parameter, in float64: one subtraction and norm each."""
+def _update_norms(pending: _PendingStep, capture: TensorCapture) -> dict[str, float]:
+    """How far the step moved each large parameter: one subtraction, into the copy, and a norm
+    accumulated in float64, each (no temporaries the size of the parameter)."""
     out: dict[str, float] = {}
     for i, before in pending.copies.items():
         p = pending.params[i]
         if p.shape == before.shape:
-            out[pending.names[i]] = float(torch.linalg.vector_norm((p.detach() - before).double()))
+            moved = torch.sub(p.detach(), before, out=before)
+            out[pending.names[i]] = float(torch.linalg.vector_norm(moved, dtype=torch.float64))
+        capture.give_back(before)
     pending.copies.clear()
     return out
