@@ -70,7 +70,8 @@ def classify(frames: list[str], script_name: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("workload", nargs="?", default=str(HERE / "workloads" / "small_mlp.py"))
+    ap.add_argument("workload", nargs="?", default=str(HERE / "workloads" / "small_mlp.py"),
+                    help="a script, or the name of one in workloads/ (default small_mlp)")
     ap.add_argument("steps", nargs="?", type=int, default=1000)
     ap.add_argument("--rate", type=int, default=250, help="samples per second (default 250)")
     ap.add_argument("--keep", help="also keep py-spy's raw samples in this file")
@@ -79,7 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     if spy is None:
         print("profile_record: py-spy is not installed; run: pip install py-spy", file=sys.stderr)
         return 2
-    script = Path(args.workload).resolve()
+    script = Path(args.workload)
+    if not script.exists() and (HERE / "workloads" / f"{args.workload}.py").exists():
+        script = HERE / "workloads" / f"{args.workload}.py"  # a workload's name: small_mlp
+    if not script.is_file():
+        print(f"profile_record: no script {args.workload}; give a path or a name in {HERE / 'workloads'}",
+              file=sys.stderr)
+        return 2
+    script = script.resolve()
     with tempfile.TemporaryDirectory(prefix="gradtui-profile-") as tmp:
         raw = Path(args.keep) if args.keep else Path(tmp) / "samples.txt"
         cmd = [spy, "record", "--gil", "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--",

@@ -95,3 +95,34 @@ def test_format_delta() -> None:
     big = TensorSummary((1000,), "float32", stats=TensorStats(1000, -1.0, 1.0, 0.0, 0.5, 10.0))
     bigger = TensorSummary((1000,), "float32", stats=TensorStats(1000, -1.0, 1.0, 0.0, 0.5, 12.5))
     assert format_delta(big, bigger) == "norm +2.5"
+
+
+class PanelHarness(App[None]):
+    def compose(self) -> ComposeResult:
+        from gradtui.ui.widgets.panel import EventPanel
+
+        yield EventPanel(id="panel")
+
+
+async def test_a_panel_is_laid_out_again_exactly_when_its_content_takes_other_rows() -> None:
+    """A panel skips the screen's layout for content of the same height: its content must
+    never be cut or padded for that, whichever way the height goes."""
+    from rich.text import Text
+
+    from gradtui.ui.widgets.panel import EventPanel
+
+    app = PanelHarness()
+    async with app.run_test(size=(60, 20)) as pilot:
+        panel = app.query_one(EventPanel)
+        for lines in (1, 5, 5, 2, 30, 30, 9, 1):  # 30: taller than the panel, which scrolls
+            panel._put(Text("\n".join(f"row {i} of {lines}" for i in range(lines))))
+            await pilot.pause()
+            assert panel._body.size.height == lines
+            assert panel.virtual_size.height == max(lines, panel.size.height)
+
+
+def test_the_status_line_grows_at_once_and_gives_rows_back_only_after_a_run_of_shorter_texts() -> None:
+    from gradtui.ui.widgets.status import StickyRows
+
+    rows = StickyRows(keep=3)
+    assert [rows.fit(n) for n in (2, 3, 2, 2, 2, 2, 4, 1, 1, 1)] == [2, 3, 3, 3, 2, 2, 4, 4, 4, 1]

@@ -54,6 +54,8 @@ class GraphView(Tree[Data]):
     ]
 
     def __init__(self, **kwargs: object) -> None:
+        #: While ``show`` rebuilds the tree (set before Tree's init, which invalidates).
+        self._showing = False
         super().__init__("graph", **kwargs)  # type: ignore[arg-type]
         self.show_root = True
         self.guide_depth = 3
@@ -67,8 +69,30 @@ class GraphView(Tree[Data]):
 
     def show(self, view: View) -> None:
         self._view = view
-        self._show_graph(view)
-        self._mark_running_node(view)
+        self._showing = True
+        try:
+            self._show_graph(view)
+            self._mark_running_node(view)
+        finally:
+            self._showing = False
+        # The lines now, not when first drawn: their count and width set ``virtual_size``,
+        # which lays the screen out if it changed, in the same layout as the other panels'.
+        self._tree_lines  # noqa: B018
+
+    def _invalidate(self) -> None:
+        """As ``Tree``'s, but while ``show`` rebuilds the tree, without asking for a layout.
+
+        ``Tree`` asks for one on every node added; the screen's layout then ran before the
+        new lines were built, and building them (at the first draw) changed the virtual
+        size, which laid the whole screen out a second time on every key.
+        """
+        if not self._showing:
+            super()._invalidate()
+            return
+        self._clear_line_cache()
+        self._updates += 1
+        self.root._reset()
+        self.refresh()
 
     def _mark_running_node(self, view: View) -> None:
         """Inside a backward pass: point at the node torch is running, with what flows through it."""

@@ -1,9 +1,10 @@
 """A scrolling panel that shows what the latest event of some kinds left behind.
 
 The gradients, parameters and optimizer panels each depend on one kind of event only
-(the latest backward or zero_grad, the latest step …). Drawing one again re-lays out the
-whole screen, so a panel redraws only when that event changes, and not at all while it
-is hidden in a tab (opening the tab redraws everything).
+(the latest backward or zero_grad, the latest step …). Drawing one again can re-lay out
+the whole screen, so a panel redraws only when that event changes, not at all while it
+is hidden in a tab (opening the tab redraws everything), and asks for a layout only when
+its height changed.
 """
 
 from __future__ import annotations
@@ -65,4 +66,16 @@ class EventPanel(VerticalScroll):
         key = None if latest is None else latest.seq
         if key != self._drawn:
             self._drawn = key
-            self._body.update(self.render_view(view))
+            self._put(self.render_view(view))
+
+    def _put(self, content: RenderableType) -> None:
+        """Show ``content``, laying the screen out again only if it takes other rows than before.
+
+        Measuring the new content costs a render of this panel; a layout, which ``Static``
+        asks for on every update, costs one of the whole screen (about 15 ms at 120x40).
+        """
+        body = self._body
+        width, height = body.size
+        body.update(content, layout=False)
+        if width <= 0 or body.get_content_height(self.size, self.app.size, width) != height:
+            body.refresh(layout=True)

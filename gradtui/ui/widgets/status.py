@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from gradtui.model import history, sentences, training
@@ -20,6 +23,10 @@ _ENDINGS = {
     # A replay of a recording still being written shows what was committed when it opened.
     "running": "the script was still running when this replay opened",
 }
+
+
+#: Texts in a row that must need fewer rows before the status line gives rows back.
+KEEP_ROWS_FOR = 8
 
 
 def render_status(view: View) -> Text:
@@ -64,26 +71,52 @@ class StatusLine(Widget):
     """Above the footer: the position, then what the current event did (and its notes).
 
     A plain widget rather than a ``Static``: updating it repaints its lines only, and lays
-    the screen out again only when their number changes, where a ``Static`` would lay out
-    the whole screen again on every key.
+    the screen out again only when its height changes, where a ``Static`` would lay out
+    the whole screen again on every key. Its height grows at once to fit a longer text
+    and shrinks only once ``KEEP_ROWS_FOR`` texts in a row needed fewer rows: stepping
+    among events whose sentences take different numbers of rows (a step's wraps, a
+    backward's does not) otherwise moved every panel up and down, and laid the screen
+    out twice, on each key (at 20,000 steps that was most of a key's time).
     """
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.text = Text("")
+        self._sticky = StickyRows()
+        self._height = 0
 
     def render(self) -> Text:
         return self.text
 
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(self._height, _rows(self.text, width))
+
     def show(self, view: View) -> None:
-        text = render_status(view)
-        # Re-lay out only when the number of rows changes (a sentence wraps in a narrow
-        # terminal); otherwise repainting these rows is enough.
-        relayout = _rows(text, self.size.width) != _rows(self.text, self.size.width)
-        self.text = text
+        self.text = render_status(view)
+        width = self.content_size.width
+        if width <= 0:  # not laid out yet: the layout measures it
+            self.refresh(layout=True)
+            return
+        height = self._sticky.fit(_rows(self.text, width))
+        relayout = height != self._height
+        self._height = height
         self.refresh(layout=relayout)
 
 
+class StickyRows:
+    """A height that grows at once and shrinks only after ``keep`` fits in a row needed less."""
+
+    def __init__(self, keep: int = KEEP_ROWS_FOR) -> None:
+        #: The rows the latest texts needed, newest last.
+        self._recent: deque[int] = deque(maxlen=keep)
+
+    def fit(self, rows: int) -> int:
+        """The height to give a text of ``rows`` rows."""
+        self._recent.append(rows)
+        return max(self._recent)
+
+
 def _rows(text: Text, width: int) -> int:
-    width = max(1, width - 2)  # the padding
+    """The rows ``text`` takes when wrapped at ``width`` columns."""
+    width = max(1, width)
     return sum(max(1, -(-len(line) // width)) for line in text.plain.split("\n"))
