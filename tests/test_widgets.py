@@ -104,25 +104,31 @@ class PanelHarness(App[None]):
         yield EventPanel(id="panel")
 
 
-async def test_a_panel_is_laid_out_again_exactly_when_its_content_takes_other_rows() -> None:
-    """A panel skips the screen's layout for content of the same height: its content must
-    never be cut or padded for that, whichever way the height goes."""
+async def test_a_panel_fits_its_content_and_keeps_its_height_through_a_run_of_shorter_ones() -> None:
+    """A panel skips the screen's layout while its content fits the height it has: content
+    must never be cut for that, and the rows it keeps are given back after a run of
+    shorter contents (``KEEP_ROWS_FOR``)."""
     from rich.text import Text
 
+    from gradtui.ui.sticky_rows import KEEP_ROWS_FOR
     from gradtui.ui.widgets.panel import EventPanel
 
     app = PanelHarness()
     async with app.run_test(size=(60, 20)) as pilot:
         panel = app.query_one(EventPanel)
-        for lines in (1, 5, 5, 2, 30, 30, 9, 1):  # 30: taller than the panel, which scrolls
-            panel._put(Text("\n".join(f"row {i} of {lines}" for i in range(lines))))
+        # 30: taller than the panel, which scrolls; then shorter ones until it gives rows back
+        shown = [1, 5, 5, 2, 30, 9] + [3] * KEEP_ROWS_FOR
+        for i, lines in enumerate(shown):
+            panel._put(Text("\n".join(f"row {j} of {lines}" for j in range(lines))))
             await pilot.pause()
-            assert panel._body.size.height == lines
-            assert panel.virtual_size.height == max(lines, panel.size.height)
+            expected = max(shown[max(0, i + 1 - KEEP_ROWS_FOR): i + 1])
+            assert panel._body.size.height == expected >= lines
+            assert panel.virtual_size.height == max(expected, panel.size.height)
+        assert panel._body.size.height == 3
 
 
 def test_the_status_line_grows_at_once_and_gives_rows_back_only_after_a_run_of_shorter_texts() -> None:
-    from gradtui.ui.widgets.status import StickyRows
+    from gradtui.ui.sticky_rows import StickyRows
 
     rows = StickyRows(keep=3)
     assert [rows.fit(n) for n in (2, 3, 2, 2, 2, 2, 4, 1, 1, 1)] == [2, 3, 3, 3, 2, 2, 4, 4, 4, 1]

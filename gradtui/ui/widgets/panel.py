@@ -4,7 +4,7 @@ The gradients, parameters and optimizer panels each depend on one kind of event 
 (the latest backward or zero_grad, the latest step …). Drawing one again can re-lay out
 the whole screen, so a panel redraws only when that event changes, not at all while it
 is hidden in a tab (opening the tab redraws everything), and asks for a layout only when
-its height changed.
+its height must change (``_put``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import Event
+from gradtui.ui.sticky_rows import StickyRows
 from gradtui.ui.view import View
 
 
@@ -40,6 +41,7 @@ class EventPanel(VerticalScroll):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("")
+        self._sticky = StickyRows()
         self._drawn: object = ()
         self._view: View | None = None
 
@@ -69,13 +71,20 @@ class EventPanel(VerticalScroll):
             self._put(self.render_view(view))
 
     def _put(self, content: RenderableType) -> None:
-        """Show ``content``, laying the screen out again only if it takes other rows than before.
+        """Show ``content``, laying the screen out again only if the panel's height must change.
 
-        Measuring the new content costs a render of this panel; a layout, which ``Static``
-        asks for on every update, costs one of the whole screen (about 15 ms at 120x40).
+        ``Static`` asks for a layout of the whole screen on every update (about 15 ms at
+        120x40, and a second one when the panel's scroll height changed). Here the new
+        content is measured (a render of this panel) and the body keeps its height unless
+        the content needs more, or a run of contents needed less (``gradtui.ui.sticky_rows``):
+        stepping between a step's rows and a zero_grad's then lays nothing out.
         """
         body = self._body
-        width, height = body.size
+        width = body.size.width
         body.update(content, layout=False)
-        if width <= 0 or body.get_content_height(self.size, self.app.size, width) != height:
+        if width <= 0:  # not laid out yet: the layout measures it
             body.refresh(layout=True)
+            return
+        height = self._sticky.fit(body.get_content_height(self.size, self.app.size, width))
+        if height != body.size.height:
+            body.styles.min_height = height  # a change of style lays the screen out

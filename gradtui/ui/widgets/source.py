@@ -140,21 +140,30 @@ class SourceView(ScrollableContainer):
             return
         cells = cells_of(file, {file: text})
         if cells is None:
-            self._update(render_source(text, event.line, marks))
-            self.call_after_refresh(self._center, event.line - 1)
+            self._show_at(render_source(text, event.line, marks), event.line - 1)
             return
         cell = cells.at(event.line)
         if cell is not None and cell.is_code:
             self.border_title = f"Source · {file} · {cell.label}"
         body, row = render_cells(text, cells, event.line, marks)
-        self._update(body)
-        self.call_after_refresh(self._center, row)
+        self._show_at(body, row)
 
-    def _update(self, body: Text) -> None:
+    def _update(self, body: Text) -> bool:
+        """Show ``body``; True if it has another shape, and so the screen is laid out again."""
         # A Static lays out the whole screen again on each update; one the same size need not.
         shape = text_shape(body)
-        self._body.update(body, layout=shape is None or shape != self._shape)
+        relayout = shape is None or shape != self._shape
+        self._body.update(body, layout=relayout)
         self._shape = shape
+        return relayout
+
+    def _show_at(self, body: Text, row: int) -> None:
+        """Show ``body`` with ``row`` in the middle: at once when its shape is the one on screen
+        (one frame per key), else once the layout has made room for it."""
+        if self._update(body):
+            self.call_after_refresh(self._center, row)
+        else:
+            self._center(row)
 
     def _center(self, row: int) -> None:
         target = max(0, row - max(1, self.scrollable_content_region.height) // 2)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
@@ -11,6 +9,7 @@ from textual.widget import Widget
 from gradtui.model import history, sentences, training
 from gradtui.model.events import BackwardDone, GradComputed
 from gradtui.model.formatting import MODE_WORDS
+from gradtui.ui.sticky_rows import StickyRows
 from gradtui.ui.view import View
 
 _ENDINGS = {
@@ -23,10 +22,6 @@ _ENDINGS = {
     # A replay of a recording still being written shows what was committed when it opened.
     "running": "the script was still running when this replay opened",
 }
-
-
-#: Texts in a row that must need fewer rows before the status line gives rows back.
-KEEP_ROWS_FOR = 8
 
 
 def render_status(view: View) -> Text:
@@ -72,11 +67,8 @@ class StatusLine(Widget):
 
     A plain widget rather than a ``Static``: updating it repaints its lines only, and lays
     the screen out again only when its height changes, where a ``Static`` would lay out
-    the whole screen again on every key. Its height grows at once to fit a longer text
-    and shrinks only once ``KEEP_ROWS_FOR`` texts in a row needed fewer rows: stepping
-    among events whose sentences take different numbers of rows (a step's wraps, a
-    backward's does not) otherwise moved every panel up and down, and laid the screen
-    out twice, on each key (at 20,000 steps that was most of a key's time).
+    the whole screen again on every key. Its height grows at once for a longer text and
+    shrinks only after a run of shorter ones (``gradtui.ui.sticky_rows``).
     """
 
     def __init__(self, **kwargs: object) -> None:
@@ -101,19 +93,6 @@ class StatusLine(Widget):
         relayout = height != self._height
         self._height = height
         self.refresh(layout=relayout)
-
-
-class StickyRows:
-    """A height that grows at once and shrinks only after ``keep`` fits in a row needed less."""
-
-    def __init__(self, keep: int = KEEP_ROWS_FOR) -> None:
-        #: The rows the latest texts needed, newest last.
-        self._recent: deque[int] = deque(maxlen=keep)
-
-    def fit(self, rows: int) -> int:
-        """The height to give a text of ``rows`` rows."""
-        self._recent.append(rows)
-        return max(self._recent)
 
 
 def _rows(text: Text, width: int) -> int:
