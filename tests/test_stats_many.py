@@ -115,8 +115,6 @@ def test_a_steps_copy_of_a_parameter_is_its_own_memory_and_its_buffer_serves_the
     assert copy.shape == p.shape and copy.dtype == p.dtype and torch.equal(copy, before)
     p.add_(1.0)
     assert torch.equal(copy, before)  # the copy did not move with the parameter
-    moved = torch.linalg.vector_norm(torch.sub(p, copy, out=copy), dtype=torch.float64).item()
-    assert moved == pytest.approx(math.sqrt(p.numel()), rel=1e-6)
     address = copy.data_ptr()
     capture.give_back(copy)
     again = capture.copy(p)
