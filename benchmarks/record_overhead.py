@@ -8,8 +8,11 @@ For each workload in ``benchmarks/workloads`` this runs, in one process and inte
     python -m gradtui --record TMP.db WORKLOAD       (gradtui)
 
 with the same interpreter (``sys.executable``). Per run it measures the wall time
-(``time.perf_counter`` around start and reaping of the child), the child's peak RSS
-(``os.wait4`` returns that child's own rusage; ``ru_maxrss`` is in KiB on Linux) and the
+(``time.perf_counter`` around start and reaping of the child), the peak RSS of the child
+and the processes it starts (``os.wait4`` returns the child's own rusage, ``ru_maxrss`` in
+KiB on Linux; to it is added the peak, ``VmHWM``, of each process the child started, such
+as gradtui's writer process, read from ``/proc`` while they run: the sum of the peaks, an
+upper bound of the whole's) and the
 ``LOOP_SECONDS=`` line the workload prints (its training loop alone, without ``import
 torch``). It prints medians, the gradtui/plain ratios with their spread (the ratio of each
 interleaved pair of runs, lowest to highest), the number of events recorded and the
@@ -32,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,13 +76,60 @@ class Side:
         return statistics.median(values) if values else None
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (Linux ``/proc``; none elsewhere)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            out.extend(kids)
+            todo.extend(kids)
+    return out
+
+
+def _peak_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _watch_descendants(pid: int, peaks: dict[int, int], done: threading.Event) -> None:
+    """Keep the latest peak RSS of each process ``pid`` started until ``done`` (every 20 ms)."""
+    while not done.wait(0.02):
+        for kid in _descendants(pid):
+            peak = _peak_kib(kid)
+            if peak is not None:
+                peaks[kid] = max(peak, peaks.get(kid, 0))
+
+
 def run_child(cmd: list[str]) -> tuple[Run, str, str]:
     """Run ``cmd`` to the end; its output goes to temporary files so no pipe can fill up."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        peaks: dict[int, int] = {}
+        done = threading.Event()
+        watcher = threading.Thread(target=_watch_descendants, args=(proc.pid, peaks, done), daemon=True)
+        watcher.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        done.set()
+        watcher.join()
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
@@ -89,7 +140,7 @@ def run_child(cmd: list[str]) -> tuple[Run, str, str]:
     run = Run(
         wall=wall,
         loop=float(loop.group(1)) if loop else None,
-        peak_rss_kib=usage.ru_maxrss,
+        peak_rss_kib=usage.ru_maxrss + sum(peaks.values()),
         exit_code=proc.returncode,
         loss=loss.group(1).strip() if loss else None,
     )

@@ -1,0 +1,144 @@
+"""The recording's rows are made in a process of their own, and nothing is lost on the way there.
+
+Events cross a pipe as pickles (``transport``): every kind must arrive equal to what was
+sent, deferred statistics included. The writer's process must be another process (that is
+the point: its work off the script's GIL), out of the terminal's reach (a Ctrl-C is the
+script's), and must import neither torch nor the script's own modules; where no process can
+start, the same writer runs on a thread. A writer that dies is one sentence, and what it
+committed stays readable.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gradtui.model.events import Change, LineReached
+from gradtui.model.graph import GraphNode
+from gradtui.model.store import transport
+from gradtui.model.store.reader import Recording
+from gradtui.model.store.writer import RunInfo, StoreError, StoreWriter
+from gradtui.model.tensors import TensorStats, TensorSummary
+from gradtui.model.timeline import Timeline
+from tests.conftest import SCENARIOS
+from tests.test_event_kinds import EVENTS
+
+
+def crossed(obj: object) -> object:
+    return transport.read_frame(io.BytesIO(transport.dumps(obj)))
+
+
+def test_every_kind_of_event_crosses_unchanged() -> None:
+    back = crossed(list(EVENTS))
+    assert back == EVENTS
+    assert [type(e) for e in back] == [type(e) for e in EVENTS]  # type: ignore[attr-defined]
+
+
+def test_a_recorded_run_crosses_unchanged(run_script) -> None:  # type: ignore[no-untyped-def]
+    tl: Timeline = run_script(SCENARIOS / "accumulation.py", in_memory=True)
+    events = list(tl.events)
+    assert any(isinstance(e, LineReached) and e.scope is not None for e in events)
+    assert crossed(events) == events
+    nodes = [GraphNode(id=1, name="MulBackward0", children=(2, 3), variable="loss", module=None, module_class=None)]
+    assert crossed(nodes) == nodes
+
+
+def test_deferred_statistics_are_computed_before_they_cross() -> None:
+    asked = []
+    stats = TensorStats(numel=4096, min=-1.0, max=2.0, mean=0.5, std=0.25, norm=9.0, nan=1, inf=0)
+
+    def source() -> TensorStats:
+        asked.append(1)
+        return stats
+
+    summary = TensorSummary((64, 64), "float32", True, None, stats_source=source)
+    (back,) = crossed([Change(None, summary)])  # type: ignore[misc]
+    assert asked == [1]
+    assert back.after.stats == stats and back.after.shape == (64, 64) and back.after.requires_grad
+
+
+def test_the_same_summary_twice_in_a_batch_arrives_as_one_object() -> None:
+    summary = TensorSummary((2,), "float32", values=[1.0, 2.0])
+    a, b = crossed([Change(summary, summary), Change(None, summary)])  # type: ignore[misc]
+    assert a.before is a.after is b.after
+
+
+def _events_of(path: Path) -> list[object]:
+    rec = Recording(path)
+    try:
+        return list(rec.timeline().events)
+    finally:
+        rec.close()
+
+
+def _write(path: Path) -> StoreWriter:
+    writer = StoreWriter(path, RunInfo(script="train.py", argv=[]))
+    for e in EVENTS:
+        writer.add(e)
+    return writer
+
+
+def test_rows_are_made_by_another_process_outside_the_terminals_session(tmp_path: Path) -> None:
+    writer = _write(tmp_path / "run.db")
+    proc = writer._proc
+    assert proc is not None and proc.poll() is None and proc.pid != os.getpid()
+    assert os.getsid(proc.pid) != os.getsid(0)  # a Ctrl-C to the terminal's group does not reach it
+    modules = Path(f"/proc/{proc.pid}/maps").read_text() if Path(f"/proc/{proc.pid}/maps").exists() else ""
+    assert "libtorch" not in modules
+    writer.close("finished", 0, None)
+    assert proc.poll() == 0
+    assert _events_of(tmp_path / "run.db") == EVENTS
+
+
+def test_without_a_python_to_start_the_rows_are_made_on_a_thread(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "")
+    writer = _write(tmp_path / "run.db")
+    assert writer._proc is None
+    writer.close("finished", 0, None)
+    assert _events_of(tmp_path / "run.db") == EVENTS
+
+
+def test_a_writer_that_dies_is_one_sentence_and_keeps_what_it_committed(tmp_path: Path) -> None:
+    path = tmp_path / "run.db"
+    writer = _write(path)
+    writer.flush()
+    assert writer._proc is not None
+    writer._proc.send_signal(signal.SIGKILL)
+    writer._proc.wait()
+    deadline = time.monotonic() + 10
+    while writer.failure is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.add(EVENTS[0])
+    with pytest.raises(StoreError, match=r"^.*run\.db: the recording's writer stopped unexpectedly$"):
+        writer.flush()
+    with pytest.raises(StoreError):
+        writer.close("finished", 0, None)
+    assert _events_of(path) == EVENTS  # the run's status stays "running": a killed run
+
+
+def test_a_scripts_own_modules_do_not_shadow_the_writers(tmp_path: Path) -> None:
+    """The writer's process starts in the directory gradtui was started in; a ``sqlite3.py``
+    or ``json.py`` there must not be what it imports (``-P`` here keeps gradtui's own
+    process from searching it, as the ``gradtui`` command does)."""
+    for name in ("sqlite3", "json", "pickle"):
+        (tmp_path / f"{name}.py").write_text("raise ImportError('the script folder was searched')\n")
+    script = tmp_path / "train.py"
+    script.write_text("import torch\nw = torch.ones(2, requires_grad=True)\n(w * w).sum().backward()\n"
+                      "print(w.grad.tolist())\n")
+    out = tmp_path / "run.db"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-P", "-m", "gradtui", "--record", str(out), str(script)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "[2.0, 2.0]" in done.stdout
+    rec = Recording(out)
+    assert rec.status == "finished"
+    rec.close()
