@@ -10,9 +10,10 @@ For each workload in ``benchmarks/workloads`` this runs, in one process and inte
 with the same interpreter (``sys.executable``). Per run it measures the wall time
 (``time.perf_counter`` around start and reaping of the child), the peak RSS of the child
 and the processes it starts (``os.wait4`` returns the child's own rusage, ``ru_maxrss`` in
-KiB on Linux; to it is added the peak, ``VmHWM``, of each process the child started, such
-as gradtui's writer process, read from ``/proc`` while they run: the sum of the peaks, an
-upper bound of the whole's) and the
+KiB on Linux; to it is added the largest proportional set size, ``Pss``, seen of each
+process the child started, such as gradtui's writer process, read from ``/proc`` every
+20 ms while they run: its own memory plus its share of the pages it shares with the
+child, such as the Python library's, which an RSS would count twice) and the
 ``LOOP_SECONDS=`` line the workload prints (its training loop alone, without ``import
 torch``). It prints medians, the gradtui/plain ratios with their spread (the ratio of each
 interleaved pair of runs, lowest to highest), the number of events recorded and the
@@ -97,11 +98,11 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _peak_kib(pid: int) -> int | None:
+def _pss_kib(pid: int) -> int | None:
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
@@ -109,12 +110,12 @@ def _peak_kib(pid: int) -> int | None:
 
 
 def _watch_descendants(pid: int, peaks: dict[int, int], done: threading.Event) -> None:
-    """Keep the latest peak RSS of each process ``pid`` started until ``done`` (every 20 ms)."""
+    """Keep the largest ``Pss`` seen of each process ``pid`` started, until ``done`` (every 20 ms)."""
     while not done.wait(0.02):
         for kid in _descendants(pid):
-            peak = _peak_kib(kid)
-            if peak is not None:
-                peaks[kid] = max(peak, peaks.get(kid, 0))
+            pss = _pss_kib(kid)
+            if pss is not None:
+                peaks[kid] = max(pss, peaks.get(kid, 0))
 
 
 def run_child(cmd: list[str]) -> tuple[Run, str, str]:

@@ -29,8 +29,13 @@ DEFAULT_MAX_VALUES = 64
 #: Clones waiting for their statistics are kept within this many bytes. Measured on the
 #: 2.1M-parameter benchmark model (six interleaved runs each, plain 319 MiB): 32 MiB peaked
 #: at 423 MiB with the loop 2.6x plain, 24 MiB at 407 MiB (2.8x), 16 MiB at 403 MiB (3.0x):
-#: the smaller budget has the script's thread compute more statistics itself.
-DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
+#: the smaller budget has the script's thread compute more statistics itself. With the
+#: recording's writer in a process of its own (13 MiB of memory, the loop no longer
+#: sharing a GIL with it), measured again the same way twice, in both orders: 16 MiB
+#: peaked at 420-425 MiB (both processes), 12 MiB at 395-401 MiB, at the same loop time
+#: within the runs' spread (2.9-3.4x): at 12 MiB the model's 4 MiB weights, gradients
+#: and momentum buffers are summarised at once (``_DIRECT_SHARE``) instead of cloned.
+DEFAULT_BUDGET_BYTES = 12 * 1024 * 1024
 #: Gradients between backward nodes keep their values up to this many elements.
 NODE_VALUES = 16
 #: Copies of at least this many bytes go into reused buffers (``TensorCapture._copy``).

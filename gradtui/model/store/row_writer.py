@@ -48,7 +48,8 @@ class RowWriter:
         self._step = 0  # the step of the event being written
         self._book = StepBook()
         #: Stored once, referenced after: the same summary object (a tensor whose ``_version``
-        #: has not moved), or the same bytes (a parameter ``zero_grad`` left as it was).
+        #: has not moved; within one batch, which arrives as one pickle), or the same bytes (a
+        #: parameter ``zero_grad`` left as it was, or the same summary in a later batch).
         self._tensor_ids: OrderedDict[int, tuple[TensorSummary, int]] = OrderedDict()
         self._tensor_rows: OrderedDict[tuple[int, str | None, bytes | None, bytes | None], int] = OrderedDict()
         self._layouts: dict[Layout, int] = {}
@@ -78,6 +79,11 @@ class RowWriter:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            # The batch's summaries are the only ones these ids can name: the next batch
+            # arrives as new objects. Kept, they were the writer's largest memory (20,000
+            # summaries with their values).
+            self._tensor_ids.clear()
 
     def finish(self, status: str, exit_code: int | None, error: str | None, sources: Mapping[str, str]) -> None:
         """Write how the run ended and leave one self-contained file."""
