@@ -106,6 +106,16 @@ def test_without_a_python_to_start_the_rows_are_made_on_a_thread(tmp_path: Path,
     assert _events_of(tmp_path / "run.db") == EVENTS
 
 
+def test_a_process_that_cannot_start_the_writer_leaves_it_to_a_thread(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python that exits at once (a broken installation, a sandbox): the run is recorded all the same."""
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    writer = _write(tmp_path / "run.db")
+    writer.close("finished", 0, None)
+    assert writer._proc is None
+    assert _events_of(tmp_path / "run.db") == EVENTS
+
+
 def test_a_writer_that_dies_is_one_sentence_and_keeps_what_it_committed(tmp_path: Path) -> None:
     path = tmp_path / "run.db"
     writer = _write(path)

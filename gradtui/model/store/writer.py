@@ -141,20 +141,25 @@ class StoreWriter:
         self._thread: threading.Thread | None = None
         self._sources_sent: set[str] = set()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._to_writer, self._from_writer = self._start_writer(keep_steps)
-        self._answers = threading.Thread(target=self._read_answers, name="gradtui-store-answers", daemon=True)
-        self._answers.start()
+        self._keep_steps = keep_steps
+        #: Whether the writer said it is ready; whether a process ended before it could.
+        self._ready = False
+        self._never_ready = False
+        self._to_writer = -1
+        self._start_writer(process=True)
         _writers.add(self)
 
-    def _start_writer(self, keep_steps: int | None) -> tuple[int, BinaryIO]:
-        """The writer's process (or, where none can start, its thread): the pipe to it, the stream from it."""
+    def _start_writer(self, process: bool) -> None:
+        """Start the writer's process (or its thread: where no process can start, or one did not)."""
+        keep_steps = self._keep_steps
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
         args = [str(self.path)] + ([] if keep_steps is None else [str(keep_steps)])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        self._ready = self._never_ready = False
         try:
-            if not sys.executable:
+            if not process or not sys.executable:
                 raise OSError("no Python executable to start")
             # -P: the script's directory is not put first on sys.path (a script's own
             # ``json.py`` must not shadow the writer's). A session of its own: the
@@ -168,7 +173,27 @@ class StoreWriter:
         else:
             os.close(to_r)
             os.close(from_w)
-        return to_w, os.fdopen(from_r, "rb", buffering=0)
+        self._to_writer = to_w
+        self._from_writer: BinaryIO = os.fdopen(from_r, "rb", buffering=0)
+        self._answers = threading.Thread(target=self._read_answers, args=(self._from_writer,),
+                                         name="gradtui-store-answers", daemon=True)
+        self._answers.start()
+
+    def _await_ready(self) -> None:
+        """Before the first frame: wait for the writer to say it is ready. A process that
+        ended first (it could not start: a broken installation, a sandbox that forbids it)
+        is replaced by the thread, so that the run is recorded all the same."""
+        with self._lock:
+            while not self._ready and not self._never_ready and self.failure is None:
+                self._lock.wait(0.05)
+            if self._ready or self.failure is not None or self._proc is None:
+                return
+        self._proc.wait()
+        self._proc = None
+        os.close(self._to_writer)
+        self._from_writer.close()
+        self._start_writer(process=False)
+        self._await_ready()
 
     # ------------------------------------------------------------------ script's side
 
@@ -244,7 +269,8 @@ class StoreWriter:
             raise self.failure
 
     def _alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self._answers.is_alive()
+        """Whether the writer's thread goes on (a writer that died has set ``failure``)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def _forked(self) -> None:
         """In a forked child: this process must never write to the parent's file (nor keep its pipes)."""
@@ -305,6 +331,8 @@ class StoreWriter:
                     return
 
     def _send(self, message: tuple[Any, ...]) -> None:
+        if not self._ready:
+            self._await_ready()
         data = memoryview(transport.dumps(message))
         fd = self._to_writer
         if fd < 0:
@@ -321,24 +349,27 @@ class StoreWriter:
 
     # ------------------------------------------------------------------ answers from the writer
 
-    def _read_answers(self) -> None:
-        stream = self._from_writer
+    def _read_answers(self, stream: BinaryIO) -> None:
         while True:
             try:
                 what, value = transport.read_frame(stream)
             except (EOFError, OSError, ValueError):
                 with self._lock:
-                    if not self._finished and self.failure is None and not self._disabled:
+                    if stream is self._from_writer and not self._ready:
+                        self._never_ready = True
+                    elif not self._finished and self.failure is None and not self._disabled:
                         self.failure = StoreError(f"{self.path}: the recording's writer stopped unexpectedly")
                     self._lock.notify_all()
                 return
             with self._lock:
                 if what == "written":
                     self._written = max(self._written, value)
+                elif what == "ready":
+                    self._ready = True
                 elif what == "finished":
                     self._finished = True
                 else:
                     self.failure = self.failure or StoreError(value)
                 self._lock.notify_all()
-            if what != "written":
+            if what not in ("written", "ready"):
                 return

@@ -4,10 +4,10 @@ Started by ``StoreWriter`` as ``python -P -m gradtui.model.store.writer_process 
 in a session of its own (a Ctrl-C in the terminal is the script's to handle; the recording
 is closed by the script's side, with the status it chooses). Frames in (``transport``):
 ``("batch", items, sources, target)`` and ``("finish", status, exit_code, error, sources)``;
-frames out: ``("written", target)`` once a batch is committed, ``("finished", None)``, or
-``("failed", message)`` before it exits. If the script's side disappears (killed), its end
-of the pipe closes: everything committed stays, and the run's status stays ``running``,
-which readers report as a run that was killed.
+frames out: ``("ready", None)`` once the file is open, ``("written", target)`` once a batch
+is committed, ``("finished", None)``, or ``("failed", message)`` before it exits. If the
+script's side disappears (killed), its end of the pipe closes: everything committed stays,
+and the run's status stays ``running``, which readers report as a run that was killed.
 
 Imports neither torch nor textual: it starts in a fraction of the time the script takes to
 import torch, and its memory is the SQLite cache and the writer's tables.
@@ -36,6 +36,7 @@ def serve(path: str, keep_steps: int | None, inp: BinaryIO, out: BinaryIO) -> in
     except sqlite3.Error as exc:
         say("failed", f"{path}: cannot write the recording ({exc})")
         return 1
+    say("ready", None)
     while True:
         try:
             frame = transport.read_frame(inp)
