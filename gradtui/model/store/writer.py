@@ -130,7 +130,6 @@ class StoreWriter:
         self._lock = threading.Condition()
         self._queue: list[tuple[str, Any]] = []
         self._queued = 0  # items ever queued
-        self._sent = 0  # items ever handed to the writer's process
         self._written = 0  # items ever committed
         self._flush_wanted = False
         self._closing = False
@@ -325,7 +324,6 @@ class StoreWriter:
                     self._fail(StoreError(f"{self.path}: cannot write the recording "
                                           f"({type(exc).__name__}: {exc})"))
                     return
-                self._sent = target
             with self._lock:
                 if closing and not self._queue:
                     return
