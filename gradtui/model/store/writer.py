@@ -305,8 +305,15 @@ class StoreWriter:
     def _loop(self) -> None:
         while True:
             with self._lock:
-                if not (self._flush_wanted or self._closing or len(self._queue) >= self._max_queued):
-                    self._lock.wait(self._commit_seconds)
+                # The writer's answers wake this thread too: it sends when the time is up, not
+                # at each answer (that made batches a quarter of the size, each with its own
+                # statistics call and pickling set-up).
+                deadline = time.monotonic() + self._commit_seconds
+                while not (self._flush_wanted or self._closing or len(self._queue) >= self._max_queued):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._lock.wait(left)
                 items, self._queue = self._queue, []
                 target = self._queued
                 self._flush_wanted = False
