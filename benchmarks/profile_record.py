@@ -2,7 +2,7 @@
 
 Samples the recording process with py-spy (``pip install py-spy``; it reads the process from
 outside, so nothing in gradtui is changed to be measured), only while a thread holds the
-GIL (``--gil``: the script's thread and the recording's writer take turns on it, so their
+GIL (``--gil``: the script's thread and the recording's threads take turns on it, so their
 GIL time is what the training loop waits for), and sorts every sample of the training
 loop into one part, by the innermost gradtui function on its stack that names a part:
 
@@ -12,7 +12,9 @@ loop into one part, by the innermost gradtui function on its stack that names a 
     step          the optimizer step's pre- and post-hook (before/after, state)
     zero_grad     the bookkeeping around zero_grad()
     trace calls   the trace function called for frames that are not the script's
-    writer        the recording's writer thread: rows, JSON, statistics, SQLite
+    writer        the recording's threads in this process: deferred statistics, pickling
+                  each batch for the writer's process (which makes the rows, JSON and
+                  SQLite, and holds no GIL of the script's: it is not sampled), its answers
     torch         the script's own work: torch and Python with no gradtui frame below
 
 Usage:  .venv/bin/python benchmarks/profile_record.py [WORKLOAD] [STEPS] [--rate HZ] [--keep FILE]
@@ -51,7 +53,7 @@ ORDER = ("lines", "op capture", "backward", "step", "zero_grad", "trace calls", 
 
 def classify(frames: list[str], script_name: str) -> str | None:
     """The part one sample belongs to, or None outside the training loop (imports, set-up)."""
-    if "gradtui-store" in frames[0]:
+    if "gradtui-store" in frames[0] or "gradtui-stats" in frames[0]:
         return "writer"
     if "gradtui-script" not in frames[0]:
         return None
