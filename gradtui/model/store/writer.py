@@ -15,7 +15,8 @@ The queue is bounded: a script that makes events faster than they can be written
 queued is committed (before a pause is reported, a reader sees every reported event);
 ``close`` writes how the run ended and turns the file back into one self-contained
 database (no ``-wal`` beside it). Where no process can be started (no ``sys.executable``),
-the same writer runs on a thread of this process instead.
+or the one started ends before it says it is ready, the same writer runs on a thread of
+this process instead: the run is recorded either way.
 
 A forked child (a DataLoader worker) inherits the writer but must never touch the file:
 after a fork the writer drops whatever the child adds.
