@@ -114,17 +114,12 @@ def read_frame(stream: BinaryIO) -> Any:
 
 def _read_exactly(stream: BinaryIO, n: int) -> bytes:
     """``n`` bytes, from a buffered stream or a raw pipe (whose reads may return fewer)."""
-    data = stream.read(n)
-    if data is None:
-        raise EOFError
-    if len(data) == n:
-        return data
-    parts = [data]
-    got = len(data)
+    parts: list[bytes] = []
+    got = 0
     while got < n:
         more = stream.read(n - got)
-        if not more:
+        if not more:  # b"" at the end; None from a non-blocking stream, which these never are
             raise EOFError
         parts.append(more)
         got += len(more)
-    return b"".join(parts)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
