@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, TypeAlias, TypeGuard, get_args
 
+from gradtui.model.quick_init import quick_init
 from gradtui.model.tensors import TensorSummary
 from gradtui.model.variables import ScopeDelta
 
@@ -423,6 +424,10 @@ EventKind: TypeAlias = Literal["line", "op", "backward", "zero_grad", "step", "u
 
 #: The class of each JSON ``kind``.
 EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in get_args(Event)}
+
+# The engine builds every event, and many changes and owners, in the script's thread.
+for _cls in (Change, Owner, *EVENT_TYPES.values()):
+    quick_init(_cls)
 
 
 def kind_of(event: Event) -> EventKind:

@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gradtui.model.quick_init import quick_init
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GraphNode:
     """One autograd node: torch's class name, its inputs, and the leaf it accumulates into."""

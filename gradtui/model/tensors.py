@@ -14,11 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gradtui.model.quick_init import quick_init
+
 #: Values as nested lists, shaped like the tensor: floats, ints, bools, or for a 0-d
 #: tensor a bare number.
 Values = float | int | bool | list[Any]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TensorStats:
     """Summary statistics of a tensor too large to keep whole.
@@ -39,8 +42,6 @@ class TensorStats:
 
 
 StatsSource = Callable[[], "TensorStats | None"]
-#: Bound once: a summary is built for every tensor an event carries.
-_set = object.__setattr__
 
 
 class TensorSummary:
@@ -70,13 +71,15 @@ class TensorSummary:
         stats: TensorStats | None = None,
         stats_source: StatsSource | None = None,
     ) -> None:
-        _set(self, "shape", shape if type(shape) is tuple else tuple(shape))
-        _set(self, "dtype", dtype)
-        _set(self, "requires_grad", requires_grad)
-        _set(self, "grad_fn", grad_fn)
-        _set(self, "values", values)
-        _set(self, "_stats", stats)
-        _set(self, "_source", stats_source)
+        # Through the slots' own setters (bound below the class): a summary is built for
+        # every tensor an event carries, and ``object.__setattr__`` cost twice as much.
+        _set_shape(self, shape if type(shape) is tuple else tuple(shape))
+        _set_dtype(self, dtype)
+        _set_requires_grad(self, requires_grad)
+        _set_grad_fn(self, grad_fn)
+        _set_values(self, values)
+        _set_stats(self, stats)
+        _set_source(self, stats_source)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("TensorSummary is immutable")
@@ -143,6 +146,10 @@ class TensorSummary:
     def __repr__(self) -> str:
         what = f"values={self.values!r}" if self.values is not None else f"stats={self.stats!r}"
         return f"TensorSummary(shape={list(self.shape)}, dtype={self.dtype}, grad_fn={self.grad_fn}, {what})"
+
+
+_set_shape, _set_dtype, _set_requires_grad, _set_grad_fn, _set_values, _set_stats, _set_source = (
+    getattr(TensorSummary, name).__set__ for name in TensorSummary.__slots__)
 
 
 def _flatten(value: Any, out: list[Any]) -> None:

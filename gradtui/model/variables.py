@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gradtui.model.quick_init import quick_init
 from gradtui.model.tensors import TensorSummary
 
 #: ``Var.role``: how the panel draws the value and what it opens into.
@@ -24,6 +25,7 @@ MAX_MEMBERS = 16
 MAX_MODULE_MEMBERS = 256
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TensorFacts:
     """What a tensor is beyond its values: where it lives and how autograd sees it."""
@@ -41,6 +43,7 @@ class TensorFacts:
     retains_grad: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Var:
     """One value: its type, a one-line text, and what it opens into.
@@ -66,6 +69,7 @@ class Var:
         return None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FrameRef:
     """One frame of the script's call stack: ``frame`` numbers it within the run."""
@@ -76,6 +80,7 @@ class FrameRef:
     line: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ScopeDelta:
     """What a line event knows of its frame's variables: those bound or changed since the last look.
