@@ -379,3 +379,28 @@ def test_a_failing_look_never_fails_the_script(tmp_path: Path, monkeypatch: pyte
     tl = run(path)  # finished, as under plain python
     assert [e.line for e in lines(tl)] == [1, 2, 3] and all(e.scope is None for e in lines(tl))
     assert "".join(e.text for e in tl.events if e.kind == "output") == plain_python(path).stdout == "2\n"
+
+
+def test_an_optimizers_groups_reused_only_while_their_hyperparameters_are_the_same() -> None:
+    """The described groups are kept by value: each change of a group reads as torch holds it."""
+    from gradtui.engine.capture import TensorCapture
+    from gradtui.engine.var_values import Describer
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    kept = Describer(TensorCapture())
+
+    def lr_text() -> str:
+        group = kept.optimizer(opt).member("param_groups[0]")
+        assert group is not None
+        return "".join(v.text for k, v in group.members if k == "lr")
+
+    seen = []
+    for lr in (0.1, 0.05, 0.0, -0.0, 1, 1.0, True, 0.1):
+        opt.param_groups[0]["lr"] = lr
+        seen.append(lr_text())
+        assert kept.optimizer(opt) == Describer(TensorCapture()).optimizer(opt)
+    assert seen == [repr(v) for v in (0.1, 0.05, 0.0, -0.0, 1, 1.0, True, 0.1)]
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.3})
+    assert kept.optimizer(opt) == Describer(TensorCapture()).optimizer(opt)
+    assert kept.optimizer(opt).member("param_groups[1]") is not None

@@ -13,6 +13,7 @@ seen as the script's own.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,9 @@ class Describer:
     def __init__(self, capture: TensorCapture, node_id: NodeId = _no_node) -> None:
         self._capture = capture
         self._node_id = node_id
+        #: A param group's ``Var`` by what it holds (``_group_key``): every step changes the
+        #: optimizer's state, so it is described again after each one, its groups mostly not.
+        self._groups: dict[tuple[Any, ...], Var] = {}
 
     def describe(self, value: Any, depth: int = 0) -> Var:
         if isinstance(value, torch.Tensor):
@@ -99,9 +103,17 @@ class Describer:
         names = _param_names(opt)
         groups: list[tuple[str, Var]] = []
         for i, group in enumerate(opt.param_groups):
-            hyper = tuple((key, self.describe(v, MAX_DEPTH)) for key, v in group.items() if key != "params")
-            text = f"{len(group['params'])} parameter tensor{'s' if len(group['params']) != 1 else ''}"
-            groups.append((f"param_groups[{i}]", Var("container", "dict", text, members=hyper)))
+            key = _group_key(group)
+            var = self._groups.get(key) if key is not None else None
+            if var is None:
+                hyper = tuple((k, self.describe(v, MAX_DEPTH)) for k, v in group.items() if k != "params")
+                text = f"{len(group['params'])} parameter tensor{'s' if len(group['params']) != 1 else ''}"
+                var = Var("container", "dict", text, members=hyper)
+                if key is not None:
+                    if len(self._groups) >= _GROUPS_KEPT:
+                        self._groups.clear()
+                    self._groups[key] = var
+            groups.append((f"param_groups[{i}]", var))
         state: list[tuple[str, Var]] = []
         for p, entries in itertools.islice(opt.state.items(), MAX_MEMBERS):
             if not isinstance(entries, dict):
@@ -134,6 +146,43 @@ class Describer:
         text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
         return Var("container", kind, text, members=tuple(items),
                    length=len(value) if len(value) > len(items) else None)
+
+
+#: Group descriptions kept at most (a scheduler makes a new one per learning rate).
+_GROUPS_KEPT = 256
+#: Hyperparameter values a group's description can be reused for: compared by value.
+_SCALARS = frozenset({float, int, bool, str, type(None)})
+
+
+def _group_key(group: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a param group's ``Var`` says, as a key: its parameter count and each
+    hyperparameter's name, type and value (``-0.0`` apart from ``0.0``, ``1`` from ``1.0``);
+    None if a value is not a plain number, string or tuple of them (a tensor learning rate,
+    a list): such a group is described every time."""
+    parts: list[Any] = [len(group["params"])]
+    for key, value in group.items():
+        if key == "params":
+            continue
+        if type(value) is tuple:
+            items = tuple(_scalar_key(v) for v in value)
+            if None in items:
+                return None
+            parts += (key, items)
+        else:
+            one = _scalar_key(value)
+            if one is None:
+                return None
+            parts += (key, one)
+    return tuple(parts)
+
+
+def _scalar_key(value: Any) -> tuple[Any, ...] | None:
+    kind = type(value)
+    if kind not in _SCALARS:
+        return None
+    if kind is float and value == 0:
+        return (kind, value, math.copysign(1.0, value))
+    return (kind, value)
 
 
 _PARAMETER_TYPES: dict[type, bool] = {}
