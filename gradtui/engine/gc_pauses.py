@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class StartupFreeze:
-    """``gc.freeze()`` once, the first time ``now`` is called (the run's first backward)."""
+    """``gc.freeze()`` once, after a collection of the young generations, the first time
+    ``now`` is called (the run's first backward)."""
 
     def __init__(self) -> None:
         self.done = False
@@ -34,7 +35,10 @@ class StartupFreeze:
     def now(self) -> None:
         if not self.done:
             self.done = True
-            gc.collect()  # what is garbage already is freed, not frozen
+            # What young garbage there is is freed, not frozen. Not a full collection: on
+            # the benchmark MLP it walked 118,000 objects for 66 ms, once, inside the
+            # training loop, and freed 15 of them (a young one freed the same 15 in 1 ms).
+            gc.collect(1)
             gc.freeze()
 
     def undo(self) -> None:
