@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from gradtui.engine.grad_norms import GradNormLimits, GradNormWatch, GradSize
+from gradtui.engine.norms import norms as norms_of
 from gradtui.model.events import Event, OpCalled, ParamsUpdated
 from gradtui.model.formatting import format_number, format_tensor
 
@@ -89,7 +90,7 @@ class NoteKeeper:
         self._zeroed.difference_update(names)
         # One norm per gradient answers both questions: it is NaN or inf exactly when some
         # element is (or when it overflows, which the explicit check below tells apart).
-        norms = [_norm(leaf.grad) for leaf in leaves]
+        norms = norms_of([leaf.grad for leaf in leaves])
         notes += self._non_finite(names, leaves, norms, loss, events)
         notes += self.norms.observe([GradSize(n, norm, _numel(leaf.grad), f)
                                      for n, leaf, norm, f in zip(names, leaves, norms, fresh)])
@@ -236,12 +237,6 @@ def first_non_finite_op(events: Sequence[Event]) -> str | None:
                 if change.after is not None and change.after.has_non_finite():
                     return f"the update of {name} ({event.op}) at line {event.line}"
     return None
-
-
-def _norm(grad: torch.Tensor | None) -> float | None:
-    if grad is None or not grad.is_floating_point() or grad.numel() == 0:
-        return None
-    return float(torch.linalg.vector_norm(grad.detach()))
 
 
 def _numel(grad: torch.Tensor | None) -> int:
