@@ -167,10 +167,17 @@ class TensorCapture:
             ptr = -1
         requires_grad = t.requires_grad
         hit = self._cache.get(key)
-        if hit is not None and hit[0]() is t and hit[1] == version and hit[2] == ptr and hit[3] == requires_grad:
-            return hit[4]
+        ref = None
+        if hit is not None:
+            alive: object = hit[0]()
+            if alive is t:
+                if hit[1] == version and hit[2] == ptr and hit[3] == requires_grad:
+                    return hit[4]
+                ref = hit[0]  # the same tensor, written since (a parameter, its state): its reference serves on
         summary = self._summarize_now(t)
-        self._cache[key] = (_KeyedRef(t, self._forget, key), version, ptr, requires_grad, summary)
+        if ref is None:
+            ref = _KeyedRef(t, self._forget, key)
+        self._cache[key] = (ref, version, ptr, requires_grad, summary)
         return summary
 
     def summarize_fresh(self, t: torch.Tensor) -> TensorSummary | None:
