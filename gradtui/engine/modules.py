@@ -107,8 +107,9 @@ class ModuleLocator:
             return None
         if frame is self._last_frame:
             return self._last_path
-        if isinstance(frame.f_locals.get("self"), _Module):
-            path = self._path_of_frame(frame)
+        module = frame.f_locals.get("self")  # f_locals copies the frame's locals: read once
+        if isinstance(module, _Module):
+            path = self._path_of_frame(frame, module)
             self._last_frame, self._last_path = frame, path
             return path
         return None
@@ -131,11 +132,12 @@ class ModuleLocator:
                 code.co_name == "forward" and code.co_argcount > 0 and code.co_varnames[0] == "self")
         return known
 
-    def _path_of_frame(self, innermost: FrameType) -> Located:
+    def _path_of_frame(self, innermost: FrameType, its_module: Any) -> Located:
         """The modules whose forward is running, inner first, and the innermost one's path.
 
         The walk stops at the first frame of the previous answer's chain (the frames above
         it are the same): a Linear's forward inside an attention block's walks one frame.
+        ``its_module``: the innermost frame's ``self``, which the caller has read already.
         """
         fresh: list[tuple[FrameType, Any]] = []
         known = self._chain_index
@@ -148,7 +150,7 @@ class ModuleLocator:
                 if at is not None and self._chain[at][0] is frame:
                     rest = self._chain[at:]
                     break
-                module = frame.f_locals.get("self")
+                module = its_module if frame is innermost else frame.f_locals.get("self")
                 if isinstance(module, _Module):
                     fresh.append((frame, module))
             frame = frame.f_back
