@@ -25,7 +25,6 @@ from gradtui.engine.attribution import Attribution
 from gradtui.engine.capture import TensorCapture
 from gradtui.engine.hyperparams import hyperparameters
 from gradtui.engine.naming import Namer
-from gradtui.engine.norms import norms as norms_of
 from gradtui.engine.notes import NoteKeeper
 from gradtui.engine.recorder import Recorder
 from gradtui.engine.tensors import optimizer_params, state_entry
@@ -208,15 +207,12 @@ class OptimizerHooks:
 def _update_norms(pending: _PendingStep, capture: TensorCapture) -> dict[str, float]:
     """How far the step moved each large parameter: one subtraction, into the copy, and a norm
     accumulated in float64, each (no temporaries the size of the parameter)."""
-    moved: list[torch.Tensor] = []
-    names: list[str] = []
+    out: dict[str, float] = {}
     for i, before in pending.copies.items():
         p = pending.params[i]
         if p.shape == before.shape:
-            moved.append(torch.sub(p.detach(), before, out=before))
-            names.append(pending.names[i])
-    found = norms_of(moved, torch.float64)  # all in one torch call
-    for before in pending.copies.values():
+            moved = torch.sub(p.detach(), before, out=before)
+            out[pending.names[i]] = float(torch.linalg.vector_norm(moved, dtype=torch.float64))
         capture.give_back(before)
     pending.copies.clear()
-    return {name: norm for name, norm in zip(names, found) if norm is not None}
+    return out
