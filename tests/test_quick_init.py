@@ -82,6 +82,22 @@ def test_a_class_it_cannot_serve_keeps_its_own() -> None:
     original = Derived.__init__
     assert quick_init(Derived).__init__ is original
 
+    @dataclasses.dataclass(frozen=True)
+    class Unslotted:
+        n: int
+        m: int = 0
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class OnTop(Unslotted):
+        k: int = 1
+
+    # slots=True gives OnTop a slot for every field, the base's too: those serve.
+    plain = OnTop(1, 2)
+    generated = vars(OnTop)["__init__"]
+    quick_init(OnTop)
+    assert vars(OnTop)["__init__"] is not generated
+    assert dataclasses.astuple(OnTop(1, 2)) == dataclasses.astuple(plain) == (1, 2, 1)
+
 
 def test_the_recording_classes_use_it() -> None:
     for cls in (*EVENT_TYPES.values(), Change, Var, ScopeDelta):

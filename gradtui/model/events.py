@@ -428,6 +428,7 @@ EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in get_args(Event)}
 # The engine builds every event, and many changes and owners, in the script's thread.
 for _cls in (Change, Owner, *EVENT_TYPES.values()):
     quick_init(_cls)
+del _cls
 
 
 def kind_of(event: Event) -> EventKind:

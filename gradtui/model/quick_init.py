@@ -38,8 +38,8 @@ def quick_init(cls: type[T]) -> type[T]:
     keywords: list[str] = []
     body: list[str] = []
     for i, f in enumerate(params):
-        setter = getattr(cls, f.name)  # the slot's member descriptor, found through the MRO
-        if not hasattr(setter, "__set__"):
+        setter = getattr(cls, f.name, None)  # the slot's member descriptor, found through the MRO
+        if setter is None or not hasattr(setter, "__set__"):  # not a slot (a class attribute's value)
             return cls
         namespace[f"_set{i}"] = setter.__set__
         if f.default is not _MISSING:
