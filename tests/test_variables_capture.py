@@ -404,3 +404,59 @@ def test_an_optimizers_groups_reused_only_while_their_hyperparameters_are_the_sa
     opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 0.3})
     assert kept.optimizer(opt) == Describer(TensorCapture()).optimizer(opt)
     assert kept.optimizer(opt).member("param_groups[1]") is not None
+
+
+GROWING = """\
+    import torch
+
+    outputs = []
+    losses = {}
+    for i in range(40):
+        h = torch.full((2,), float(i))
+        outputs.append(h * 2)
+        losses[i] = float(i) / 4
+    del outputs[3:]
+"""
+
+
+def test_a_list_and_a_dict_growing_past_what_is_shown(tmp_path: Path) -> None:
+    """Past MAX_MEMBERS items only the count changes: each line still reads as plain Python holds them."""
+    from gradtui.model.variables import MAX_MEMBERS
+
+    path = write(tmp_path, GROWING)
+    expected: list[tuple[int, Any, Any]] = []  # per line event: (line, outputs, losses) as shown
+
+    def shown(value: Any) -> Any:
+        if isinstance(value, list):
+            return (len(value), [t.tolist() for t in value[:MAX_MEMBERS]])
+        if isinstance(value, dict):
+            return (len(value), [repr(v) for v in list(value.values())[:MAX_MEMBERS]])
+        return None
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            expected.append((frame.f_lineno, shown(frame.f_locals.get("outputs")), shown(frame.f_locals.get("losses"))))
+        return local
+
+    code = compile(path.read_text(), str(path), "exec")
+    sys.settrace(lambda frame, event, arg: local if frame.f_code.co_filename == str(path) else None)
+    try:
+        exec(code, {"__name__": "__main__", "__file__": str(path)})
+    finally:
+        sys.settrace(None)
+
+    def read(var: Var | None) -> Any:
+        if var is None:
+            return None
+        n = int(var.text.split()[0])
+        assert var.length == (n if n > MAX_MEMBERS else None)
+        items = [m.tensor.value.values if m.tensor is not None else m.text for _, m in var.members]
+        return (n, items)
+
+    got = []
+    for event in lines(tl := run(path)):
+        held = fold(tl, event)
+        got.append((event.line, read(held.get("outputs")), read(held.get("losses"))))
+    assert len(got) == len(expected) > 100
+    assert got == expected
+    assert expected[-1][1][0] == 40 and expected[-1][2][0] == 40  # the lists grew well past what is shown

@@ -147,6 +147,12 @@ class Describer:
         return Var("container", kind, text, members=tuple(items),
                    length=len(value) if len(value) > len(items) else None)
 
+    def resized(self, var: Var, length: int) -> Var:
+        """``var`` (a container's, from ``container``) for the same container at ``length``
+        items whose first ``MAX_MEMBERS`` are those ``var`` shows: only its count is new."""
+        return Var("container", var.type, f"{length} item{'s' if length != 1 else ''}", members=var.members,
+                   length=length if length > len(var.members) else None)
+
 
 #: Group descriptions kept at most (a scheduler makes a new one per learning rate).
 _GROUPS_KEPT = 256

@@ -36,7 +36,7 @@ from types import FrameType, MappingProxyType
 from typing import Any
 
 from gradtui.engine.codefilter import CodeFilter, CodeKind
-from gradtui.engine.var_signatures import KINDS, MODULE, OPTIMIZER, SKIP, TENSOR, kind_of, signature
+from gradtui.engine.var_signatures import CONTAINER, KINDS, MODULE, OPTIMIZER, SKIP, TENSOR, kind_of, signature
 from gradtui.engine.var_values import Describer
 from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var
 
@@ -54,6 +54,14 @@ _SHARED_SIZE = 2048
 _SWEEP_EVERY = 256
 #: A full delta lists at most this many callers (the stack panel shows the innermost ones).
 MAX_CALLERS = 64
+
+
+def _only_longer(old: Any, sig: Any) -> bool:
+    """Whether a container's signature differs from ``old`` in its length alone: the same
+    type and the same first ``MAX_MEMBERS`` items (a list the script appends to in a loop,
+    past what the panel shows), so its description keeps its members."""
+    return (type(old) is tuple and len(old) == len(sig) and len(sig) >= 2 and old[0] is sig[0]
+            and old[2:] == sig[2:])
 
 
 class _Frame:
@@ -114,7 +122,10 @@ class FrameVariables:
                 old = sigs.get(name, _MISSING)
                 sig = signature(value, kind, refs)
                 if old != sig:
-                    changed[name] = vars_[name] = self._describe(value, kind, sig, refs)
+                    if kind == CONTAINER and _only_longer(old, sig):
+                        changed[name] = vars_[name] = self._describer.resized(vars_[name], sig[1])
+                    else:
+                        changed[name] = vars_[name] = self._describe(value, kind, sig, refs)
             except Exception:  # a value torch cannot read (an odd subclass): leave it out
                 continue
             if old is not _MISSING:
