@@ -135,7 +135,7 @@ class Describer:
     def container(self, value: Any, depth: int) -> Var:
         kind = type(value).__name__
         if depth >= MAX_DEPTH:
-            return Var("container", kind, f"{len(value)} item{'s' if len(value) != 1 else ''}", length=len(value))
+            return Var("container", kind, _items_text(len(value)), length=len(value))
         items: list[tuple[str, Var]] = []
         if isinstance(value, dict):
             for key, v in itertools.islice(value.items(), MAX_MEMBERS):
@@ -143,15 +143,19 @@ class Describer:
         else:
             for i, v in enumerate(itertools.islice(value, MAX_MEMBERS)):
                 items.append((f"[{i}]", self.describe(v, depth + 1)))
-        text = f"{len(value)} item{'s' if len(value) != 1 else ''}"
-        return Var("container", kind, text, members=tuple(items),
+        return Var("container", kind, _items_text(len(value)), members=tuple(items),
                    length=len(value) if len(value) > len(items) else None)
 
     def resized(self, var: Var, length: int) -> Var:
         """``var`` (a container's, from ``container``) for the same container at ``length``
         items whose first ``MAX_MEMBERS`` are those ``var`` shows: only its count is new."""
-        return Var("container", var.type, f"{length} item{'s' if length != 1 else ''}", members=var.members,
+        return Var("container", var.type, _items_text(length), members=var.members,
                    length=length if length > len(var.members) else None)
+
+
+def _items_text(n: int) -> str:
+    """A container's one-line text: how many items it holds."""
+    return f"{n} item{'s' if n != 1 else ''}"
 
 
 #: Group descriptions kept at most (a scheduler makes a new one per learning rate).

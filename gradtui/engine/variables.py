@@ -60,8 +60,7 @@ def _only_longer(old: Any, sig: Any) -> bool:
     """Whether a container's signature differs from ``old`` in its length alone: the same
     type and the same first ``MAX_MEMBERS`` items (a list the script appends to in a loop,
     past what the panel shows), so its description keeps its members."""
-    return (type(old) is tuple and len(old) == len(sig) and len(sig) >= 2 and old[0] is sig[0]
-            and old[2:] == sig[2:])
+    return type(old) is tuple and len(old) == len(sig) and old[0] is sig[0] and old[2:] == sig[2:]
 
 
 class _Frame:
