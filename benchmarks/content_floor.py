@@ -1,0 +1,176 @@
+"""The floor under ``gradtui --record``'s loop time set by what the recording holds.
+
+Whatever the engine computes, the script's process must at least (1) run under the hooks
+(``bare_hooks.py``: the function mode and the line hook), (2) build the events the
+recording keeps (every event, ``Var``, ``TensorFacts``, ``TensorSummary`` ... is a Python
+object made in the script's process), and (3) pickle them for the writer's process
+(``gradtui/model/store/transport.py``). This benchmark measures those three against the
+plain loop, per training step, in one run:
+
+- ``plain``, ``hooks`` (``sys.settrace`` on 3.11, ``sys.monitoring`` from 3.12, as gradtui
+  itself) and ``gradtui --record``: loop times (the workload's
+  ``LOOP_SECONDS=``), interleaved, N runs each; medians and their ratios to plain.
+- From the last recording, the events of the middle third of the loop (no start-up, no
+  end): per step, how many objects of each class they are, the bytes of their pickle, and
+  the time to build them (each dataclass object made again from its fields by its own
+  constructor, children first, as the engine makes them) and to pickle them (the
+  transport's ``dumps``, one batch, as the writer's feeder does). Best of several rounds,
+  in this process, beside the runs.
+
+``floor`` is ``hooks + build + pickle`` over plain: the loop ratio no engine can go under
+while it records the same events the same way, however little else it computes (the
+feeder thread pickles holding the script process's GIL, so its time adds to the loop's;
+building the values lists of small tensors, ``tolist``, is not counted). A target
+below it needs a recording that holds less per step, or holds it in fewer objects.
+
+Usage:  .venv/bin/python benchmarks/content_floor.py [--repeat N] [--workload small_mlp] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORKLOADS = HERE / "workloads"
+_LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
+#: Steps per workload (the workload's own default for the others).
+_STEPS = {"small_mlp": 300, "plain_lstm": 30}
+
+
+def _loop_seconds(cmd: list[str]) -> float:
+    proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    found = _LOOP_RE.search(proc.stdout)
+    if proc.returncode != 0 or found is None:
+        sys.exit(f"content_floor: {' '.join(cmd)} failed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}")
+    return float(found.group(1))
+
+
+def _plan(objects: list[Any]) -> list[tuple[type, dict[str, Any]]]:
+    """Every event object under ``objects`` (frozen dataclasses and ``TensorSummary``), children
+    first, as (class, its fields by name). The values lists of small tensors are not counted."""
+    from gradtui.model.tensors import TensorSummary
+
+    plan: list[tuple[type, dict[str, Any]]] = []
+    seen: set[int] = set()
+
+    def walk(obj: Any) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, list | tuple | set | frozenset):
+            for item in obj:
+                walk(item)
+        elif isinstance(obj, dict):
+            for item in obj.values():
+                walk(item)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init}
+            for value in values.values():
+                walk(value)
+            plan.append((type(obj), values))
+        elif isinstance(obj, TensorSummary):
+            values = {"shape": obj.shape, "dtype": obj.dtype, "requires_grad": obj.requires_grad,
+                      "grad_fn": obj.grad_fn, "values": obj.values, "stats": obj.stats}
+            walk(obj.stats)
+            plan.append((TensorSummary, values))
+        else:
+            mapping = getattr(obj, "items", None)  # a read-only mapping (a ScopeDelta's changed)
+            if callable(mapping):
+                for _, item in mapping():
+                    walk(item)
+
+    for obj in objects:
+        walk(obj)
+    return plan
+
+
+def _content(db: Path) -> dict[str, Any]:
+    """Per step of the loop's middle third: objects, bytes, build and pickle times."""
+    sys.path.insert(0, str(ROOT))
+    from gradtui.model.store import transport
+    from gradtui.model.store.reader import Recording
+
+    recording = Recording(db)
+    events = recording.timeline().events
+    steps_at = [i for i in range(len(events)) if type(events[i]).__name__ == "StepTaken"]
+    third = len(steps_at) // 3
+    if third < 1:
+        sys.exit("content_floor: the recording has too few optimizer steps")
+    first, last = steps_at[third], steps_at[2 * third]
+    chosen = [events[i] for i in range(first + 1, last + 1)]
+    steps = third  # the StepTaken events after steps_at[third], up to steps_at[2 * third]
+    plan = _plan(chosen)
+    kinds = Counter(cls.__name__ for cls, _ in plan)
+    blob = transport.dumps(chosen)
+    build = dump = float("inf")
+    for _ in range(7):
+        start = time.perf_counter()
+        for cls, values in plan:
+            cls(**values)
+        build = min(build, time.perf_counter() - start)
+        start = time.perf_counter()
+        transport.dumps(chosen)
+        dump = min(dump, time.perf_counter() - start)
+    recording.close()
+    return {"steps": steps, "events": len(chosen) / steps, "objects": len(plan) / steps,
+            "kinds": {k: v / steps for k, v in kinds.most_common()}, "bytes": len(blob) / steps,
+            "build_s": build / steps, "pickle_s": dump / steps}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side (default 3)")
+    ap.add_argument("--workload", default="small_mlp", help="a script of benchmarks/workloads (default small_mlp)")
+    ap.add_argument("--steps", type=int, help="training steps (default: 300 for small_mlp, 30 for plain_lstm)")
+    args = ap.parse_args(argv)
+    script = WORKLOADS / f"{args.workload}.py"
+    if not script.is_file():
+        ap.error(f"no workload {args.workload!r} in {WORKLOADS}")
+    steps = args.steps or _STEPS.get(args.workload)
+    extra = [str(steps)] if steps else []
+    py = sys.executable
+    # The line hook gradtui itself uses on this version: sys.monitoring from 3.12.
+    hook = ["--hook", "monitoring"] if sys.version_info >= (3, 12) else []
+    sides: dict[str, list[float]] = {"plain": [], "hooks": [], "gradtui": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "run.db"
+        for i in range(args.repeat):
+            sides["plain"].append(_loop_seconds([py, str(script), *extra]))
+            sides["hooks"].append(_loop_seconds([py, str(HERE / "bare_hooks.py"), *hook, str(script), *extra]))
+            db.unlink(missing_ok=True)
+            sides["gradtui"].append(_loop_seconds([py, "-m", "gradtui", "--record", str(db), str(script), *extra]))
+            print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in sides.items()), file=sys.stderr)
+        content = _content(db)
+    plain = statistics.median(sides["plain"])
+    n_steps = steps or content["steps"]
+    per_step = plain / n_steps
+    hooks = statistics.median(sides["hooks"]) / plain
+    full = statistics.median(sides["gradtui"]) / plain
+    build = content["build_s"] / per_step
+    pickle_ = content["pickle_s"] / per_step
+    print(f"{args.workload}, {n_steps} steps, Python {sys.version.split()[0]}, {args.repeat} runs a side")
+    print(f"plain loop            {plain:.3f} s  ({per_step * 1e3:.3f} ms a step)   1.00x")
+    print(f"bare hooks                                       {hooks:.2f}x")
+    print(f"gradtui --record                                 {full:.2f}x")
+    print(f"per step: {content['events']:.1f} events, {content['objects']:.0f} objects, "
+          f"{content['bytes'] / 1024:.1f} KiB pickled")
+    print("  objects: " + ", ".join(f"{k} {v:.1f}" for k, v in content["kinds"].items()))
+    print(f"building them         {content['build_s'] * 1e6:7.0f} us a step   {build:.2f}x of a plain step")
+    print(f"pickling them         {content['pickle_s'] * 1e6:7.0f} us a step   {pickle_:.2f}x of a plain step")
+    print(f"floor = hooks + building + pickling              {hooks + build + pickle_:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
