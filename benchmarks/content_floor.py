@@ -10,14 +10,19 @@ plain loop, per training step, in one run:
 - ``plain``, ``hooks`` (``sys.settrace`` on 3.11, ``sys.monitoring`` from 3.12, as gradtui
   itself) and ``gradtui --record``: loop times (the workload's
   ``LOOP_SECONDS=``), interleaved, N runs each; medians and their ratios to plain.
-- From the last recording, the events of the middle third of the loop (no start-up, no
-  end): per step, how many objects of each class they are, the bytes of their pickle, and
-  the time to build them (each dataclass object made again from its fields by its own
-  constructor, children first, as the engine makes them) and to pickle them (the
-  transport's ``dumps``, one batch, as the writer's feeder does). Best of several rounds,
-  in this process, beside the runs.
+- One more ``gradtui --record`` run with the transport's ``dumps`` timed where the
+  recording calls it (CPU time of the feeder thread, which pickles each batch for the
+  writer's process): the pickling's cost per event, times the loop's events per step.
+- From that recording, the events of the middle third of the loop (no start-up, no end),
+  with equal strings made one object again as they are in the engine: per step, how many
+  objects of each class they are, and the time to build them (each object made again
+  from its fields by its own constructor, as the engine makes them; best of seven
+  rounds, in this process). The same per part (each kind of event, and the modules and
+  optimizers the lines' variables describe), each part also pickled alone (so what
+  parts share is counted in each; one pickle of the whole middle third is no measure:
+  pickle's memo grows with it and slows it, where the recording's batches stay small).
 
-``floor`` is ``hooks + build + pickle`` over plain: the loop ratio no engine can go under
+``floor`` is ``hooks + building + pickling`` over plain: the loop ratio no engine can go under
 while it records the same events the same way, however little else it computes (the
 feeder thread pickles holding the script process's GIL, so its time adds to the loop's;
 building the values lists of small tensors, ``tolist``, is not counted). A target
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 import statistics
 import subprocess
@@ -46,6 +52,27 @@ WORKLOADS = HERE / "workloads"
 _LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
 #: Steps per workload (the workload's own default for the others).
 _STEPS = {"small_mlp": 300, "plain_lstm": 30}
+#: ``gradtui --record`` with the transport's ``dumps`` timed (CPU time of the thread that
+#: calls it, the feeder) and its bytes and events counted, written to the file in argv[1].
+_MEASURED = """
+import json, sys, time
+from gradtui.model.store import transport
+out, sys.argv = sys.argv[1], ["gradtui", *sys.argv[2:]]
+dumps, totals = transport.dumps, {"cpu_s": 0.0, "bytes": 0, "events": 0}
+def timed(message):
+    start = time.thread_time()
+    data = dumps(message)
+    totals["cpu_s"] += time.thread_time() - start
+    totals["bytes"] += len(data)
+    if type(message) is tuple and message[0] == "batch":
+        totals["events"] += sum(1 for what, _ in message[1] if what == "e")  # not the graph's nodes
+        with open(out, "w") as f:
+            json.dump(totals, f)
+    return data
+transport.dumps = timed
+from gradtui.cli import main
+sys.exit(main())
+"""
 
 
 def _loop_seconds(cmd: list[str]) -> float:
@@ -108,7 +135,9 @@ def _content(db: Path) -> dict[str, Any]:
     if third < 1:
         sys.exit("content_floor: the recording has too few optimizer steps")
     first, last = steps_at[third], steps_at[2 * third]
-    chosen = [events[i] for i in range(first + 1, last + 1)]
+    # Read back from the database every string is an object of its own; in the engine the
+    # names, types and roles are the same few objects, which pickle writes once a batch.
+    chosen = _shared_strings([events[i] for i in range(first + 1, last + 1)])
     steps = third  # the StepTaken events after steps_at[third], up to steps_at[2 * third]
     plan = _plan(chosen)
     kinds = Counter(cls.__name__ for cls, _ in plan)
@@ -124,6 +153,42 @@ def _content(db: Path) -> dict[str, Any]:
     return {"steps": steps, "events": len(chosen) / steps, "objects": len(plan) / steps,
             "kinds": {k: v / steps for k, v in kinds.most_common()}, "bytes": len(blob) / steps,
             "build_s": build / steps, "pickle_s": dump / steps, "parts": parts}
+
+
+def _shared_strings(events: list[Any]) -> list[Any]:
+    """``events`` made again with every equal string one object (``sys.intern``)."""
+    from types import MappingProxyType
+
+    from gradtui.model.tensors import TensorSummary
+
+    made: dict[int, Any] = {}
+
+    def again(obj: Any) -> Any:
+        if type(obj) is str:
+            return sys.intern(obj)
+        done = made.get(id(obj))
+        if done is not None:
+            return done
+        if type(obj) is tuple:
+            new: Any = tuple(again(item) for item in obj)
+        elif type(obj) is list:
+            new = [again(item) for item in obj]
+        elif type(obj) is dict:
+            new = {again(k): again(v) for k, v in obj.items()}
+        elif type(obj) is MappingProxyType:
+            new = MappingProxyType({again(k): again(v) for k, v in obj.items()})
+        elif isinstance(obj, TensorSummary):
+            new = TensorSummary(again(obj.shape), again(obj.dtype), obj.requires_grad, again(obj.grad_fn),
+                                values=again(obj.values), stats=obj.stats)
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            new = type(obj)(**{f.name: again(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init})
+        else:
+            return obj
+        made[id(obj)] = new
+        made[id(new)] = new
+        return new
+
+    return [again(event) for event in events]
 
 
 def _costs(plan: list[tuple[type, dict[str, Any]]], objects: list[Any], dumps: Any) -> tuple[float, float]:
@@ -176,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             db.unlink(missing_ok=True)
             sides["gradtui"].append(_loop_seconds([py, "-m", "gradtui", "--record", str(db), str(script), *extra]))
             print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in sides.items()), file=sys.stderr)
+        measured = Path(tmp) / "pickling.json"
+        db.unlink(missing_ok=True)
+        _loop_seconds([py, "-c", _MEASURED, str(measured), "--record", str(db), str(script), *extra])
+        live = json.loads(measured.read_text())
         content = _content(db)
     plain = statistics.median(sides["plain"])
     n_steps = steps or content["steps"]
@@ -183,17 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     hooks = statistics.median(sides["hooks"]) / plain
     full = statistics.median(sides["gradtui"]) / plain
     build = content["build_s"] / per_step
-    pickle_ = content["pickle_s"] / per_step
     print(f"{args.workload}, {n_steps} steps, Python {sys.version.split()[0]}, {args.repeat} runs a side")
     print(f"plain loop            {plain:.3f} s  ({per_step * 1e3:.3f} ms a step)   1.00x")
     print(f"bare hooks                                       {hooks:.2f}x")
     print(f"gradtui --record                                 {full:.2f}x")
     print(f"per step: {content['events']:.1f} events, {content['objects']:.0f} objects, "
-          f"{content['bytes'] / 1024:.1f} KiB pickled")
+          f"{content['bytes'] / 1024:.1f} KiB in one pickle")
     print("  objects: " + ", ".join(f"{k} {v:.1f}" for k, v in content["kinds"].items()))
     print(f"building them         {content['build_s'] * 1e6:7.0f} us a step   {build:.2f}x of a plain step")
-    print(f"pickling them         {content['pickle_s'] * 1e6:7.0f} us a step   {pickle_:.2f}x of a plain step")
-    print(f"floor = hooks + building + pickling              {hooks + build + pickle_:.2f}x")
+    live_pickle = live["cpu_s"] / live["events"] * content["events"] / per_step
+    per_event = live["cpu_s"] / live["events"]
+    print(f"pickling them         {per_event * 1e6:7.1f} us an event  {live_pickle:.2f}x of a plain step "
+          f"(the recording's own, {live['events']} events and the graph's nodes)")
+    print(f"floor = hooks + building + pickling              {hooks + build + live_pickle:.2f}x")
     print("by part (each pickled alone, so what parts share is counted in each):")
     for part in content["parts"]:
         print(f"  {part['part']:38s} {part['objects']:7.1f} objects {part['bytes'] / 1024:7.1f} KiB  "
