@@ -93,3 +93,44 @@ async def test_a_figure_is_drawn_once_per_series_and_size_and_is_the_one_draw_ma
         assert again != first and drawn[-1] == (60, 12)
         plot._figures.clear()
         assert str(plot.render()) == again  # as drawn afresh
+
+
+async def test_a_series_shown_again_keeps_its_figure_and_a_longer_run_draws_anew(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[int] = []
+    real_draw = plot_module.draw
+
+    def counted(plt, series, width, height):  # type: ignore[no-untyped-def]
+        drawn.append(len(series.xs))
+        real_draw(plt, series, width, height)
+
+    monkeypatch.setattr(plot_module, "draw", counted)
+    events = _backwards([2.0 * 0.9**n for n in range(40)])
+    app = _Harness(View(events=events, cursor=40))
+    async with app.run_test(size=(60, 12)) as pilot:
+        await pilot.pause()
+        plot = app.query_one(LossPlot)
+        at_end = str(plot.render())
+        plot.show(View(events=events, cursor=39))  # one backward back (E) ...
+        one_back = str(plot.render())
+        assert one_back != at_end and drawn[-1] == 39
+        before = len(drawn)
+        plot.show(View(events=events, cursor=40))  # ... and forward again (e): nothing drawn
+        assert str(plot.render()) == at_end and len(drawn) == before
+        plot.show(View(events=events, cursor=39))
+        assert str(plot.render()) == one_back and len(drawn) == before
+        plot._figures.clear()
+        assert str(plot.render()) == one_back  # the kept figure is the one drawn afresh
+        plot.toggle_scale()  # another scale: another figure; and back again: the kept one
+        assert str(plot.render()) != one_back
+        plot.toggle_scale()
+        assert str(plot.render()) == one_back
+        # The same cursor in a run with more events is not taken for the kept series.
+        longer = _backwards([2.0 * 0.9**n for n in range(40)] + [0.5, 0.25])
+        before = len(drawn)
+        plot.show(View(events=longer, cursor=40))
+        plot.render()
+        assert len(drawn) == before + 1
+        for n in range(plot_module.SERIES_KEPT + 1):  # at most SERIES_KEPT are kept
+            plot.show(View(events=events, cursor=10 + n))
+        assert len(plot._kept) == plot_module.SERIES_KEPT

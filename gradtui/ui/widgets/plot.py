@@ -13,7 +13,9 @@ The panel's border says what is plotted and on which scale, and what was left ou
 Running plotext is the dearest part of a key press, so a figure is drawn once per series
 and size: the status line's height changes with what it says, and with it this panel's,
 so the last few sizes' figures are kept and a key that only resizes the panel (or moves
-the cursor within the same points) draws nothing again.
+the cursor within the same points) draws nothing again. The last few series are kept
+too, with their figures: stepping back over a backward and forward again (``E`` then
+``e``), or jumping between the start and the end, draws each figure once.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ AXES_FROM_ROWS = 6
 PLOT_POINTS = 3000
 #: Figures kept per series: one per panel size seen since the series changed.
 FIGURES_KEPT = 4
+#: Series kept with their figures, the most recently shown last.
+SERIES_KEPT = 4
+
+#: What a kept series is known by: what is plotted, up to which seq, how many events the
+#: run had then (a live run's later events never change it, but a kept one is not trusted
+#: past them), and the scale asked for.
+_KeptKey = tuple[str, int | None, int, str]
 
 
 class LossPlot(PlotextPlot):
@@ -57,6 +66,10 @@ class LossPlot(PlotextPlot):
         self._view: View | None = None
         #: The figures of ``series`` drawn so far, by panel size and plotext theme.
         self._figures: dict[tuple[int, int, str], Text] = {}
+        #: The points of ``_thinned``, for the kept series' keys.
+        self._points_key: tuple[str, int | None, int] = ("", None, 0)
+        #: The last series shown and their figures (``SERIES_KEPT``).
+        self._kept: dict[_KeptKey, tuple[ThinnedPoints, Series, dict[tuple[int, int, str], Text]]] = {}
 
     def show(self, view: View) -> None:
         # The points up to the cursor are those of the events up to the latest backward
@@ -74,7 +87,12 @@ class LossPlot(PlotextPlot):
         if key == self._key:
             return
         self._key = key
-        if upto is None:
+        self._what = what
+        self._points_key = (what, upto, len(view.events))
+        kept = self._kept.get((*self._points_key, self.requested))
+        if kept is not None:
+            self._thinned = kept[0]
+        elif upto is None:
             self._thinned = ThinnedPoints((), 0, exact=True)
         elif self.lr:
             self._thinned = training.lr_series(view.events, upto, PLOT_POINTS)
@@ -82,7 +100,6 @@ class LossPlot(PlotextPlot):
             self._thinned = history.watch_series(view.events, upto, view.watch[0], PLOT_POINTS)
         else:
             self._thinned = history.loss_series(view.events, upto, PLOT_POINTS)
-        self._what = what
         self._prepare()
 
     def toggle_lr(self) -> None:
@@ -97,12 +114,18 @@ class LossPlot(PlotextPlot):
         self._prepare()
 
     def _prepare(self) -> None:
-        self.series = prepare_thinned(self._thinned, self.requested)
+        kept_key = (*self._points_key, self.requested)
+        kept = self._kept.pop(kept_key, None)
+        if kept is None:
+            kept = (self._thinned, prepare_thinned(self._thinned, self.requested), {})
+            if len(self._kept) >= SERIES_KEPT:
+                del self._kept[next(iter(self._kept))]
+        self._kept[kept_key] = kept  # the most recent last
+        _, self.series, self._figures = kept
         scale = f" ({self.series.scale})" if self.series.xs else ""
         self.border_title = f"Plot · {self._what}{scale}"
         notes = self.series.notes() if self._thinned.count else ("nothing yet",)
         self.border_subtitle = " · ".join(notes)
-        self._figures.clear()
         self.refresh()
 
     def render(self) -> RenderResult:
