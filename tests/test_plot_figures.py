@@ -121,9 +121,9 @@ async def test_a_series_shown_again_keeps_its_figure_and_a_longer_run_draws_anew
         assert str(plot.render()) == one_back and len(drawn) == before
         plot._figures.clear()
         assert str(plot.render()) == one_back  # the kept figure is the one drawn afresh
-        plot.toggle_scale()  # another scale: another figure; and back again: the kept one
+        plot.toggle_scale()  # another scale: another figure; and back to the scale auto chose:
         assert str(plot.render()) != one_back
-        plot.toggle_scale()
+        plot.toggle_scale()  # the same figure (drawn for the scale now asked for, not kept under auto)
         assert str(plot.render()) == one_back
         # The same cursor in a run with more events is not taken for the kept series.
         longer = _backwards([2.0 * 0.9**n for n in range(40)] + [0.5, 0.25])
