@@ -62,16 +62,22 @@ class _Harness(App[None]):
         self.query_one(LossPlot).show(self.view_)
 
 
-async def test_a_figure_is_drawn_once_per_series_and_size_and_is_the_one_draw_makes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    drawn: list[tuple[int, int]] = []
+def _count_draws(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int]]:
+    """Each figure plotext is asked to draw from now on, as (points, width, height)."""
+    drawn: list[tuple[int, int, int]] = []
     real_draw = plot_module.draw
 
     def counted(plt, series, width, height):  # type: ignore[no-untyped-def]
-        drawn.append((width, height))
+        drawn.append((len(series.xs), width, height))
         real_draw(plt, series, width, height)
 
     monkeypatch.setattr(plot_module, "draw", counted)
+    return drawn
+
+
+async def test_a_figure_is_drawn_once_per_series_and_size_and_is_the_one_draw_makes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = _count_draws(monkeypatch)
     events = _backwards([2.0 * 0.9**n for n in range(40)])
     app = _Harness(View(events=events, cursor=40))
     async with app.run_test(size=(60, 12)) as pilot:
@@ -83,28 +89,22 @@ async def test_a_figure_is_drawn_once_per_series_and_size_and_is_the_one_draw_ma
             await pilot.resize_terminal(*size)
             await pilot.pause()
             plot.render()
-        assert drawn[before:].count((60, 11)) <= 1 and (60, 12) not in drawn[before:]
+        sizes = [d[1:] for d in drawn[before:]]
+        assert sizes.count((60, 11)) <= 1 and (60, 12) not in sizes
         assert str(plot.render()) == str(plot.render()) and plot.size.height == 11
         await pilot.resize_terminal(60, 12)
         await pilot.pause()
         assert str(plot.render()) == first
         plot.show(View(events=events, cursor=30))  # new points: a new figure
         again = str(plot.render())
-        assert again != first and drawn[-1] == (60, 12)
+        assert again != first and drawn[-1][1:] == (60, 12)
         plot._figures.clear()
         assert str(plot.render()) == again  # as drawn afresh
 
 
 async def test_a_series_shown_again_keeps_its_figure_and_a_longer_run_draws_anew(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    drawn: list[int] = []
-    real_draw = plot_module.draw
-
-    def counted(plt, series, width, height):  # type: ignore[no-untyped-def]
-        drawn.append(len(series.xs))
-        real_draw(plt, series, width, height)
-
-    monkeypatch.setattr(plot_module, "draw", counted)
+    drawn = _count_draws(monkeypatch)
     events = _backwards([2.0 * 0.9**n for n in range(40)])
     app = _Harness(View(events=events, cursor=40))
     async with app.run_test(size=(60, 12)) as pilot:
@@ -113,7 +113,7 @@ async def test_a_series_shown_again_keeps_its_figure_and_a_longer_run_draws_anew
         at_end = str(plot.render())
         plot.show(View(events=events, cursor=39))  # one backward back (E) ...
         one_back = str(plot.render())
-        assert one_back != at_end and drawn[-1] == 39
+        assert one_back != at_end and drawn[-1][0] == 39
         before = len(drawn)
         plot.show(View(events=events, cursor=40))  # ... and forward again (e): nothing drawn
         assert str(plot.render()) == at_end and len(drawn) == before

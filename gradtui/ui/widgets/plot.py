@@ -55,9 +55,7 @@ class LossPlot(PlotextPlot):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._key: tuple[object, ...] | None = None
         self._thinned = ThinnedPoints((), 0, exact=True)
-        self._what = "loss per backward"
         #: ``auto`` until the user presses ``L``; then the scale they asked for.
         self.requested: Requested = "auto"
         self.series: Series = prepare([])
@@ -66,8 +64,8 @@ class LossPlot(PlotextPlot):
         self._view: View | None = None
         #: The figures of ``series`` drawn so far, by panel size and plotext theme.
         self._figures: dict[tuple[int, int, str], Text] = {}
-        #: The points of ``_thinned``, for the kept series' keys.
-        self._points_key: tuple[str, int | None, int] = ("", None, 0)
+        #: What ``_thinned`` holds: what is plotted, up to which seq, and the run's event count then.
+        self._points_key: tuple[str, int | None, int] = ("loss per backward", None, -1)
         #: The last series shown and their figures (``SERIES_KEPT``).
         self._kept: dict[_KeptKey, tuple[ThinnedPoints, Series, dict[tuple[int, int, str], Text]]] = {}
 
@@ -83,11 +81,8 @@ class LossPlot(PlotextPlot):
             upto = min(view.cursor, latest.last)
         what = ("lr per scheduler.step()" if self.lr else f"{view.watch[0]} per update" if view.watch
                 else "loss per backward")
-        key = (what, upto)
-        if key == self._key:
-            return
-        self._key = key
-        self._what = what
+        if self._points_key[:2] == (what, upto) and self._points_key[2] >= 0:
+            return  # the same points (a live run's later events leave them as they are)
         self._points_key = (what, upto, len(view.events))
         kept = self._kept.get((*self._points_key, self.requested))
         if kept is not None:
@@ -123,7 +118,7 @@ class LossPlot(PlotextPlot):
         self._kept[kept_key] = kept  # the most recent last
         _, self.series, self._figures = kept
         scale = f" ({self.series.scale})" if self.series.xs else ""
-        self.border_title = f"Plot · {self._what}{scale}"
+        self.border_title = f"Plot · {self._points_key[0]}{scale}"
         notes = self.series.notes() if self._thinned.count else ("nothing yet",)
         self.border_subtitle = " · ".join(notes)
         self.refresh()
