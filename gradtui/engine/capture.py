@@ -2,9 +2,10 @@
 
 Three measured facts shape this module (see the engine notes): a tensor's ``_version``
 bumps on every in-place write, optimizer update and gradient accumulation, so an
-unchanged tensor can reuse its last summary (copy-on-write); a clone is 10-25x cheaper
-than summary statistics, so large tensors are cloned now and their statistics computed
-when first asked for; and a long run must not keep every clone, so clones awaiting
+unchanged tensor can reuse its last summary (copy-on-write; the writes it misses, a batch
+norm's running statistics, are counted in ``gradtui.engine.silent_writes``); a clone is
+10-25x cheaper than summary statistics, so large tensors are cloned now and their
+statistics computed when first asked for; and a long run must not keep every clone, so clones awaiting
 statistics are held within a byte budget: past an eighth of it a second thread computes
 them, and past the whole of it the script's thread does too.
 
@@ -22,6 +23,7 @@ from typing import Any
 
 import torch
 
+from gradtui.engine.silent_writes import SILENT
 from gradtui.engine.stats import compute_stats, compute_stats_many
 from gradtui.model.tensors import TensorStats, TensorSummary
 
@@ -161,6 +163,8 @@ class TensorCapture:
             version = t._version
         except RuntimeError:  # made under torch.inference_mode(): no version counter, so no cache
             return self._summarize_now(t)
+        if SILENT:  # batch norm's running statistics: writes the version does not count
+            version += SILENT.get(key, 0)
         try:
             ptr = t.data_ptr()
         except RuntimeError:

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from gradtui.engine.silent_writes import WRITERS, written_by
 from gradtui.engine.tensors import written_kwargs
 from gradtui.engine.updates import DATA_GETTER, ManualUpdates, is_in_place
 
@@ -49,7 +50,7 @@ _compiling = torch.compiler.is_compiling
 
 # What a torch function is to the recorder, decided once per function; the common case
 # (an ordinary operation) is the one falsy kind, so it costs a single test.
-_PLAIN, _SKIP, _IN_PLACE, _DATA, _BACKWARD, _GRAD = 0, 1, 2, 3, 4, 5
+_PLAIN, _SKIP, _IN_PLACE, _DATA, _BACKWARD, _GRAD, _SILENT = 0, 1, 2, 3, 4, 5, 6
 
 
 def _classify(func: Any, name: str) -> int:
@@ -59,6 +60,8 @@ def _classify(func: Any, name: str) -> int:
         return _BACKWARD
     if func is _AUTOGRAD_GRAD:
         return _GRAD
+    if func in WRITERS:
+        return _SILENT
     return _IN_PLACE if is_in_place(name) else _PLAIN
 
 
@@ -105,13 +108,21 @@ class OpRecorder(TorchFunctionMode):
                 out = func(*args, **kwargs)
                 self._updates.saw_data(args, out)
                 return out
+            if kind == _SILENT:  # batch norm's running statistics: written, their _version not bumped
+                out = self._plain(func, name, args, kwargs)
+                written_by(func, args, kwargs)
+                return out
             targets = self._updates.targets(name, args, kwargs)  # _IN_PLACE
             if targets:
                 caller = sys._getframe(1)
                 frame = self._user_op_frame(caller)
                 if frame is not None:
                     return self._updates.run(func, name, args, kwargs, frame, frame is caller, targets)
-        frame = self._user_op_frame(sys._getframe(1))
+        return self._plain(func, name, args, kwargs)
+
+    def _plain(self, func: Any, name: str, args: Any, kwargs: Any) -> Any:
+        """Run an operation, and record it if the script's own code made it."""
+        frame = self._user_op_frame(sys._getframe(2))
         if frame is None:
             return func(*args, **kwargs)
         grad_enabled = torch.is_grad_enabled()

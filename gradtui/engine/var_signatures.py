@@ -7,8 +7,9 @@ in a few attribute accesses, and only a value whose signature differs from the l
 described again. A signature must change whenever the ``Var`` would:
 
 - a tensor: its identity, ``_version`` (bumped by every in-place write, optimizer step and
-  gradient accumulation), ``requires_grad``, ``grad_fn``, and the identity and version of
-  its ``.grad`` (read only where torch allows it without a warning: on a leaf, or on a
+  gradient accumulation; plus the writes ``gradtui.engine.silent_writes`` counts, which
+  it misses), ``requires_grad``, ``grad_fn``, and the identity and version of its
+  ``.grad`` (read only where torch allows it without a warning: on a leaf, or on a
   non-leaf that called ``retain_grad()``);
 - a module: its identity, its training flag, and that signature of each parameter and
   buffer (up to ``MAX_MODULE_MEMBERS``, as many as the ``Var`` shows);
@@ -36,6 +37,7 @@ from typing import Any
 
 import torch
 
+from gradtui.engine.silent_writes import SILENT
 from gradtui.engine.var_values import MAX_DEPTH
 from gradtui.model.variables import MAX_MEMBERS, MAX_MODULE_MEMBERS
 
@@ -108,6 +110,8 @@ def tensor_signature(t: torch.Tensor, keep: list[Any]) -> Signature:
         version = t._version
     except RuntimeError:  # an inference tensor has no version counter
         version = -1
+    if SILENT:  # batch norm's running statistics: writes the version does not count
+        version += SILENT.get(id(t), 0)
     fn = t.grad_fn
     grad = t.grad if fn is None or t.retains_grad else None  # a non-leaf's .grad warns
     if grad is None:
