@@ -13,10 +13,11 @@ plain loop, per training step, in one run:
 - One more ``gradtui --record`` run with the transport's ``dumps`` timed where the
   recording calls it (CPU time of the feeder thread, which pickles each batch for the
   writer's process): the pickling's cost per event, times the loop's events per step.
-- From that recording, the events of the middle third of the loop (no start-up, no end),
-  with equal strings made one object again as they are in the engine: per step, how many
-  objects of each class they are, and the time to build them (each object made again
-  from its fields by its own constructor, as the engine makes them; best of seven
+- Of the events that run handed the writer (the engine's own objects, as it made them:
+  its refreshes of the model and the optimizer, not the full values the recording
+  writes), those of the middle third of the loop (no start-up, no end): per step, how
+  many objects of each class they are, and the time to build them (each object made
+  again from its fields by its own constructor, as the engine makes them; best of seven
   rounds, in this process). The same per part (each kind of event, and the modules and
   optimizers the lines' variables describe), each part also pickled alone (so what
   parts share is counted in each; one pickle of the whole middle third is no measure:
@@ -53,22 +54,29 @@ _LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
 #: Steps per workload (the workload's own default for the others).
 _STEPS = {"small_mlp": 300, "plain_lstm": 30}
 #: ``gradtui --record`` with the transport's ``dumps`` timed (CPU time of the thread that
-#: calls it, the feeder) and its bytes and events counted, written to the file in argv[1].
+#: calls it, the feeder) and its bytes and events counted, written to the file in argv[1];
+#: the events it pickled, as one pickle, to argv[2] at the end.
 _MEASURED = """
-import json, sys, time
+import atexit, json, sys, time
 from gradtui.model.store import transport
-out, sys.argv = sys.argv[1], ["gradtui", *sys.argv[2:]]
-dumps, totals = transport.dumps, {"cpu_s": 0.0, "bytes": 0, "events": 0}
+out, events_out, sys.argv = sys.argv[1], sys.argv[2], ["gradtui", *sys.argv[3:]]
+dumps, totals, sent = transport.dumps, {"cpu_s": 0.0, "bytes": 0, "events": 0}, []
 def timed(message):
     start = time.thread_time()
     data = dumps(message)
     totals["cpu_s"] += time.thread_time() - start
     totals["bytes"] += len(data)
     if type(message) is tuple and message[0] == "batch":
-        totals["events"] += sum(1 for what, _ in message[1] if what == "e")  # not the graph's nodes
+        events = [item for what, item in message[1] if what == "e"]  # not the graph's nodes
+        totals["events"] += len(events)
+        sent.extend(events)
         with open(out, "w") as f:
             json.dump(totals, f)
     return data
+def save():
+    with open(events_out, "wb") as f:
+        f.write(dumps(sent))
+atexit.register(save)
 transport.dumps = timed
 from gradtui.cli import main
 sys.exit(main())
@@ -122,22 +130,19 @@ def _plan(objects: list[Any]) -> list[tuple[type, dict[str, Any]]]:
     return plan
 
 
-def _content(db: Path) -> dict[str, Any]:
+def _content(sent: Path) -> dict[str, Any]:
     """Per step of the loop's middle third: objects, bytes, building time, and the same per part."""
     sys.path.insert(0, str(ROOT))
     from gradtui.model.store import transport
-    from gradtui.model.store.reader import Recording
 
-    recording = Recording(db)
-    events = recording.timeline().events
+    with sent.open("rb") as f:
+        events = transport.read_frame(f)  # one pickle: an object the engine shared is one object again
     steps_at = [i for i in range(len(events)) if type(events[i]).__name__ == "StepTaken"]
     third = len(steps_at) // 3
     if third < 1:
         sys.exit("content_floor: the recording has too few optimizer steps")
     first, last = steps_at[third], steps_at[2 * third]
-    # Read back from the database every string is an object of its own; in the engine the
-    # names, types and roles are the same few objects, which pickle writes once a batch.
-    chosen = _shared_strings([events[i] for i in range(first + 1, last + 1)])
+    chosen = events[first + 1:last + 1]
     steps = third  # the StepTaken events after steps_at[third], up to steps_at[2 * third]
     plan = _plan(chosen)
     kinds = Counter(cls.__name__ for cls, _ in plan)
@@ -149,46 +154,9 @@ def _content(db: Path) -> dict[str, Any]:
         part_build, part_dump = _costs(part_plan, objects, transport.dumps)
         parts.append({"part": label, "objects": len(part_plan) / steps, "bytes": len(transport.dumps(objects)) / steps,
                       "build_s": part_build / steps, "pickle_s": part_dump / steps})
-    recording.close()
     return {"steps": steps, "events": len(chosen) / steps, "objects": len(plan) / steps,
             "kinds": {k: v / steps for k, v in kinds.most_common()}, "bytes": len(blob) / steps,
             "build_s": build / steps, "parts": parts}
-
-
-def _shared_strings(events: list[Any]) -> list[Any]:
-    """``events`` made again with every equal string one object (``sys.intern``)."""
-    from types import MappingProxyType
-
-    from gradtui.model.tensors import TensorSummary
-
-    made: dict[int, Any] = {}
-
-    def again(obj: Any) -> Any:
-        if type(obj) is str:
-            return sys.intern(obj)
-        done = made.get(id(obj))
-        if done is not None:
-            return done
-        if type(obj) is tuple:
-            new: Any = tuple(again(item) for item in obj)
-        elif type(obj) is list:
-            new = [again(item) for item in obj]
-        elif type(obj) is dict:
-            new = {again(k): again(v) for k, v in obj.items()}
-        elif type(obj) is MappingProxyType:
-            new = MappingProxyType({again(k): again(v) for k, v in obj.items()})
-        elif isinstance(obj, TensorSummary):
-            new = TensorSummary(again(obj.shape), again(obj.dtype), obj.requires_grad, again(obj.grad_fn),
-                                values=again(obj.values), stats=obj.stats)
-        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            new = type(obj)(**{f.name: again(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init})
-        else:
-            return obj
-        made[id(obj)] = new
-        made[id(new)] = new
-        return new
-
-    return [again(event) for event in events]
 
 
 def _costs(plan: list[tuple[type, dict[str, Any]]], objects: list[Any], dumps: Any) -> tuple[float, float]:
@@ -213,8 +181,8 @@ def _parts(events: list[Any]) -> list[tuple[str, list[Any]]]:
     for event in events:
         by_kind.setdefault(type(event).__name__, []).append(event)
         scope = getattr(event, "scope", None)
-        if scope is not None:
-            held += [var for var in scope.changed.values() if var.role in ("module", "optimizer")]
+        if scope is not None:  # a refresh (``Refreshed``) is one of a module or an optimizer
+            held += [var for var in scope.changed.values() if getattr(var, "role", "module") in ("module", "optimizer")]
     return [*by_kind.items(), ("(of the lines: modules, optimizers)", held)]
 
 
@@ -241,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             db.unlink(missing_ok=True)
             sides["gradtui"].append(_loop_seconds([py, "-m", "gradtui", "--record", str(db), str(script), *extra]))
             print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in sides.items()), file=sys.stderr)
-        measured = Path(tmp) / "pickling.json"
+        measured, sent = Path(tmp) / "pickling.json", Path(tmp) / "events.pickle"
         db.unlink(missing_ok=True)
-        _loop_seconds([py, "-c", _MEASURED, str(measured), "--record", str(db), str(script), *extra])
+        _loop_seconds([py, "-c", _MEASURED, str(measured), str(sent), "--record", str(db), str(script), *extra])
         live = json.loads(measured.read_text())
-        content = _content(db)
+        content = _content(sent)
     plain = statistics.median(sides["plain"])
     n_steps = steps or content["steps"]
     per_step = plain / n_steps

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from gradtui.engine.capture import TensorCapture
-from gradtui.model.variables import MAX_MEMBERS, MAX_MODULE_MEMBERS, TensorFacts, Var
+from gradtui.model.variables import MAX_MEMBERS, MAX_MODULE_MEMBERS, Refreshed, TensorFacts, Var
 
 #: A repr is cut to this many characters.
 MAX_TEXT = 120
@@ -70,6 +70,11 @@ class Describer:
         return Var("object", type(value).__name__, short_repr(value))
 
     def tensor(self, t: torch.Tensor) -> Var:
+        kind, facts = self._facts(t)
+        return Var("tensor", kind, tensor=facts)
+
+    def _facts(self, t: torch.Tensor) -> tuple[str, TensorFacts]:
+        """The type a tensor's ``Var`` shows (``Parameter``) and its facts."""
         summary = self._capture.summarize(t)
         assert summary is not None
         try:
@@ -83,8 +88,78 @@ class Describer:
         facts = TensorFacts(summary, "cpu" if t.is_cpu else str(t.device), leaf, version,
                             None if grad is None else self._capture.summarize(grad),
                             None if leaf else self._node_id(fn), retains)
-        kind = "Parameter" if is_parameter(t) else type(t).__name__
-        return Var("tensor", kind, tensor=facts)
+        return "Parameter" if is_parameter(t) else type(t).__name__, facts
+
+    def refresh(self, value: Any, template: Var) -> Refreshed | None:
+        """``value`` (a module or an optimizer) as a refresh of ``template``, its earlier ``Var``:
+        None unless ``describe`` would give the same tree with only its tensors' values,
+        versions and grads new (a parameter added, renamed or moved to another device, a
+        module switched to eval, a learning rate changed: it is described anew)."""
+        states: list[Any] = []
+        if template.role == "module" and isinstance(value, torch.nn.Module):
+            same = self._module_states(value, template, states)
+        elif template.role == "optimizer" and isinstance(value, torch.optim.Optimizer):
+            same = self._optimizer_states(value, template, states)
+        else:
+            return None
+        return Refreshed(template, tuple(states)) if same else None
+
+    def _same_tensor(self, t: Any, old: Var, states: list[Any]) -> bool:
+        """Whether ``t`` reads as ``old`` but for its value, version and grad (appended to ``states``)."""
+        if not isinstance(t, torch.Tensor) or old.tensor is None:
+            return False
+        kind, facts = self._facts(t)
+        was = old.tensor
+        if (kind != old.type or facts.device != was.device or facts.is_leaf != was.is_leaf
+                or facts.node != was.node or facts.retains_grad != was.retains_grad):
+            return False
+        states += (facts.value, facts.version, facts.grad)
+        return True
+
+    def _module_states(self, m: torch.nn.Module, template: Var, states: list[Any]) -> bool:
+        named_params, named_buffers = _named_tensors(m)
+        count = len(named_params) + len(named_buffers)
+        members = template.members
+        if (_module_text(m, len(named_params)) != template.text or len(members) != min(count, MAX_MODULE_MEMBERS)
+                or template.length != (count if count > len(members) else None)):
+            return False
+        for (name, t), (known, old) in zip(itertools.chain(named_params, named_buffers), members):
+            if name != known or not self._same_tensor(t, old, states):
+                return False
+        return True
+
+    def _optimizer_states(self, opt: torch.optim.Optimizer, template: Var, states: list[Any]) -> bool:
+        if _optimizer_text(opt) != template.text:  # the same counts of groups and of state
+            return False
+        members = template.members
+        groups = opt.param_groups
+        for i, group in enumerate(groups):
+            key = _group_key(group)
+            # A group's Var is the one kept for what it holds, or it is not known to be the same.
+            if key is None or i >= len(members) or members[i][1] is not self._groups.get(key):
+                return False
+        names = _param_names(opt)
+        held = members[len(groups):]
+        n = 0
+        for p, entries in itertools.islice(opt.state.items(), MAX_MEMBERS):
+            if not isinstance(entries, dict):
+                continue
+            if n >= len(held) or held[n][0] != f"state[{names.get(id(p), f'param#{n}')}]":
+                return False
+            old_items = held[n][1].members
+            n += 1
+            if len(old_items) != len(entries):
+                return False
+            for (key, v), (known, old) in zip(entries.items(), old_items):
+                if str(key) != known:
+                    return False
+                if isinstance(v, torch.Tensor):
+                    if not self._same_tensor(v, old, states):
+                        return False
+                elif old.tensor is not None or self.describe(v, MAX_DEPTH) != old:
+                    return False
+        steps = len(opt.state)
+        return n == len(held) and template.length == (len(groups) + steps if steps > n else None)
 
     def module(self, m: torch.nn.Module) -> Var:
         members: list[tuple[str, Var]] = []
@@ -95,8 +170,7 @@ class Describer:
             if len(members) >= MAX_MODULE_MEMBERS:
                 break
             members.append((name, self.tensor(t)))
-        text = f"{'train' if m.training else 'eval'}, {params} parameter tensor{'s' if params != 1 else ''}"
-        return Var("module", type(m).__name__, text, members=tuple(members),
+        return Var("module", type(m).__name__, _module_text(m, params), members=tuple(members),
                    length=count if count > len(members) else None)
 
     def optimizer(self, opt: torch.optim.Optimizer) -> Var:
@@ -122,8 +196,7 @@ class Describer:
             name = names.get(id(p), f"param#{len(state)}")
             state.append((f"state[{name}]", Var("container", "dict", "", members=items)))
         steps = len(opt.state)
-        text = f"{len(opt.param_groups)} group{'s' if len(opt.param_groups) != 1 else ''}, state for {steps}"
-        return Var("optimizer", type(opt).__name__, text, members=tuple(groups + state),
+        return Var("optimizer", type(opt).__name__, _optimizer_text(opt), members=tuple(groups + state),
                    length=len(groups) + steps if steps > len(state) else None)
 
     def scheduler(self, sched: Any) -> Var:
@@ -151,6 +224,15 @@ class Describer:
         items whose first ``MAX_MEMBERS`` are those ``var`` shows: only its count is new."""
         return Var("container", var.type, _items_text(length), members=var.members,
                    length=length if length > len(var.members) else None)
+
+
+def _module_text(m: torch.nn.Module, params: int) -> str:
+    return f"{'train' if m.training else 'eval'}, {params} parameter tensor{'s' if params != 1 else ''}"
+
+
+def _optimizer_text(opt: torch.optim.Optimizer) -> str:
+    groups = len(opt.param_groups)
+    return f"{groups} group{'s' if groups != 1 else ''}, state for {len(opt.state)}"
 
 
 def _items_text(n: int) -> str:

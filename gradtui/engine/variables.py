@@ -38,16 +38,17 @@ from typing import Any
 from gradtui.engine.codefilter import CodeFilter, CodeKind
 from gradtui.engine.var_signatures import CONTAINER, KINDS, MODULE, OPTIMIZER, SKIP, TENSOR, kind_of, signature
 from gradtui.engine.var_values import Describer
-from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var
+from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, Refreshed, ScopeDelta, Var
 
 #: The instruction a generator's frame is at when it yields: YIELD_VALUE up to Python 3.12;
 #: from 3.13 the frame already points at the RESUME after it (a frame that returns for good
 #: is at its RETURN_VALUE or RETURN_CONST).
 _YIELDED = frozenset({dis.opmap["YIELD_VALUE"]} | ({dis.opmap["RESUME"]} if sys.version_info >= (3, 13) else set()))
 _GENERATOR = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
-_NOTHING: Mapping[str, Var] = MappingProxyType({})
+_NOTHING: Mapping[str, Var | Refreshed] = MappingProxyType({})
 _MISSING = object()
 _SHARED = frozenset((TENSOR, MODULE, OPTIMIZER))
+_REFRESHED = frozenset((MODULE, OPTIMIZER))
 #: The shared descriptions are forgotten when there are this many.
 _SHARED_SIZE = 2048
 #: After this many frames entered, suspended generators nothing else holds are forgotten.
@@ -75,7 +76,7 @@ class _Frame:
         self.sigs: dict[str, Any] = {}
         #: Per variable, the weak references its signature's ids rely on.
         self.keep: dict[str, list[Any]] = {}
-        self.vars: dict[str, Var] = {}
+        self.vars: dict[str, Var | Refreshed] = {}
         #: The seq of the frame's last line event whose delta changed something or was full.
         self.since: int | None = None
         #: The frame's non-empty deltas so far (the first and every KEYFRAME_EVERY-th are full).
@@ -93,7 +94,7 @@ class FrameVariables:
         self._serials = 0
         self._looked: _Frame | None = None
         #: signature -> (its references, the Var): values seen from several frames are described once.
-        self._shared: dict[Any, tuple[list[Any], Var]] = {}
+        self._shared: dict[Any, tuple[list[Any], Var | Refreshed]] = {}
 
     def look(self, frame: FrameType) -> ScopeDelta:
         """The delta of ``frame``'s line event about to be emitted; then call ``recorded`` with its seq."""
@@ -105,7 +106,7 @@ class FrameVariables:
         sigs, vars_ = state.sigs, state.vars
         new_sigs: dict[str, Any] = {}
         new_keep: dict[str, list[Any]] = {}
-        changed: dict[str, Var] = {}
+        changed: dict[str, Var | Refreshed] = {}
         known = 0
         kinds = KINDS
         for name, value in list(frame.f_locals.items()):
@@ -121,10 +122,11 @@ class FrameVariables:
                 old = sigs.get(name, _MISSING)
                 sig = signature(value, kind, refs)
                 if old != sig:
-                    if kind == CONTAINER and _only_longer(old, sig):
-                        changed[name] = vars_[name] = self._describer.resized(vars_[name], sig[1])
+                    was = vars_.get(name)
+                    if kind == CONTAINER and _only_longer(old, sig) and isinstance(was, Var):
+                        changed[name] = vars_[name] = self._describer.resized(was, sig[1])
                     else:
-                        changed[name] = vars_[name] = self._describe(value, kind, sig, refs)
+                        changed[name] = vars_[name] = self._describe(value, kind, sig, refs, was)
             except Exception:  # a value torch cannot read (an odd subclass): leave it out
                 continue
             if old is not _MISSING:
@@ -148,16 +150,25 @@ class FrameVariables:
             return ScopeDelta(state.serial, state.since, everything, full=True, callers=self._callers(frame))
         return ScopeDelta(state.serial, state.since, changed, gone)
 
-    def _describe(self, value: Any, kind: int, sig: Any, refs: list[Any]) -> Var:
+    def _describe(self, value: Any, kind: int, sig: Any, refs: list[Any],
+                  was: Var | Refreshed | None) -> Var | Refreshed:
         """The ``Var`` of ``value``, reused when a tensor, module or optimizer has the signature it had
-        in another frame or at another time (a module's forward sees ``self`` at each call)."""
+        in another frame or at another time (a module's forward sees ``self`` at each call).
+
+        A module or optimizer the name held before (``was``) is refreshed where only its
+        tensors changed (``Refreshed``): the steps of a training loop change nothing else.
+        """
         if kind not in _SHARED:
             return self._describer.describe(value)
         cache = self._shared
         hit = cache.get(sig)
         if hit is not None:
             return hit[1]
-        var = self._describer.describe(value)
+        var: Var | Refreshed | None = None
+        if was is not None and kind in _REFRESHED:
+            var = self._describer.refresh(value, was.template if isinstance(was, Refreshed) else was)
+        if var is None:
+            var = self._describer.describe(value)
         if len(cache) >= _SHARED_SIZE:
             cache.clear()
         cache[sig] = (refs, var)  # the references keep the signature's ids unique while it is a key

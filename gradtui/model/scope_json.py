@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gradtui.model.json_values import Reader, TensorReader, TensorWriter
-from gradtui.model.variables import ROLES, FrameRef, ScopeDelta, TensorFacts, Var
+from gradtui.model.variables import ROLES, FrameRef, ScopeDelta, TensorFacts, Var, resolved
 
 #: How deep a ``Var`` tree may nest in a file (the engine writes at most a few levels).
 _MAX_DEPTH = 12
@@ -22,7 +22,7 @@ def scope_to_json(delta: ScopeDelta, tensor: TensorWriter) -> dict[str, Any]:
     if delta.since is not None:
         out["since"] = delta.since
     if delta.changed:
-        out["set"] = {name: var_to_json(v, tensor) for name, v in delta.changed.items()}
+        out["set"] = {name: var_to_json(resolved(v), tensor) for name, v in delta.changed.items()}
     if delta.gone:
         out["gone"] = list(delta.gone)
     if delta.full:

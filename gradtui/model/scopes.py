@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 from gradtui.model.events import DetailDropped, Event, LineReached
 from gradtui.model.index import EventIndex
 from gradtui.model.scope_overlay import overlay
-from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var
+from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, ScopeDelta, Var, resolved
 
 #: Where no line event up to the cursor carries a scope: the run recorded no variables.
 NOT_RECORDED: Final = "this run recorded no variables (it was made with --no-variables, or by an older gradtui)"
@@ -184,11 +184,12 @@ def _fold(events: Sequence[Event], i: int, frame: int) -> tuple[dict[str, Var], 
     variables: dict[str, Var] = {}
     for scope in reversed(chain):
         if scope.full:
-            variables = dict(scope.changed)
+            variables = {name: resolved(value) for name, value in scope.changed.items()}
             continue
         for name in scope.gone:
             variables.pop(name, None)
-        variables.update(scope.changed)
+        for name, value in scope.changed.items():
+            variables[name] = resolved(value)
     return variables, complete
 
 
@@ -222,7 +223,7 @@ def history(events: Sequence[Event], upto: int, frame: int, name: str, path: Seq
         if scope is None or scope.frame != frame:
             break
         if name in scope.changed:
-            seen.append(HistoryEntry(pos, event.line, member(scope.changed[name], path)))
+            seen.append(HistoryEntry(pos, event.line, member(resolved(scope.changed[name]), path)))
         elif name in scope.gone:
             seen.append(HistoryEntry(pos, event.line, None))
         pos = scope.since

@@ -11,8 +11,9 @@ folds them back into the variables at any event. This module must not import tor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gradtui.model.quick_init import quick_init
 from gradtui.model.tensors import TensorSummary
@@ -71,6 +72,50 @@ class Var:
 
 @quick_init
 @dataclass(frozen=True, slots=True)
+class Refreshed:
+    """A module's or optimizer's value at a line where only the states of its tensors changed.
+
+    A training step writes every parameter's ``.grad`` (backward), then every parameter
+    and its optimizer state (``step``), then clears the grads (``zero_grad``): the model and
+    the optimizer are new values at three lines of every step, and describing them anew
+    was most of what a recording built per step (138 of the 198 objects of the benchmark
+    MLP's step), copies of summaries the step's own events already carry. A refresh is the
+    earlier description (``template``: the same members, types, texts and autograd facts)
+    and, per tensor in it, its value, ``_version`` and ``.grad`` now: two objects where
+    there were dozens, and the summaries are the ones the events hold. ``var`` makes the
+    full value; a reader never sees the difference (``resolved``), and a recording on disk
+    holds full values only (its writer resolves them).
+    """
+
+    template: Var
+    #: ``value, version, grad`` of each tensor of ``template``, flat: depth first, in member order.
+    states: tuple[Any, ...]
+
+    def var(self) -> Var:
+        states = iter(self.states)
+        return _filled(self.template, states)
+
+
+def _filled(var: Var, states: Iterator[Any]) -> Var:
+    facts = var.tensor
+    if facts is not None:
+        return Var(var.role, var.type, var.text,
+                   TensorFacts(next(states), facts.device, facts.is_leaf, next(states), next(states),
+                               facts.node, facts.retains_grad),
+                   var.members, var.length)
+    if not var.members:
+        return var
+    return Var(var.role, var.type, var.text, None,
+               tuple((name, _filled(member, states)) for name, member in var.members), var.length)
+
+
+def resolved(value: Var | Refreshed) -> Var:
+    """The full value a delta holds for a name (a refresh made whole)."""
+    return value.var() if isinstance(value, Refreshed) else value
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
 class FrameRef:
     """One frame of the script's call stack: ``frame`` numbers it within the run."""
 
@@ -98,7 +143,8 @@ class ScopeDelta:
     #: None for the frame's first. A full delta keeps it too, so that a variable's history
     #: can be followed past it; a reader folding values stops at the full delta.
     since: int | None
-    changed: Mapping[str, Var]
+    #: A module or optimizer whose tensors alone changed is a ``Refreshed``: read through ``resolved``.
+    changed: Mapping[str, Var | Refreshed]
     gone: tuple[str, ...] = ()
     full: bool = False
     #: On a full delta: the frames that called this one, innermost first (fixed for its life).
