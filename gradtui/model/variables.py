@@ -4,9 +4,10 @@ The variables panel, the tensor detail view and the evaluation prompt all show v
 of the paused script; a replay shows them without torch. So a value is kept as a small
 tree of plain data: a tensor's summary and the autograd facts a learner asks about
 (``is_leaf``, ``grad_fn``, ``.grad``, ``_version``), a module's parameters and buffers,
-an optimizer's groups and state, a container's first items. ``VarsChanged`` events (in
-``gradtui.model.events``) carry the bindings a line changed; ``gradtui.model.scopes``
-folds them back into the variables at any event. This module must not import torch.
+an optimizer's groups and state, a container's first items. Each line event
+(``LineReached.scope``, a ``ScopeDelta``) carries the bindings its frame changed;
+``gradtui.model.scopes`` folds them back into the variables at any event. This module
+must not import torch.
 """
 
 from __future__ import annotations
