@@ -112,8 +112,8 @@ def test_what_a_refresh_cannot_carry_is_described_afresh() -> None:
     assert describer.refresh(opt, optimizer_template) is None  # a group more
 
 
-def test_a_non_leaf_parameter_keeps_its_node() -> None:
-    """A module whose tensor is a non-leaf (``torch.func.functional_call`` style): its node counts."""
+def test_a_non_leaf_tensor_of_a_module_keeps_its_node() -> None:
+    """A module holding a computed tensor (a non-leaf buffer): another grad_fn is another node, described afresh."""
     nodes: dict[int, int] = {}
     describer = Describer(TensorCapture(), lambda fn: nodes.setdefault(id(fn), len(nodes) + 1))
     holder = torch.nn.Module()
