@@ -141,6 +141,20 @@ for _ in range(3):
     assert [e.args[0] for e in gaps] == ["prev_x"] * 3
 
 
+@pytest.mark.parametrize("where", ["module", "function"])
+def test_a_loop_on_one_line_names_the_variable_at_every_pass(run_script, tmp_path, where):
+    # Each pass rebinds x and reaches the same instruction again: the name is x every time.
+    body = "for i in range(3): x = x * w"
+    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\nx = torch.tensor(1.0)\n" + body + "\n"
+              if where == "module" else
+              "import torch\ndef run(x, w):\n    " + body + "\n    return x\n"
+              "run(torch.tensor(1.0), torch.tensor(2.0, requires_grad=True))\n")
+    tl = run_script(_write(tmp_path, source))
+    muls = [e for e in of_kind(tl, "op") if e.op == "mul"]
+    assert [e.args for e in muls] == [("x", "w")] * 3
+    assert [e.output.values for e in muls] == [2.0, 4.0, 8.0]
+
+
 def test_a_function_parameter_does_not_rename_the_scripts_variable(run_script):
     tl = run_script(SCRIPTS / "sibling_import.py")
     (backward,) = of_kind(tl, "backward")

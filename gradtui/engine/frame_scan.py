@@ -20,9 +20,10 @@ class FrameScan:
 
     While a frame is inside one call (the same ``f_lasti``) its variables cannot change,
     so the scan is reused for every operation made below that call: a transformer block's
-    forward makes dozens of ops while its caller's frames stay where they are. (A global
-    rebound by a function the frame called is the one change this misses, until the
-    frame moves on.)
+    forward makes dozens of ops while its caller's frames stay where they are. A loop on
+    one line comes back to the same instruction with its variables rebound: its line
+    event drops the scan (``Namer.line_started``). (A global rebound by a function the
+    frame called is the one change this misses, until the frame moves on.)
     """
 
     __slots__ = ("frame", "lasti", "mapping", "tensors", "modules")

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from gradtui.engine.codefilter import CodeFilter, CodeKind
+from gradtui.engine.naming import Namer
 from gradtui.engine.optimizer_hooks import OptimizerHooks
 from gradtui.engine.recorder import Recorder
 from gradtui.engine.script import Script
@@ -38,8 +39,10 @@ class LineTracer:
     """The ``sys.settrace`` functions of one run."""
 
     def __init__(self, recorder: Recorder, code_filter: CodeFilter, watch: WatchList, steps: OptimizerHooks,
-                 variables: FrameVariables | None = None, script: Script | None = None) -> None:
+                 variables: FrameVariables | None = None, script: Script | None = None,
+                 namer: Namer | None = None) -> None:
         """``variables``: record the frames' variables on each line event (None: leave ``scope`` None).
+        ``namer``: told of each line event, so that a frame's variables are read again after it.
         ``script``: its text is the source kept for its file (a notebook's cells, not its JSON), and
         its lines that gradtui rewrote carry their notes."""
         self._recorder = recorder
@@ -47,6 +50,7 @@ class LineTracer:
         self._watch = watch
         self._steps = steps
         self._variables = variables
+        self._namer = namer
         self._sources = recorder.timeline.sources
         self._line_notes: dict[tuple[str, int], tuple[str, ...]] = {}
         if script is not None:
@@ -113,6 +117,8 @@ class LineTracer:
         code = frame.f_code
         if self._watch:
             self.emit_watched(frame)
+        if self._namer is not None:
+            self._namer.line_started(frame)
         recorder = self._recorder
         where = recorder.where = (self._filter.display(code.co_filename), frame.f_lineno)
         variables = self._variables

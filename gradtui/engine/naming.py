@@ -250,6 +250,15 @@ class Namer:
             return NameIndex(names, outer[2], outer[3], self, frames, outer[1])
         return NameIndex(names, names, inner_scan.mapping, self, frames)
 
+    def line_started(self, frame: FrameType) -> None:
+        """A line event of ``frame``: its scan is read anew at its next op.
+
+        A scan is reused while its frame stays at the same instruction, but a loop on one
+        line (``for i in range(3): x = x * w``) comes back to the same instruction with
+        ``x`` rebound; each pass starts with a line event, so this is where the scan ends.
+        """
+        self._scans.pop(id(frame), None)
+
     def forget_frames(self) -> None:
         """Let go of the frames (and their variables) the scans hold, e.g. once a backward is done."""
         self._scans = {}

@@ -182,7 +182,7 @@ class Session:
             modules=modules,
             tracer=LineTracer(recorder, code_filter, watched, optimizers,
                               FrameVariables(Describer(capture, graph.id_of), code_filter) if variables else None,
-                              script=script),
+                              script=script, namer=namer),
             watch=watched, notes=notes, capture=capture,
         )
         # Expressions typed at a pause run in the script's thread, at the gate (``gradtui.engine.evaluation``).
