@@ -106,14 +106,27 @@ class Describer:
 
     def _same_tensor(self, t: Any, old: Var, states: list[Any]) -> bool:
         """Whether ``t`` reads as ``old`` but for its value, version and grad (appended to ``states``)."""
-        if not isinstance(t, torch.Tensor) or old.tensor is None:
-            return False
-        kind, facts = self._facts(t)
         was = old.tensor
-        if (kind != old.type or facts.device != was.device or facts.is_leaf != was.is_leaf
-                or facts.node != was.node or facts.retains_grad != was.retains_grad):
+        if was is None or not isinstance(t, torch.Tensor):
             return False
-        states += (facts.value, facts.version, facts.grad)
+        # What ``_facts`` reads, compared as it is read: no ``TensorFacts`` is made to be
+        # thrown away (a refresh reads every parameter and state tensor, three times a step).
+        fn = t.grad_fn
+        leaf = fn is None
+        if leaf != was.is_leaf or ("cpu" if t.is_cpu else str(t.device)) != was.device:
+            return False
+        retains = not leaf and t.retains_grad
+        if retains != was.retains_grad or (not leaf and self._node_id(fn) != was.node):
+            return False
+        if ("Parameter" if is_parameter(t) else type(t).__name__) != old.type:
+            return False
+        summarize = self._capture.summarize
+        try:
+            version: int | None = t._version
+        except RuntimeError:  # an inference tensor has no version counter
+            version = None
+        grad = t.grad if leaf or retains else None  # a non-leaf's .grad warns unless it retains it
+        states += (summarize(t), version, None if grad is None else summarize(grad))
         return True
 
     def _module_states(self, m: torch.nn.Module, template: Var, states: list[Any]) -> bool:
