@@ -51,6 +51,14 @@ PARTS: tuple[tuple[str, str], ...] = (
 ORDER = ("lines", "op capture", "backward", "step", "zero_grad", "trace calls", "other gradtui", "writer", "torch")
 
 
+def find_py_spy() -> str | None:
+    """py-spy beside this interpreter (a venv's, used without activating it), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("py-spy")
+
+
 def classify(frames: list[str], script_name: str) -> str | None:
     """The part one sample belongs to, or None outside the training loop (imports, set-up)."""
     if "gradtui-store" in frames[0] or "gradtui-stats" in frames[0]:
@@ -78,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=int, default=250, help="samples per second (default 250)")
     ap.add_argument("--keep", help="also keep py-spy's raw samples in this file")
     args = ap.parse_args(argv)
-    spy = shutil.which("py-spy")
+    spy = find_py_spy()
     if spy is None:
-        print("profile_record: py-spy is not installed; run: pip install py-spy", file=sys.stderr)
+        print(f"profile_record: py-spy is not installed; run: {sys.executable} -m pip install py-spy", file=sys.stderr)
         return 2
     script = Path(args.workload)
     if not script.exists() and (HERE / "workloads" / f"{args.workload}.py").exists():
