@@ -155,6 +155,42 @@ def test_a_loop_on_one_line_names_the_variable_at_every_pass(run_script, tmp_pat
     assert [e.output.values for e in muls] == [2.0, 4.0, 8.0]
 
 
+@pytest.mark.parametrize("where", ["module", "function"])
+def test_a_comprehension_names_its_variable_at_every_pass(run_script, tmp_path, where):
+    # Python 3.12+ runs a list comprehension inside the frame that holds it: each pass rebinds x.
+    body = "ys = [x * w for x in xs]"
+    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\n"
+              "xs = [torch.tensor(1.0), torch.tensor(3.0), torch.tensor(5.0)]\n" + body + "\n"
+              if where == "module" else
+              "import torch\ndef run(xs, w):\n    " + body + "\n    return ys\n"
+              "run([torch.tensor(1.0), torch.tensor(3.0), torch.tensor(5.0)], torch.tensor(2.0, requires_grad=True))\n")
+    tl = run_script(_write(tmp_path, source))
+    muls = [e for e in of_kind(tl, "op") if e.op == "mul"]
+    assert [e.args for e in muls] == [("x", "w")] * 3
+    assert [e.output.values for e in muls] == [2.0, 6.0, 10.0]
+
+
+@pytest.mark.parametrize("where", ["module", "function"])
+def test_variables_bound_between_the_ops_of_one_line_name_them(run_script, tmp_path, where):
+    # Several statements on one line: each op sees the variables the statements before it bound.
+    body = "a = w * 1.0; b = a * w; c = b * w; del a; a = c * w; d = a * w + b * w"
+    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\n" + body + "\n"
+              if where == "module" else
+              "import torch\ndef run(w):\n    " + body + "\n    return d\n"
+              "run(torch.tensor(2.0, requires_grad=True))\n")
+    tl = run_script(_write(tmp_path, source))
+    ops = [(e.op, e.args, e.output.values) for e in of_kind(tl, "op") if e.op in ("mul", "add")]
+    # The same arithmetic, run directly.
+    w = torch.tensor(2.0)
+    a = w * 1.0
+    b = a * w
+    c = b * w
+    a = c * w
+    d = a * w + b * w
+    assert [o[2] for o in ops] == [2.0, b.item(), c.item(), a.item(), (a * w).item(), (b * w).item(), d.item()]
+    assert [o[1] for o in ops][:6] == [("w", "1"), ("a", "w"), ("b", "w"), ("c", "w"), ("a", "w"), ("b", "w")]
+
+
 def test_a_function_parameter_does_not_rename_the_scripts_variable(run_script):
     tl = run_script(SCRIPTS / "sibling_import.py")
     (backward,) = of_kind(tl, "backward")

@@ -213,7 +213,7 @@ class Namer:
         scans: dict[int, FrameScan] = {}
         for f in frames:
             scan = previous.get(id(f))
-            if scan is None or scan.frame is not f or scan.lasti != f.f_lasti:
+            if scan is None or scan.frame is not f or not scan.holds_at(f.f_lasti):
                 scan = FrameScan(f)
             scans[id(f)] = scan
         # Only the frames on the stack now are kept: a frame that returned is let go.
@@ -241,9 +241,7 @@ class Namer:
                 for var, module in scan.modules:
                     self._root(var, module)
             outer = self._outer = (outer_scans, outer_names, top, top_vars, self._generation)
-        names: dict[int, str] = {}
-        for var, value in inner_scan.tensors:
-            names.setdefault(id(value), var)
+        names = inner_scan.names
         for var, module in inner_scan.modules:
             self._root(var, module)
         if outer_scans:
