@@ -26,16 +26,15 @@ _OPTIMIZED = inspect.CO_OPTIMIZED | inspect.CO_NEWLOCALS
 #: Per code object, the number of binding instructions before each instruction (or None).
 _BINDINGS: dict[CodeType, list[int] | None] = {}
 _BINDINGS_SIZE = 4096
-_MISSING: Any = object()
 
 
 def _bindings(code: CodeType) -> list[int] | None:
     """Binding instructions before each code unit of ``code``; None where only the frame's
     own instructions are not the whole story: a module's or class body's variables (another
     function may rebind a global) and a function with cells (a closure may rebind one)."""
-    table = _BINDINGS.get(code, _MISSING)
-    if table is not _MISSING:
-        return table  # type: ignore[return-value]
+    if code in _BINDINGS:
+        return _BINDINGS[code]
+    table: list[int] | None
     if code.co_flags & _OPTIMIZED != _OPTIMIZED or code.co_cellvars or code.co_freevars:
         table = None
     else:
@@ -51,7 +50,6 @@ def _bindings(code: CodeType) -> list[int] | None:
         _BINDINGS.clear()
     _BINDINGS[code] = table
     return table
-
 
 
 class FrameScan:
