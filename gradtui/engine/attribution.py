@@ -18,6 +18,11 @@ from gradtui.engine.codefilter import CodeFilter, CodeKind
 _USER = CodeKind.USER
 _WRAPPER = CodeKind.WRAPPER
 _STOPPERS = (CodeKind.ENGINE, CodeKind.QUIET)
+# A code object's role in ``user_op_frame``: the script's own; an end of the search (gradtui,
+# optimizers, autograd, a step or zero_grad the script defines); torch's operator wrappers,
+# walked through; a library module's ``forward``; any other library code.
+_OURS, _STOP, _THROUGH, _FORWARD, _LIBRARY = range(5)
+_ROLES_SIZE = 65536
 
 
 class Attribution:
@@ -26,6 +31,8 @@ class Attribution:
     def __init__(self, code_filter: CodeFilter) -> None:
         self.filter = code_filter
         self._quiet_codes: set[CodeType] = set()
+        #: What each code object is to ``user_op_frame`` (one lookup per frame of every op's walk).
+        self._roles: dict[CodeType, int] = {}
         self._thread_id: int | None = None
         self._pid = os.getpid()
         #: True while gradtui evaluates an expression at a pause (``gradtui.engine.suspension``).
@@ -51,6 +58,7 @@ class Attribution:
         code = getattr(func, "__code__", None)
         if isinstance(code, CodeType) and self.filter.is_user(code.co_filename):
             self._quiet_codes.add(code)
+            self._roles[code] = _STOP
 
     def user_op_frame(self, frame: FrameType | None) -> FrameType | None:
         """The script's frame that called this operation, or None if it is not the script's.
@@ -61,25 +69,43 @@ class Attribution:
         computation the script asked for. Operations inside other library code (a
         module's ``__init__`` filling its weights), optimizers, autograd or gradtui are not.
         """
-        quiet = self._quiet_codes
-        kind = self.filter.kind
+        roles = self._roles
         only_wrappers = True
         in_forward = False
         while frame is not None:
             code = frame.f_code
-            if code in quiet:
-                return None
-            k = kind(code.co_filename)
-            if k is _USER:
+            role = roles.get(code)
+            if role is None:
+                role = self._role(code)
+            if role == _OURS:
                 return frame if only_wrappers or in_forward else None
-            if k in _STOPPERS:
+            if role == _STOP:
                 return None
-            if k is not _WRAPPER:
+            if role != _THROUGH:
                 only_wrappers = False
-                if code.co_name == "forward":
+                if role == _FORWARD:
                     in_forward = True
             frame = frame.f_back
         return None
+
+    def _role(self, code: CodeType) -> int:
+        """``code``'s role in attributing an op, by its file (and name: a library ``forward``)."""
+        if code in self._quiet_codes:
+            role = _STOP
+        else:
+            k = self.filter.kind(code.co_filename)
+            if k is _USER:
+                role = _OURS
+            elif k in _STOPPERS:
+                role = _STOP
+            elif k is _WRAPPER:
+                role = _THROUGH
+            else:
+                role = _FORWARD if code.co_name == "forward" else _LIBRARY
+        if len(self._roles) >= _ROLES_SIZE:  # code made at run time (exec in a loop) is let go
+            self._roles.clear()
+        self._roles[code] = role
+        return role
 
     def user_frame(self, frame: FrameType | None) -> FrameType | None:
         """The innermost frame of the script's own code, wherever the call came from."""
