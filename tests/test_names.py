@@ -170,6 +170,23 @@ def test_a_comprehension_names_its_variable_at_every_pass(run_script, tmp_path, 
     assert [e.output.values for e in muls] == [2.0, 6.0, 10.0]
 
 
+def test_a_comprehension_at_the_top_level_sees_the_modules_variables(run_script, tmp_path):
+    # Python 3.13 shows an inlined comprehension's frame as its own variables alone: the
+    # module's variables are still the module's while it runs (its ops and its line events).
+    from gradtui.model.scopes import frame_vars
+    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\n"
+              "xs = [torch.tensor(1.0), torch.tensor(3.0)]\nys = [x * w for x in xs]\nz = 1\n")
+    tl = run_script(_write(tmp_path, source))
+    events = list(tl.events)
+    lines = [e.seq for e in events if e.kind == "line" and e.line in (4, 5)]
+    assert lines
+    for seq in lines:
+        # The module's frame: the innermost on 3.12+, the listcomp's caller on 3.11.
+        frames = [frame_vars(events, seq, depth) for depth in range(2)]
+        (module,) = [f for f in frames if f is not None and f.ref.function == "<module>"]
+        assert {"w", "xs"} <= set(module.variables), seq
+
+
 @pytest.mark.parametrize("where", ["module", "function"])
 def test_variables_bound_between_the_ops_of_one_line_name_them(run_script, tmp_path, where):
     # Several statements on one line: each op sees the variables the statements before it bound.

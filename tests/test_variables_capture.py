@@ -87,7 +87,11 @@ def traced_plainly(path: Path) -> list[tuple[int, str, int, dict[str, Any], tupl
     def local(frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line":
             held: dict[str, Any] = {}
-            for name, value in frame.f_locals.items():
+            # What the line's code can see by name: in a module's frame, its globals too (on
+            # 3.13 a comprehension inlined there shows only its own variables as f_locals).
+            visible = ({**frame.f_globals, **frame.f_locals} if frame.f_code.co_name == "<module>"
+                       else frame.f_locals)
+            for name, value in visible.items():
                 if isinstance(value, torch.Tensor):
                     held[name] = value.detach().tolist()
                 elif isinstance(value, int | float) and not name.startswith("__"):

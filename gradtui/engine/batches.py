@@ -26,6 +26,7 @@ from torch.utils.data import dataloader as _dataloader
 
 from gradtui.engine.attribution import Attribution
 from gradtui.engine.capture import TensorCapture
+from gradtui.engine.frame_scan import frame_items
 from gradtui.engine.naming import Namer
 from gradtui.engine.patches import Patches
 from gradtui.engine.recorder import Recorder
@@ -83,7 +84,7 @@ def _loader_name(it: Any, frame: FrameType) -> str:
     in the asking frame whose loader reads the same dataset (``for xb, yb in train_loader``).
     """
     dataset = getattr(it, "_dataset", None)
-    for var, value in list(frame.f_locals.items()):
+    for var, value in frame_items(frame):
         if isinstance(value, DataLoader) and value.dataset is dataset and not var.startswith("_"):
             return var
     return "DataLoader"

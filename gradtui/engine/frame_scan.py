@@ -73,8 +73,7 @@ class FrameScan:
     def __init__(self, frame: FrameType) -> None:
         self.frame = frame
         self.lasti = frame.f_lasti
-        # A module's frame has f_locals is f_globals: reading it does not copy.
-        self.mapping: Mapping[str, Any] = frame.f_locals
+        self.mapping: Mapping[str, Any] = frame_namespace(frame)
         tensors: list[tuple[str, torch.Tensor]] = []
         modules: list[tuple[str, Any]] = []
         tensor_cls, module_cls = torch.Tensor, torch.nn.Module
@@ -122,5 +121,22 @@ def module_tensors(module: Any) -> Iterator[tuple[str, torch.Tensor]]:
 
 
 def frame_items(frame: FrameType) -> Iterable[tuple[str, Any]]:
-    # A module's frame has f_locals is f_globals: reading it does not copy.
-    return list(frame.f_locals.items())
+    return list(frame_namespace(frame).items())
+
+
+def frame_namespace(frame: FrameType) -> Mapping[str, Any]:
+    """The variables ``frame``'s code sees, by name.
+
+    A module's frame has ``f_locals is f_globals``: reading it does not copy. The exception
+    is a comprehension at a module's top level on Python 3.13: it runs inlined in the
+    module's frame (PEP 709), whose ``f_locals`` is then a proxy of the comprehension's own
+    variables alone (PEP 667), so ``[x * w for x in xs]`` would not see ``w``. There the
+    module's globals are added under the comprehension's variables.
+    """
+    local = frame.f_locals
+    if type(local) is dict or frame.f_code.co_flags & _OPTIMIZED or frame.f_code.co_name != "<module>":
+        return local
+    merged = dict(local)
+    for name, value in frame.f_globals.items():
+        merged.setdefault(name, value)
+    return merged

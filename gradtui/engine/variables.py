@@ -36,6 +36,7 @@ from types import FrameType, MappingProxyType
 from typing import Any
 
 from gradtui.engine.codefilter import CodeFilter, CodeKind
+from gradtui.engine.frame_scan import frame_namespace
 from gradtui.engine.var_signatures import CONTAINER, KINDS, MODULE, OPTIMIZER, SKIP, TENSOR, kind_of, signature
 from gradtui.engine.var_values import Describer
 from gradtui.model.variables import KEYFRAME_EVERY, FrameRef, Refreshed, ScopeDelta, Var
@@ -109,7 +110,7 @@ class FrameVariables:
         changed: dict[str, Var | Refreshed] = {}
         known = 0
         kinds = KINDS
-        for name, value in list(frame.f_locals.items()):
+        for name, value in list(frame_namespace(frame).items()):
             kind = kinds.get(type(value))
             if kind is None:
                 kind = kind_of(value)
