@@ -141,14 +141,22 @@ for _ in range(3):
     assert [e.args[0] for e in gaps] == ["prev_x"] * 3
 
 
+def _in(where: str, inputs: dict[str, str], body: str, result: str) -> str:
+    """A script running ``body`` at its top level (``where="module"``) or inside a function
+    whose parameters are ``inputs`` (name -> the expression passed), which returns ``result``."""
+    if where == "module":
+        return "import torch\n" + "".join(f"{name} = {value}\n" for name, value in inputs.items()) + body + "\n"
+    return (f"import torch\ndef run({', '.join(inputs)}):\n    {body}\n    return {result}\n"
+            f"run({', '.join(inputs.values())})\n")
+
+
+_W = "torch.tensor(2.0, requires_grad=True)"
+
+
 @pytest.mark.parametrize("where", ["module", "function"])
 def test_a_loop_on_one_line_names_the_variable_at_every_pass(run_script, tmp_path, where):
     # Each pass rebinds x and reaches the same instruction again: the name is x every time.
-    body = "for i in range(3): x = x * w"
-    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\nx = torch.tensor(1.0)\n" + body + "\n"
-              if where == "module" else
-              "import torch\ndef run(x, w):\n    " + body + "\n    return x\n"
-              "run(torch.tensor(1.0), torch.tensor(2.0, requires_grad=True))\n")
+    source = _in(where, {"x": "torch.tensor(1.0)", "w": _W}, "for i in range(3): x = x * w", "x")
     tl = run_script(_write(tmp_path, source))
     muls = [e for e in of_kind(tl, "op") if e.op == "mul"]
     assert [e.args for e in muls] == [("x", "w")] * 3
@@ -158,12 +166,8 @@ def test_a_loop_on_one_line_names_the_variable_at_every_pass(run_script, tmp_pat
 @pytest.mark.parametrize("where", ["module", "function"])
 def test_a_comprehension_names_its_variable_at_every_pass(run_script, tmp_path, where):
     # Python 3.12+ runs a list comprehension inside the frame that holds it: each pass rebinds x.
-    body = "ys = [x * w for x in xs]"
-    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\n"
-              "xs = [torch.tensor(1.0), torch.tensor(3.0), torch.tensor(5.0)]\n" + body + "\n"
-              if where == "module" else
-              "import torch\ndef run(xs, w):\n    " + body + "\n    return ys\n"
-              "run([torch.tensor(1.0), torch.tensor(3.0), torch.tensor(5.0)], torch.tensor(2.0, requires_grad=True))\n")
+    xs = "[torch.tensor(1.0), torch.tensor(3.0), torch.tensor(5.0)]"
+    source = _in(where, {"xs": xs, "w": _W}, "ys = [x * w for x in xs]", "ys")
     tl = run_script(_write(tmp_path, source))
     muls = [e for e in of_kind(tl, "op") if e.op == "mul"]
     assert [e.args for e in muls] == [("x", "w")] * 3
@@ -174,8 +178,8 @@ def test_a_comprehension_at_the_top_level_sees_the_modules_variables(run_script,
     # Python 3.13 shows an inlined comprehension's frame as its own variables alone: the
     # module's variables are still the module's while it runs (its ops and its line events).
     from gradtui.model.scopes import frame_vars
-    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\n"
-              "xs = [torch.tensor(1.0), torch.tensor(3.0)]\nys = [x * w for x in xs]\nz = 1\n")
+    source = _in("module", {"w": _W, "xs": "[torch.tensor(1.0), torch.tensor(3.0)]"},
+                 "ys = [x * w for x in xs]\nz = 1", "")
     tl = run_script(_write(tmp_path, source))
     events = list(tl.events)
     lines = [e.seq for e in events if e.kind == "line" and e.line in (4, 5)]
@@ -191,20 +195,19 @@ def test_a_comprehension_at_the_top_level_sees_the_modules_variables(run_script,
 def test_variables_bound_between_the_ops_of_one_line_name_them(run_script, tmp_path, where):
     # Several statements on one line: each op sees the variables the statements before it bound.
     body = "a = w * 1.0; b = a * w; c = b * w; del a; a = c * w; d = a * w + b * w"
-    source = ("import torch\nw = torch.tensor(2.0, requires_grad=True)\n" + body + "\n"
-              if where == "module" else
-              "import torch\ndef run(w):\n    " + body + "\n    return d\n"
-              "run(torch.tensor(2.0, requires_grad=True))\n")
-    tl = run_script(_write(tmp_path, source))
+    tl = run_script(_write(tmp_path, _in(where, {"w": _W}, body, "d")))
     ops = [(e.op, e.args, e.output.values) for e in of_kind(tl, "op") if e.op in ("mul", "add")]
     # The same arithmetic, run directly.
     w = torch.tensor(2.0)
     a = w * 1.0
+    expected = [a.item()]
     b = a * w
     c = b * w
     a = c * w
     d = a * w + b * w
-    assert [o[2] for o in ops] == [2.0, b.item(), c.item(), a.item(), (a * w).item(), (b * w).item(), d.item()]
+    expected += [b.item(), c.item(), a.item(), (a * w).item(), (b * w).item(), d.item()]
+    assert [o[2] for o in ops] == expected
+    # The add's operands are unnamed intermediates: only the ops on named variables are checked by name.
     assert [o[1] for o in ops][:6] == [("w", "1"), ("a", "w"), ("b", "w"), ("c", "w"), ("a", "w"), ("b", "w")]
 
 
