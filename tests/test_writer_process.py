@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -152,3 +153,77 @@ def test_a_scripts_own_modules_do_not_shadow_the_writers(tmp_path: Path) -> None
     rec = Recording(out)
     assert rec.status == "finished"
     rec.close()
+
+
+def test_the_thread_allowed_to_sends_its_own_batches_in_order_with_the_writers_thread(tmp_path: Path) -> None:
+    """The script's thread sends a full batch itself (its objects are still in its core's
+    cache); the writer's thread sends the rest on time and on ``flush``. However the two
+    interleave, every event arrives once, in the order it was added."""
+    main = threading.get_ident()
+    senders: list[str] = []
+    targets: list[int] = []
+    inline_sent = threading.Event()
+    waits = [10]
+
+    def prepare() -> None:
+        # In a real run this is torch, without the GIL. The first few times on the writer's
+        # thread, it gives the script's thread time to fill and send a batch meanwhile.
+        if threading.get_ident() != main and waits[0]:
+            waits[0] -= 1
+            inline_sent.clear()
+            inline_sent.wait(0.05)
+
+    writer = StoreWriter(tmp_path / "run.db", RunInfo(script="train.py", argv=[]), prepare=prepare,
+                         send_here=lambda: threading.get_ident() == main, send_every=7)
+    send = writer._send
+
+    def watched(message: tuple[object, ...]) -> None:
+        if message[0] == "batch":
+            senders.append(threading.current_thread().name)
+            targets.append(message[3])  # type: ignore[arg-type]
+            if threading.get_ident() == main:
+                inline_sent.set()
+        send(message)
+
+    writer._send = watched  # type: ignore[method-assign]
+    stop = threading.Event()
+
+    def flushing() -> None:  # the writer's thread sends too, whenever it is asked to flush
+        while not stop.is_set():
+            writer.flush()
+
+    flusher = threading.Thread(target=flushing)
+    flusher.start()
+    events = [LineReached(seq=i, file="train.py", line=i % 9 + 1, function="<module>") for i in range(2000)]
+    try:
+        for e in events:
+            writer.add(e)
+            time.sleep(0)  # let the other threads run, as a script's torch calls do
+    finally:
+        stop.set()
+        flusher.join()
+    writer.close("finished", 0, None)
+    assert _events_of(tmp_path / "run.db") == events
+    assert "MainThread" in senders and "gradtui-store" in senders
+    # Each batch's count of items queued before it: a flush waits for it, so they must come in order.
+    assert targets == sorted(targets) and len(set(targets)) == len(targets)
+
+
+def test_a_thread_not_allowed_to_send_only_queues(tmp_path: Path) -> None:
+    """The app's thread (which must never run torch, as ``prepare`` does) leaves the sending to the writer's."""
+    senders: list[str] = []
+    writer = StoreWriter(tmp_path / "run.db", RunInfo(script="train.py", argv=[]),
+                         send_here=lambda: False, send_every=3)
+    send = writer._send
+
+    def watched(message: tuple[object, ...]) -> None:
+        if message[0] == "batch":
+            senders.append(threading.current_thread().name)
+        send(message)
+
+    writer._send = watched  # type: ignore[method-assign]
+    for e in EVENTS:
+        writer.add(e)
+    writer.close("finished", 0, None)
+    assert _events_of(tmp_path / "run.db") == EVENTS
+    assert senders and set(senders) == {"gradtui-store"}

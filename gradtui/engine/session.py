@@ -124,7 +124,8 @@ class Session:
                                                           gradtui_version=gradtui.__version__,
                                                           options=dict(options or {})),
                                           sources=lambda: tl.sources, keep_steps=keep_steps,
-                                          prepare=capture.materialize_pending)
+                                          prepare=capture.materialize_pending,
+                                          send_here=attribution.in_script_thread)
             log = tl.events = EventLog(self.writer)
             nodes = GraphLog(self.writer)
         writer = self.writer

@@ -1,14 +1,21 @@
 """The one writer of a recording: events go in from the script's thread, rows are made in a process of their own.
 
-``add`` only queues the event. A thread of the writer's (``gradtui-store``) takes what is
-queued, computes the batch's deferred statistics (``prepare``: the engine's, with torch),
-pickles it (``transport``) and hands it over a pipe to the writer's process
-(``writer_process``), which turns the events into rows (``row_writer``: the payloads, the
-tensors' raw bytes, the step summaries) and commits each batch in one transaction, at
-least every ``commit_seconds``. That work used to run on a thread of the script's process,
-where it took turns with the script on one GIL: about 30% of the training loop's time on
-the small benchmark MLP, now done on another core. A run killed by SIGKILL keeps
-everything committed (the writer's process sees its pipe close and stops).
+``add`` queues the event. Each batch of queued events has its deferred statistics computed
+(``prepare``: the engine's, with torch), is pickled (``transport``) and handed over a pipe to
+the writer's process (``writer_process``), which turns the events into rows (``row_writer``:
+the payloads, the tensors' raw bytes, the step summaries) and commits each batch in one
+transaction, at least every ``commit_seconds``. Making the rows used to run on a thread of
+the script's process, taking turns with the script on one GIL: about 30% of the training
+loop's time on the small benchmark MLP, now done on another core. A run killed by SIGKILL
+keeps everything committed (the writer's process sees its pipe close and stops).
+
+Who sends a batch: the script's own thread (``send_here``) each time ``SEND_EVERY`` items
+are queued, and otherwise a thread of the writer's (``gradtui-store``), once
+``commit_seconds`` passed and on ``flush``. Sent by the thread that made them, a batch's
+objects are pickled while they are still in that core's cache; handed to another thread,
+every object crossed to the other core and back, and the threads took turns on the GIL
+across cores: with the script's thread sending, the LSTM benchmark's loop (1,200 events a
+step) took 15% less, the small MLP's 3% (``benchmarks/README.md``).
 
 The queue is bounded: a script that makes events faster than they can be written waits in
 ``add``, so memory stays flat however long the run. ``flush`` returns once everything
@@ -48,6 +55,8 @@ from gradtui.model.timeline import ErrorInfo
 COMMIT_SECONDS = 0.25
 #: Events queued and not yet written, at most: past it the script's thread waits.
 MAX_QUEUED = 1024
+#: The thread allowed to (``send_here``) sends the batch itself once this many items are queued.
+SEND_EVERY = 256
 #: How long ``close`` waits for the writer's process to finish the file.
 FINISH_SECONDS = 60.0
 #: The directory holding the ``gradtui`` package: the writer's process imports this one.
@@ -96,15 +105,20 @@ class StoreWriter:
     def __init__(self, path: str | os.PathLike[str], info: RunInfo, *,
                  sources: Callable[[], Mapping[str, str]] | None = None,
                  commit_seconds: float = COMMIT_SECONDS, max_queued: int = MAX_QUEUED,
-                 keep_steps: int | None = None, prepare: Callable[[], object] | None = None) -> None:
+                 keep_steps: int | None = None, prepare: Callable[[], object] | None = None,
+                 send_here: Callable[[], bool] | None = None, send_every: int = SEND_EVERY) -> None:
         """``keep_steps``: keep the detail of only the last that many optimizer steps (``pruning``).
-        ``prepare``: called on the writer's thread before each batch is sent (the engine
-        computes the batch's deferred statistics there, all together)."""
+        ``prepare``: called on the thread that sends a batch, before it is sent (the engine
+        computes the batch's deferred statistics there, all together).
+        ``send_here``: true in a thread that sends the queued batch itself once ``send_every``
+        items are queued (the script's: never the app's, which must not run torch)."""
         self.path = Path(path)
         self._prepare = prepare
         self._sources = sources
         self._commit_seconds = commit_seconds
         self._max_queued = max_queued
+        self._send_here = send_here
+        self._send_every = send_every
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         try:
@@ -129,6 +143,8 @@ class StoreWriter:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot create the recording ({exc})") from None
         self._lock = threading.Condition()
+        #: Held while a batch is taken from the queue and sent: batches go in queue order.
+        self._sending = threading.Lock()
         self._queue: list[tuple[str, Any]] = []
         self._queued = 0  # items ever queued
         self._written = 0  # items ever committed
@@ -218,10 +234,21 @@ class StoreWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="gradtui-store", daemon=True)
                 self._thread.start()
-            if len(self._queue) >= self._max_queued:
+            queued = len(self._queue)
+            if queued >= self._max_queued:
                 self._lock.notify_all()
                 while len(self._queue) >= self._max_queued // 2 and self.failure is None and self._alive():
                     self._lock.wait(0.05)
+                return
+        if queued >= self._send_every and self._send_here is not None and self._send_here():
+            trace = sys.gettrace()  # the script's line tracer (3.11) has no business in the pickling
+            if trace is not None:
+                sys.settrace(None)
+            try:
+                self._send_queued()
+            finally:
+                if trace is not None:
+                    sys.settrace(trace)
 
     def flush(self) -> None:
         """Return once everything added so far is committed (raises ``StoreError`` if it cannot be)."""
@@ -254,7 +281,8 @@ class StoreWriter:
         err = None if error is None else json.dumps(
             {"type": error.type, "message": error.message, "line": error.line, "file": error.file})
         try:
-            self._send(("finish", status, exit_code, err, self._new_sources()))
+            with self._sending:
+                self._send(("finish", status, exit_code, err, self._new_sources()))
         except OSError as exc:
             self._fail(StoreError(f"{self.path}: cannot finish the recording ({exc})"))
         with self._lock:
@@ -315,26 +343,37 @@ class StoreWriter:
                     if left <= 0:
                         break
                     self._lock.wait(left)
-                items, self._queue = self._queue, []
-                target = self._queued
                 self._flush_wanted = False
                 closing = self._closing
-                self._lock.notify_all()  # an ``add`` waiting for room
-            if items:
-                try:
-                    if self._prepare is not None:
-                        self._prepare()
-                    self._send(("batch", items, self._new_sources(), target))
-                except OSError as exc:
-                    self._fail(StoreError(f"{self.path}: cannot write the recording ({exc})"))
-                    return
-                except Exception as exc:  # an event that cannot be pickled: a bug of ours, said once
-                    self._fail(StoreError(f"{self.path}: cannot write the recording "
-                                          f"({type(exc).__name__}: {exc})"))
-                    return
+            if not self._send_queued():
+                return
             with self._lock:
                 if closing and not self._queue:
                     return
+
+    def _send_queued(self) -> bool:
+        """Send what is queued as one batch (in order with any other thread's); False once failed."""
+        with self._sending:
+            with self._lock:
+                if self.failure is not None:
+                    return False
+                items, self._queue = self._queue, []
+                target = self._queued
+                self._lock.notify_all()  # an ``add`` waiting for room
+            if not items:
+                return True
+            try:
+                if self._prepare is not None:
+                    self._prepare()
+                self._send(("batch", items, self._new_sources(), target))
+            except OSError as exc:
+                self._fail(StoreError(f"{self.path}: cannot write the recording ({exc})"))
+                return False
+            except Exception as exc:  # an event that cannot be pickled: a bug of ours, said once
+                self._fail(StoreError(f"{self.path}: cannot write the recording "
+                                      f"({type(exc).__name__}: {exc})"))
+                return False
+        return True
 
     def _send(self, message: tuple[Any, ...]) -> None:
         if not self._ready:
