@@ -23,6 +23,10 @@ def _tensors() -> list[torch.Tensor]:
     out += [torch.randn(3, 5, generator=g).to(torch.bfloat16) for _ in range(3)]
     out += [torch.randn(7, generator=g).to(torch.float16) for _ in range(2)]
     out += [torch.randn(MANY_ELEMENTS // 2 + 1, generator=g) for _ in range(3)]  # one per stack
+    # One size in three shapes (one stack, each row reshaped), one of them not contiguous,
+    # and tensors that require grad (stacked without a graph).
+    out += [torch.randn(8, 32, generator=g), torch.randn(256, generator=g), torch.randn(32, 8, generator=g).t()]
+    out += [torch.randn(6, 5, generator=g, requires_grad=True) for _ in range(2)]
     return out
 
 

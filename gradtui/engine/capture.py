@@ -357,7 +357,8 @@ class TensorCapture:
                 for d, stats in zip(work, results):
                     d.result = stats
                     clone, d.clone = d.clone, None
-                    self._give_back(clone)
+                    if d.nbytes >= POOLED_BYTES:  # smaller copies were never the pool's
+                        self._give_back(clone)
             finally:
                 for d in held:
                     d.lock.release()

@@ -119,33 +119,44 @@ def compute_stats_many(tensors: Sequence[torch.Tensor]) -> list[TensorStats | No
     """
     out: list[TensorStats | None] = [None] * len(tensors)
     groups: dict[tuple[int, torch.dtype], list[int]] = {}
+    strided = torch.strided
     for i, t in enumerate(tensors):
         n = t.numel()
-        if 1 < n <= MANY_ELEMENTS and t.is_floating_point() and t.layout == torch.strided and t.device.type == "cpu":
+        if 1 < n <= MANY_ELEMENTS and t.is_cpu and t.is_floating_point() and t.layout == strided:
             groups.setdefault((n, t.dtype), []).append(i)
         else:
             out[i] = compute_stats(t)
-    for (n, _), members in groups.items():
-        per_stack = max(1, MANY_ELEMENTS // n)
-        for start in range(0, len(members), per_stack):
-            part = members[start:start + per_stack]
-            if len(part) == 1:
-                out[part[0]] = compute_stats(tensors[part[0]])
-                continue
-            for i, stats in zip(part, _stacked_stats([tensors[i] for i in part], n)):
-                out[i] = stats if stats is not None else compute_stats(tensors[i])
+    with torch.no_grad():
+        for (n, _), members in groups.items():
+            per_stack = max(1, MANY_ELEMENTS // n)
+            for start in range(0, len(members), per_stack):
+                part = members[start:start + per_stack]
+                if len(part) == 1:
+                    out[part[0]] = compute_stats(tensors[part[0]])
+                    continue
+                for i, stats in zip(part, _stacked_stats([tensors[i] for i in part], n)):
+                    out[i] = stats if stats is not None else compute_stats(tensors[i])
     return out
 
 
 def _stacked_stats(tensors: list[torch.Tensor], n: int) -> list[TensorStats | None]:
-    """Statistics of same-sized float tensors, one row each; None for a row with NaN or inf."""
+    """Statistics of same-sized float tensors, one row each; None for a row with NaN or inf.
+
+    Called under ``no_grad``. Tensors of one shape (the usual case: a layer's outputs step
+    after step) are stacked as they are, not each reshaped first (1.5 µs a tensor, the
+    largest cost of a stack of small ones); the minimum and maximum are two reductions,
+    because ``aminmax`` along a dimension took four to eight times as long as both.
+    """
     try:
-        x = torch.stack([t.detach().reshape(-1) for t in tensors]).to(torch.float64)
-        lo, hi = torch.aminmax(x, dim=1)
+        shape = tensors[0].shape
+        if all(t.shape == shape for t in tensors):
+            x = torch.stack(tensors).view(len(tensors), n).to(torch.float64)
+        else:
+            x = torch.stack([t.reshape(-1) for t in tensors]).to(torch.float64)
         mean = x.mean(dim=1)
         centered = x - mean[:, None]
-        rows = torch.stack((lo, hi, mean, torch.linalg.vecdot(centered, centered), torch.linalg.vecdot(x, x)),
-                           dim=1).tolist()
+        rows = torch.stack((x.amin(dim=1), x.amax(dim=1), mean, torch.linalg.vecdot(centered, centered),
+                            torch.linalg.vecdot(x, x)), dim=1).tolist()
     except (RuntimeError, TypeError, NotImplementedError):
         return [None] * len(tensors)
     found: list[TensorStats | None] = []
