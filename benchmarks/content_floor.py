@@ -11,8 +11,8 @@ plain loop, per training step, in one run:
   itself) and ``gradtui --record``: loop times (the workload's
   ``LOOP_SECONDS=``), interleaved, N runs each; medians and their ratios to plain.
 - One more ``gradtui --record`` run with the transport's ``dumps`` timed where the
-  recording calls it (CPU time of the feeder thread, which pickles each batch for the
-  writer's process): the pickling's cost per event, times the loop's events per step.
+  recording calls it (CPU time of the thread that pickles each batch for the writer's
+  process: the script's own, or the writer's thread for a batch sent on time): the pickling's cost per event, times the loop's events per step.
 - Of the events that run handed the writer (the engine's own objects, as it made them:
   its refreshes of the model and the optimizer, not the full values the recording
   writes), those of the middle third of the loop (no start-up, no end): per step, how
@@ -24,8 +24,8 @@ plain loop, per training step, in one run:
   pickle's memo grows with it and slows it, where the recording's batches stay small).
 
 ``floor`` is ``hooks + building + pickling`` over plain: the loop ratio no engine can go under
-while it records the same events the same way, however little else it computes (the
-feeder thread pickles holding the script process's GIL, so its time adds to the loop's;
+while it records the same events the same way, however little else it computes (each
+batch is pickled holding the script process's GIL, so its time adds to the loop's;
 building the values lists of small tensors, ``tolist``, is not counted). A target
 below it needs a recording that holds less per step, or holds it in fewer objects.
 
@@ -54,7 +54,7 @@ _LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
 #: Steps per workload (the workload's own default for the others).
 _STEPS = {"small_mlp": 300, "plain_lstm": 30}
 #: ``gradtui --record`` with the transport's ``dumps`` timed (CPU time of the thread that
-#: calls it, the feeder) and its bytes and events counted, written to the file in argv[1];
+#: calls it) and its bytes and events counted, written to the file in argv[1];
 #: the events it pickled, as one pickle, to argv[2] at the end.
 _MEASURED = """
 import atexit, json, sys, time
