@@ -12,7 +12,8 @@ plain loop, per training step, in one run:
   ``LOOP_SECONDS=``), interleaved, N runs each; medians and their ratios to plain.
 - One more ``gradtui --record`` run with the transport's ``dumps`` timed where the
   recording calls it (CPU time of the thread that pickles each batch for the writer's
-  process: the script's own, or the writer's thread for a batch sent on time): the pickling's cost per event, times the loop's events per step.
+  process: the script's own, or the writer's thread for a batch sent on time): the
+  pickling's cost per event, times the loop's events per step.
 - Of the events that run handed the writer (the engine's own objects, as it made them:
   its refreshes of the model and the optimizer, not the full values the recording
   writes), those of the middle third of the loop (no start-up, no end): per step, how

@@ -175,17 +175,18 @@ def test_the_thread_allowed_to_sends_its_own_batches_in_order_with_the_writers_t
 
     writer = StoreWriter(tmp_path / "run.db", RunInfo(script="train.py", argv=[]), prepare=prepare,
                          send_here=lambda: threading.get_ident() == main, send_every=7)
-    send = writer._send
+    write = writer._write
 
-    def watched(message: tuple[object, ...]) -> None:
+    def watched(data: bytes) -> None:
+        message = transport.read_frame(io.BytesIO(data))
         if message[0] == "batch":
             senders.append(threading.current_thread().name)
-            targets.append(message[3])  # type: ignore[arg-type]
+            targets.append(message[3])
             if threading.get_ident() == main:
                 inline_sent.set()
-        send(message)
+        write(data)
 
-    writer._send = watched  # type: ignore[method-assign]
+    writer._write = watched  # type: ignore[method-assign]
     stop = threading.Event()
 
     def flushing() -> None:  # the writer's thread sends too, whenever it is asked to flush
@@ -214,16 +215,44 @@ def test_a_thread_not_allowed_to_send_only_queues(tmp_path: Path) -> None:
     senders: list[str] = []
     writer = StoreWriter(tmp_path / "run.db", RunInfo(script="train.py", argv=[]),
                          send_here=lambda: False, send_every=3)
-    send = writer._send
+    write = writer._write
 
-    def watched(message: tuple[object, ...]) -> None:
-        if message[0] == "batch":
+    def watched(data: bytes) -> None:
+        if transport.read_frame(io.BytesIO(data))[0] == "batch":
             senders.append(threading.current_thread().name)
-        send(message)
+        write(data)
 
-    writer._send = watched  # type: ignore[method-assign]
+    writer._write = watched  # type: ignore[method-assign]
     for e in EVENTS:
         writer.add(e)
     writer.close("finished", 0, None)
     assert _events_of(tmp_path / "run.db") == EVENTS
     assert senders and set(senders) == {"gradtui-store"}
+
+
+def test_a_batch_full_at_the_scripts_recursion_limit_is_sent_by_the_writers_thread(tmp_path: Path) -> None:
+    """The script's thread at its recursion limit cannot pickle a batch there: the batch goes
+    back to the queue, whole and in order, and the recording goes on."""
+    writer = StoreWriter(tmp_path / "run.db", RunInfo(script="train.py", argv=[]),
+                         sources=lambda: {"train.py": "x = 1\n"}, send_here=lambda: True, send_every=3)
+    events = [LineReached(seq=i, file="train.py", line=1, function="<module>") for i in range(10)]
+
+    def deep(n: int) -> None:  # as deep as Python lets it go, then the rest of the events
+        try:
+            deep(n + 1)
+        except RecursionError:
+            for e in events[3:]:
+                writer.add(e)
+
+    for e in events[:3]:
+        writer.add(e)
+    deep(0)
+    assert writer.failure is None
+    writer.close("finished", 0, None)
+    rec = Recording(tmp_path / "run.db")
+    try:
+        tl = rec.timeline()
+        assert list(tl.events) == events
+        assert tl.sources == {"train.py": "x = 1\n"}
+    finally:
+        rec.close()

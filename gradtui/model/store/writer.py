@@ -245,7 +245,7 @@ class StoreWriter:
             if trace is not None:
                 sys.settrace(None)
             try:
-                self._send_queued()
+                self._send_queued(inline=True)
             finally:
                 if trace is not None:
                     sys.settrace(trace)
@@ -351,8 +351,13 @@ class StoreWriter:
                 if closing and not self._queue:
                     return
 
-    def _send_queued(self) -> bool:
-        """Send what is queued as one batch (in order with any other thread's); False once failed."""
+    def _send_queued(self, inline: bool = False) -> bool:
+        """Send what is queued as one batch (in order with any other thread's); False once failed.
+
+        ``inline``: called from inside the script's own work, which may be at its recursion
+        limit; a batch that cannot be made there goes back to the queue, for the writer's
+        thread to send (its stack is its own), rather than failing the recording.
+        """
         with self._sending:
             with self._lock:
                 if self.failure is not None:
@@ -362,28 +367,43 @@ class StoreWriter:
                 self._lock.notify_all()  # an ``add`` waiting for room
             if not items:
                 return True
+            sources: dict[str, str] = {}
             try:
                 if self._prepare is not None:
                     self._prepare()
-                self._send(("batch", items, self._new_sources(), target))
-            except OSError as exc:
-                self._fail(StoreError(f"{self.path}: cannot write the recording ({exc})"))
-                return False
+                sources = self._new_sources()
+                data = transport.dumps(("batch", items, sources, target))
+            except RecursionError:
+                if not inline:
+                    raise
+                self._sources_sent.difference_update(sources)
+                with self._lock:
+                    self._queue[:0] = items
+                return True
             except Exception as exc:  # an event that cannot be pickled: a bug of ours, said once
                 self._fail(StoreError(f"{self.path}: cannot write the recording "
                                       f"({type(exc).__name__}: {exc})"))
                 return False
+            try:
+                self._write(data)
+            except OSError as exc:
+                self._fail(StoreError(f"{self.path}: cannot write the recording ({exc})"))
+                return False
         return True
 
     def _send(self, message: tuple[Any, ...]) -> None:
+        self._write(transport.dumps(message))
+
+    def _write(self, data: bytes) -> None:
+        """One frame to the writer's process (waiting first, once, for it to say it is ready)."""
         if not self._ready:
             self._await_ready()
-        data = memoryview(transport.dumps(message))
+        view = memoryview(data)
         fd = self._to_writer
         if fd < 0:
             raise BrokenPipeError("the recording's writer is gone")
-        while data:
-            data = data[os.write(fd, data):]
+        while view:
+            view = view[os.write(fd, view):]
 
     def _new_sources(self) -> dict[str, str]:
         if self._sources is None:
