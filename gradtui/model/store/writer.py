@@ -15,7 +15,7 @@ are queued, and otherwise a thread of the writer's (``gradtui-store``), once
 objects are pickled while they are still in that core's cache; handed to another thread,
 every object crossed to the other core and back, and the threads took turns on the GIL
 across cores: with the script's thread sending, the LSTM benchmark's loop (1,200 events a
-step) took 15% less, the small MLP's 3% (``benchmarks/README.md``).
+step) took 18% less, the small MLP's the same within the noise (``benchmarks/README.md``).
 
 The queue is bounded: a script that makes events faster than they can be written waits in
 ``add``, so memory stays flat however long the run. ``flush`` returns once everything
@@ -55,7 +55,7 @@ from gradtui.model.timeline import ErrorInfo
 COMMIT_SECONDS = 0.25
 #: Events queued and not yet written, at most: past it the script's thread waits.
 MAX_QUEUED = 1024
-#: The thread allowed to (``send_here``) sends the batch itself once this many items are queued.
+#: A thread ``send_here`` allows sends the queued batch itself once this many items are queued.
 SEND_EVERY = 256
 #: How long ``close`` waits for the writer's process to finish the file.
 FINISH_SECONDS = 60.0
@@ -374,12 +374,13 @@ class StoreWriter:
                 sources = self._new_sources()
                 data = transport.dumps(("batch", items, sources, target))
             except RecursionError:
-                if not inline:
-                    raise
-                self._sources_sent.difference_update(sources)
-                with self._lock:
-                    self._queue[:0] = items
-                return True
+                if inline:
+                    self._sources_sent.difference_update(sources)
+                    with self._lock:
+                        self._queue[:0] = items
+                    return True
+                self._fail(StoreError(f"{self.path}: cannot write the recording (RecursionError)"))
+                return False
             except Exception as exc:  # an event that cannot be pickled: a bug of ours, said once
                 self._fail(StoreError(f"{self.path}: cannot write the recording "
                                       f"({type(exc).__name__}: {exc})"))
