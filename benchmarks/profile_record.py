@@ -12,9 +12,10 @@ loop into one part, by the innermost gradtui function on its stack that names a 
     step          the optimizer step's pre- and post-hook (before/after, state)
     zero_grad     the bookkeeping around zero_grad()
     trace calls   the trace function called for frames that are not the script's
-    writer        the recording's threads in this process: deferred statistics, pickling
-                  each batch for the writer's process (which makes the rows, JSON and
-                  SQLite, and holds no GIL of the script's: it is not sampled), its answers
+    writer        sending each batch to the writer's process (which makes the rows, JSON
+                  and SQLite, and holds no GIL of the script's: it is not sampled): its
+                  deferred statistics and its pickling, on the script's thread for a full
+                  batch and on the recording's threads otherwise, and reading the answers
     torch         the script's own work: torch and Python with no gradtui frame below
 
 Usage:  .venv/bin/python benchmarks/profile_record.py [WORKLOAD] [STEPS] [--rate HZ] [--keep FILE]
@@ -39,6 +40,7 @@ ROOT = HERE.parent
 
 #: (part, marker): the first marker found walking a sample's stack from its innermost frame up.
 PARTS: tuple[tuple[str, str], ...] = (
+    ("writer", "StoreWriter._send_queued"),  # a full batch, sent by the script's own thread
     ("trace calls", "LineTracer.trace_call"),
     ("lines", "LineTracer._trace_local"),
     ("op capture", "OpEvents.record_op"),
