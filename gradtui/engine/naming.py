@@ -221,10 +221,10 @@ class Namer:
         if not frames:
             return NameIndex({}, {}, {}, self, frames)
         inner_scan = scans[id(frames[0])]
-        outer_scans = tuple(scans[id(f)] for f in frames[1:])
+        outer_scans = tuple([scans[id(f)] for f in frames[1:]])
         outer = self._outer
-        if (outer is None or outer[4] != self._generation or len(outer[0]) != len(outer_scans)
-                or any(a is not b for a, b in zip(outer[0], outer_scans))):
+        # Scans compare by identity (no ``__eq__``): the same frames, each still read as before.
+        if outer is None or outer[4] != self._generation or outer[0] != outer_scans:
             outer_names: dict[int, str] = {}
             for scan in outer_scans:
                 for var, value in scan.tensors:

@@ -29,23 +29,30 @@ def first_tensor(out: Any) -> torch.Tensor | None:
 
 
 def describe_args(args: Any, kwargs: Mapping[str, Any], name: Callable[[torch.Tensor], str]) -> tuple[str, ...]:
-    """An operation's arguments as the script wrote them: tensors by name, numbers by value."""
+    """An operation's arguments as the script wrote them: tensors by name, numbers by value.
 
-    def one(value: Any) -> str:
-        if isinstance(value, torch.Tensor):
-            return name(value)
-        if isinstance(value, (bool, int, float, complex)) or value is None:
-            return format_number(value)
-        if isinstance(value, (tuple, list)) and len(value) <= 8:
-            inner = ", ".join(one(v) for v in value)
-            if isinstance(value, list):
-                return f"[{inner}]"
-            return f"({inner},)" if len(value) == 1 else f"({inner})"  # (16,) as Python spells it
-        if isinstance(value, (str, torch.dtype, torch.device)):
-            return repr(value) if isinstance(value, str) else str(value)
-        return type(value).__name__
+    On every recorded operation's path: a plain loop over a module-level function, not a
+    closure and two generators made anew for each call.
+    """
+    out = [_describe_one(a, name) for a in args]
+    if kwargs:
+        out += [f"{k}={_describe_one(v, name)}" for k, v in kwargs.items()]
+    return tuple(out)
 
-    return (*(one(a) for a in args), *(f"{k}={one(v)}" for k, v in kwargs.items()))
+
+def _describe_one(value: Any, name: Callable[[torch.Tensor], str]) -> str:
+    if isinstance(value, torch.Tensor):
+        return name(value)
+    if isinstance(value, (bool, int, float, complex)) or value is None:
+        return format_number(value)
+    if isinstance(value, (tuple, list)) and len(value) <= 8:
+        inner = ", ".join([_describe_one(v, name) for v in value])
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"  # (16,) as Python spells it
+    if isinstance(value, (str, torch.dtype, torch.device)):
+        return repr(value) if isinstance(value, str) else str(value)
+    return type(value).__name__
 
 
 #: Each function's keyword defaults, looked up once: this is on every operation's path.
