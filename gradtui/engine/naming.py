@@ -151,6 +151,10 @@ class Namer:
         #: The callers' part of the last index: their scans, names, top frame's names and
         #: variables, and the registration generation their modules were booked at.
         self._outer: tuple[tuple[FrameScan, ...], dict[int, str], dict[int, str], Mapping[str, Any], int] | None = None
+        #: The last index's frame, registration generation, inner scan and the rest of its
+        #: arguments: the next op of that frame at an instruction the scan holds at reuses them.
+        self._last: tuple[FrameType, int, FrameScan, dict[int, str], Mapping[str, Any], list[FrameType],
+                          dict[int, str] | None] | None = None
         #: Which module returned an activation (``net.0 output``), followed while the run lasts.
         self.outputs = ModuleOutputs()
 
@@ -206,8 +210,15 @@ class Namer:
 
         Consecutive operations in one frame (an LSTM cell's dozen per time step) share
         their callers' part: it is rebuilt only when one of those frames moved on or a
-        module registration may have changed the modules' paths.
+        module registration may have changed the modules' paths. The ops after the first
+        of one line of a frame (a frame's callers never move while it runs, and no variable
+        was bound since: ``FrameScan.holds_at``) take the last index's parts as they are.
         """
+        last = self._last
+        if last is not None and frame is not None and last[0] is frame and last[1] == self._generation:
+            scan = last[2]
+            if self._scans.get(id(frame)) is scan and scan.holds_at(frame.f_lasti):
+                return NameIndex(scan.names, last[3], last[4], self, last[5], last[6])
         frames = self.user_frames(frame)
         previous = self._scans
         scans: dict[int, FrameScan] = {}
@@ -219,6 +230,7 @@ class Namer:
         # Only the frames on the stack now are kept: a frame that returned is let go.
         self._scans = scans
         if not frames:
+            self._last = None
             return NameIndex({}, {}, {}, self, frames)
         inner_scan = scans[id(frames[0])]
         outer_scans = tuple([scans[id(f)] for f in frames[1:]])
@@ -245,8 +257,14 @@ class Namer:
         for var, module in inner_scan.modules:
             self._root(var, module)
         if outer_scans:
-            return NameIndex(names, outer[2], outer[3], self, frames, outer[1])
-        return NameIndex(names, names, inner_scan.mapping, self, frames)
+            top, top_vars, outer_names = outer[2], outer[3], outer[1]
+        else:
+            top, top_vars, outer_names = names, inner_scan.mapping, None
+        # A generator's frame may be resumed from another caller: its callers are read each time.
+        resumable = frame is None or frame.f_code.co_flags & _RESUMABLE
+        self._last = (None if frames[0] is not frame or resumable else
+                      (frames[0], self._generation, inner_scan, top, top_vars, frames, outer_names))
+        return NameIndex(names, top, top_vars, self, frames, outer_names)
 
     def line_started(self, frame: FrameType) -> None:
         """A line event of ``frame``: its scan is read anew at its next op.
@@ -262,6 +280,7 @@ class Namer:
         self._scans = {}
         self._walked = (None, [])
         self._outer = None
+        self._last = None
 
     def owner_name(self, obj: object, frame: FrameType | None) -> str:
         """The script's variable for an optimizer or module, else its class name."""
