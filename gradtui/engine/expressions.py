@@ -11,18 +11,36 @@ from __future__ import annotations
 
 import ast
 import linecache
+from collections.abc import Iterable
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+if TYPE_CHECKING:
+    from gradtui.engine.frame_scan import FrameScan
 
-def self_attributes(frames: list[FrameType]) -> dict[int, str]:
-    """Tensors held as plain attributes of a method's ``self``: ``self.loss``."""
+
+def method_owners(scans: Iterable[FrameScan]) -> tuple[Any, ...]:
+    """The ``self`` of each frame read (inner first) whose plain attributes may name a tensor.
+
+    Read from the frames' readings, not from ``f_locals`` afresh (on 3.11 and 3.12 that
+    copies the frame's locals, three times for every op with an unnamed operand): a
+    reading is used only while its frame has bound nothing since (``FrameScan.holds_at``).
+    Modules are left out: their parameters and buffers are named by path already.
+    """
+    owners = []
+    for scan in scans:
+        obj = scan.mapping.get("self")
+        if obj is not None and not isinstance(obj, torch.nn.Module):
+            owners.append(obj)
+    return tuple(owners)
+
+
+def self_attributes(owners: Iterable[Any]) -> dict[int, str]:
+    """Tensors held as plain attributes of a method's ``self`` (``method_owners``): ``self.loss``."""
     found: dict[int, str] = {}
-    for f in frames:
-        obj = f.f_locals.get("self")
-        if isinstance(obj, torch.nn.Module):
-            continue  # its parameters and buffers are named by path already
+    for obj in owners:
         attrs = getattr(obj, "__dict__", None)
         if not isinstance(attrs, dict):
             continue

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch.nn.modules import module as _module_hooks
 
-from gradtui.engine.expressions import call_receiver, self_attributes
+from gradtui.engine.expressions import call_receiver, method_owners, self_attributes
 from gradtui.engine.frame_scan import FrameScan, frame_items, module_tensors
 from gradtui.engine.identity import IdentityTable
 from gradtui.engine.module_outputs import ModuleOutputs
@@ -48,10 +48,10 @@ _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENE
 class NameIndex:
     """Names for the tensors reachable from some frames at one moment: id -> name."""
 
-    __slots__ = ("_names", "_outer", "_top", "_top_vars", "_taken", "_namer", "_order", "_frames", "_attrs")
+    __slots__ = ("_names", "_outer", "_top", "_top_vars", "_taken", "_namer", "_order", "_owners", "_attrs")
 
     def __init__(self, names: dict[int, str], top: dict[int, str], top_vars: Mapping[str, Any], namer: Namer,
-                 frames: list[FrameType], outer: dict[int, str] | None = None) -> None:
+                 owners: tuple[Any, ...], outer: dict[int, str] | None = None) -> None:
         # Innermost variable first: what an activation is called here. ``names`` holds the
         # innermost frame's, ``outer`` its callers' (shared by the ops made in one frame).
         self._names = names
@@ -61,7 +61,7 @@ class NameIndex:
         self._taken: dict[str, int] = {}
         self._namer = namer
         self._order: dict[int, int] | None = None
-        self._frames = frames
+        self._owners = owners  # the frames' ``self`` objects that are no modules (``method_owners``)
         self._attrs: dict[int, str] | None = None
 
     def name(self, t: torch.Tensor, hint: str | None = None) -> str:
@@ -120,7 +120,7 @@ class NameIndex:
         if derived is not None:
             return derived
         if self._attrs is None:
-            self._attrs = self_attributes(self._frames)
+            self._attrs = self_attributes(self._owners)
         return self._attrs.get(id(t))
 
 
@@ -153,7 +153,7 @@ class Namer:
         self._outer: tuple[tuple[FrameScan, ...], dict[int, str], dict[int, str], Mapping[str, Any], int] | None = None
         #: The last index's frame, registration generation, inner scan and the rest of its
         #: arguments: the next op of that frame at an instruction the scan holds at reuses them.
-        self._last: tuple[FrameType, int, FrameScan, dict[int, str], Mapping[str, Any], list[FrameType],
+        self._last: tuple[FrameType, int, FrameScan, dict[int, str], Mapping[str, Any], tuple[Any, ...],
                           dict[int, str] | None] | None = None
         #: Which module returned an activation (``net.0 output``), followed while the run lasts.
         self.outputs = ModuleOutputs()
@@ -216,9 +216,9 @@ class Namer:
         """
         last = self._last
         if last is not None and frame is not None and last[0] is frame and last[1] == self._generation:
-            scan = last[2]
-            if self._scans.get(id(frame)) is scan and scan.holds_at(frame.f_lasti):
-                return NameIndex(scan.names, last[3], last[4], self, last[5], last[6])
+            held = last[2]
+            if self._scans.get(id(frame)) is held and held.holds_at(frame.f_lasti):
+                return NameIndex(held.names, last[3], last[4], self, last[5], last[6])
         frames = self.user_frames(frame)
         previous = self._scans
         scans: dict[int, FrameScan] = {}
@@ -231,7 +231,7 @@ class Namer:
         self._scans = scans
         if not frames:
             self._last = None
-            return NameIndex({}, {}, {}, self, frames)
+            return NameIndex({}, {}, {}, self, ())
         inner_scan = scans[id(frames[0])]
         outer_scans = tuple([scans[id(f)] for f in frames[1:]])
         outer = self._outer
@@ -256,15 +256,17 @@ class Namer:
         names = inner_scan.names
         for var, module in inner_scan.modules:
             self._root(var, module)
+        callers: dict[int, str] | None = None
         if outer_scans:
-            top, top_vars, outer_names = outer[2], outer[3], outer[1]
+            top, top_vars, callers = outer[2], outer[3], outer[1]
         else:
-            top, top_vars, outer_names = names, inner_scan.mapping, None
+            top, top_vars = names, inner_scan.mapping
+        owners = method_owners((inner_scan, *outer_scans))
         # A generator's frame may be resumed from another caller: its callers are read each time.
         resumable = frame is None or frame.f_code.co_flags & _RESUMABLE
         self._last = (None if frames[0] is not frame or resumable else
-                      (frames[0], self._generation, inner_scan, top, top_vars, frames, outer_names))
-        return NameIndex(names, top, top_vars, self, frames, outer_names)
+                      (frames[0], self._generation, inner_scan, top, top_vars, owners, callers))
+        return NameIndex(names, top, top_vars, self, owners, callers)
 
     def line_started(self, frame: FrameType) -> None:
         """A line event of ``frame``: its scan is read anew at its next op.
