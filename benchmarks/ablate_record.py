@@ -10,7 +10,17 @@ CLI runs), so the recording it leaves is incomplete by design. The parts:
 - ``step``: the optimizer step's event (the step still runs, with torch functions off as usual)
 - ``zero_grad``: zero_grad's event
 
-``all`` switches every one of them off: what is left is the hooks themselves and the
+and, within an op's event, one piece at a time (the event is still made, with a stand-in
+for that piece), to weigh each where it runs, beside everything else the recording does:
+
+- ``op_names``: the names of the op's arguments and graph labels (``Namer.index``,
+  ``describe_args``): every name reads ``x``
+- ``op_summary``: the summary of its output (copy, deferred statistics): one fixed summary
+  (a line's variables then summarise the tensor themselves, so this reads low)
+- ``op_graph``: its graph nodes (``GraphRecorder.record``, the nodes sent to the writer)
+- ``op_module``: the module it ran in (``ModuleLocator.locate``)
+
+``all`` switches every one of the first five off: what is left is the hooks themselves and the
 engine around them, to set beside ``bare_hooks.py``. Each configuration runs interleaved
 with plain ``python`` and the full recording, N times; it prints the training loop's
 median and its ratio to plain. Measured figures are in ``benchmarks/README.md``.
@@ -34,11 +44,53 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
 PARTS = ("ops", "lines", "backward", "step", "zero_grad")
+#: Pieces of an op's event, switched off alone (not part of ``all``).
+OP_PIECES = ("op_names", "op_summary", "op_graph", "op_module")
 _LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
+
+
+class _Stand:
+    """A stand-in for one collaborator of ``OpEvents``: every call answers ``answer``."""
+
+    def __init__(self, **answers: Any) -> None:
+        for name, answer in answers.items():
+            setattr(self, name, lambda *args, _answer=answer, **kwargs: _answer)
+
+
+def _switch_off_op_pieces(pieces: set[str]) -> None:
+    """Give ``OpEvents.record_op`` stand-ins for ``pieces`` while it records (this process only)."""
+    from gradtui.engine import op_events
+    from gradtui.model.tensors import TensorSummary
+
+    stands: dict[str, Any] = {}
+    if "op_names" in pieces:
+        stands["_namer"] = _Stand(index=_Stand(name="x"))
+        op_events.describe_args = lambda args, kwargs, name: ("x",) * (len(args) + len(kwargs))  # type: ignore[assignment]
+    if "op_summary" in pieces:
+        stands["_capture"] = _Stand(summarize=TensorSummary((1,), "float32", False, None, values=[0.0]))
+    if "op_graph" in pieces:
+        stands["_graph"] = _Stand(record=None)
+    if "op_module" in pieces:
+        stands["_modules"] = _Stand(locate=(None, None))
+    record = op_events.OpEvents.record_op
+
+    def record_op(self: Any, *args: Any) -> None:
+        real = {name: getattr(self, name) for name in stands}
+        for name, stand in stands.items():
+            setattr(self, name, stand)
+        try:
+            record(self, *args)
+        finally:
+            for name, value in real.items():
+                setattr(self, name, value)
+
+    op_events.OpEvents.record_op = record_op  # type: ignore[method-assign]
 
 
 def _switch_off(parts: set[str]) -> None:
     """Replace the handlers of ``parts`` with ones that record nothing (this process only)."""
+    if parts & set(OP_PIECES):
+        _switch_off_op_pieces(parts & set(OP_PIECES))
     if "ops" in parts:
         from gradtui.engine.op_events import OpEvents
 
@@ -99,12 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="runs of each configuration (default 5)")
     ap.add_argument("--workload", default="small_mlp", help="a script in workloads/ (default small_mlp)")
-    ap.add_argument("parts", nargs="*", help=f"comma-separated parts to switch off ({', '.join(PARTS)}, all)")
+    choices = ", ".join((*PARTS, *OP_PIECES))
+    ap.add_argument("parts", nargs="*", help=f"comma-separated parts to switch off ({choices}, all)")
     args = ap.parse_args(argv)
     for spec in args.parts:
-        unknown = {p for p in spec.split(",") if p} - {*PARTS, "all"}
+        unknown = {p for p in spec.split(",") if p} - {*PARTS, *OP_PIECES, "all"}
         if unknown:
-            ap.error(f"unknown part {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}, all")
+            ap.error(f"unknown part {', '.join(sorted(unknown))}: choose from {choices}, all")
     configs = ["", *(args.parts or [*PARTS, "all"])]
     script = WORKLOADS / f"{args.workload}.py"
     if not script.is_file():
