@@ -25,7 +25,7 @@ def method_owners(scans: Iterable[FrameScan]) -> tuple[Any, ...]:
     """The ``self`` of each frame read (inner first) whose plain attributes may name a tensor.
 
     Read from the frames' readings, not from ``f_locals`` afresh (on 3.11 and 3.12 that
-    copies the frame's locals, three times for every op with an unnamed operand): a
+    copies a frame's locals, once per frame for every op with an unnamed operand): a
     reading is used only while its frame has bound nothing since (``FrameScan.holds_at``).
     Modules are left out: their parameters and buffers are named by path already.
     """

@@ -61,7 +61,7 @@ class NameIndex:
         self._taken: dict[str, int] = {}
         self._namer = namer
         self._order: dict[int, int] | None = None
-        self._owners = owners  # the frames' ``self`` objects that are no modules (``method_owners``)
+        self._owners = owners  # the frames' ``self`` objects other than modules (``method_owners``)
         self._attrs: dict[int, str] | None = None
 
     def name(self, t: torch.Tensor, hint: str | None = None) -> str:
