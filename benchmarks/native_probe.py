@@ -49,19 +49,14 @@ ROOT = HERE.parent
 SOURCE = HERE / "native_probe" / "native_signatures.c"
 _LOOP_RE = re.compile(r"^LOOP_SECONDS=([0-9.eE+-]+)\s*$", re.MULTILINE)
 _STEPS = {"small_mlp": 1000, "plain_lstm": 30}
-#: Runs the recording with the C signatures in place of the Python ones (argv[1]: the built module).
+#: Runs the recording with the C signatures in place of the Python ones (argv[1]: this directory,
+#: argv[2]: the built module, then the arguments of gradtui).
 _PATCHED = """
-import importlib.machinery, importlib.util, sys
-path, sys.argv = sys.argv[1], ["gradtui", *sys.argv[2:]]
-loader = importlib.machinery.ExtensionFileLoader("native_signatures", path)
-spec = importlib.util.spec_from_file_location("native_signatures", path, loader=loader)
-native = importlib.util.module_from_spec(spec)
-loader.exec_module(native)
-from gradtui.engine import var_signatures
-from gradtui.model.variables import MAX_MODULE_MEMBERS
-module_signature = native.module_signature
-var_signatures.tensor_signature = native.tensor_signature
-var_signatures.module_signature = lambda m, keep: module_signature(m, keep, MAX_MODULE_MEMBERS)
+import sys
+sys.path.insert(0, sys.argv[1])
+from native_probe import load, patch
+path, sys.argv = sys.argv[2], ["gradtui", *sys.argv[3:]]
+patch(load(path))
 from gradtui.cli import main
 sys.exit(main())
 """
@@ -92,6 +87,16 @@ def load(path: Path) -> ModuleType:
     return module
 
 
+def patch(native: ModuleType) -> None:
+    """Put the C signatures where the engine calls the Python ones (before a run starts)."""
+    from gradtui.engine import var_signatures
+    from gradtui.model.variables import MAX_MODULE_MEMBERS
+
+    module_signature = native.module_signature
+    var_signatures.tensor_signature = native.tensor_signature
+    var_signatures.module_signature = lambda m, keep: module_signature(m, keep, MAX_MODULE_MEMBERS)
+
+
 def per_call(fn: Any, rounds: int = 7, number: int = 20000) -> float:
     """Median over ``rounds`` of the seconds per call of ``fn``."""
     return statistics.median(timeit.timeit(fn, number=number) / number for _ in range(rounds))
@@ -114,8 +119,6 @@ def micro(native: ModuleType) -> None:
                                 torch.nn.ReLU(), torch.nn.Linear(64, 1))  # the small MLP's
     cell = Cell()
     activation = torch.randn(8, 32, requires_grad=True) * 2
-    with torch.no_grad():
-        model(torch.randn(4, 32)).sum()
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
 
@@ -164,7 +167,8 @@ def loop_runs(path: Path, workload: str, runs: int) -> None:
         for _ in range(runs):
             for side in ("Python", "C"):
                 command = ([sys.executable, "-m", "gradtui", "--record", db, str(script), steps] if side == "Python"
-                           else [sys.executable, "-c", _PATCHED, str(path), "--record", db, str(script), steps])
+                           else [sys.executable, "-c", _PATCHED, str(HERE), str(path), "--record", db, str(script),
+                                 steps])
                 out = subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=env)
                 found = _LOOP_RE.search(out.stdout)
                 if out.returncode != 0 or found is None:

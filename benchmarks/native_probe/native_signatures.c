@@ -78,6 +78,24 @@ static int extend(PyObject *parts, PyObject *tup) {
     for (Py_ssize_t i = 0; i < n; i++) if (PyList_Append(parts, PyTuple_GET_ITEM(tup, i)) < 0) return -1;
     return 0;
 }
+/* The tensors of ``mod``'s dictionary ``attr`` (its parameters or buffers), each signed by
+ * ``sign`` onto ``parts``; counted in ``count``. -1 with an exception set on failure. */
+static int sign_members(PyObject *mod, PyObject *attr, PyObject *(*sign)(PyObject *, PyObject *),
+                        PyObject *keep, PyObject *parts, Py_ssize_t *count) {
+    PyObject *d = PyObject_GetAttr(mod, attr);
+    if (!d) return -1;
+    PyObject *key, *t; Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &key, &t)) {
+        if (t == Py_None) continue;
+        (*count)++;
+        PyObject *sig = sign(t, keep);
+        int failed = !sig || extend(parts, sig) < 0;
+        Py_XDECREF(sig);
+        if (failed) { Py_DECREF(d); return -1; }
+    }
+    Py_DECREF(d);
+    return 0;
+}
 static PyObject *py_msig(PyObject *self, PyObject *args) {
     PyObject *m, *keep; Py_ssize_t maxm;
     if (!PyArg_ParseTuple(args, "OO!n", &m, &PyList_Type, &keep, &maxm)) return NULL;
@@ -95,38 +113,17 @@ static PyObject *py_msig(PyObject *self, PyObject *args) {
         if (PyList_SetSlice(stack, last, last + 1, NULL) < 0) { Py_DECREF(mod); goto done; }
         if (mod == Py_None) { Py_DECREF(mod); continue; }
         PyObject *mid = PyLong_FromVoidPtr(mod);
+        if (!mid) { Py_DECREF(mod); goto done; }
         int has = PySet_Contains(seen, mid);
         if (has) { Py_DECREF(mid); Py_DECREF(mod); if (has < 0) goto done; continue; }
         int added = PySet_Add(seen, mid); Py_DECREF(mid);
         if (added < 0) { Py_DECREF(mod); goto done; }
-        PyObject *d = PyObject_GetAttr(mod, s_params);
-        if (!d) { Py_DECREF(mod); goto done; }
-        PyObject *key, *t; Py_ssize_t pos = 0;
-        while (PyDict_Next(d, &pos, &key, &t)) {
-            if (t == Py_None) continue;
-            count++;
-            PyObject *sig = leaf_sig(t, keep);
-            if (!sig) { Py_DECREF(d); Py_DECREF(mod); goto done; }
-            int e = extend(parts, sig); Py_DECREF(sig);
-            if (e < 0) { Py_DECREF(d); Py_DECREF(mod); goto done; }
-        }
-        Py_DECREF(d);
-        d = PyObject_GetAttr(mod, s_buffers);
-        if (!d) { Py_DECREF(mod); goto done; }
-        pos = 0;
-        while (PyDict_Next(d, &pos, &key, &t)) {
-            if (t == Py_None) continue;
-            count++;
-            PyObject *sig = tsig(t, keep);
-            if (!sig) { Py_DECREF(d); Py_DECREF(mod); goto done; }
-            int e = extend(parts, sig); Py_DECREF(sig);
-            if (e < 0) { Py_DECREF(d); Py_DECREF(mod); goto done; }
-        }
-        Py_DECREF(d);
-        d = PyObject_GetAttr(mod, s_modules);
+        if (sign_members(mod, s_params, leaf_sig, keep, parts, &count) < 0
+                || sign_members(mod, s_buffers, tsig, keep, parts, &count) < 0) { Py_DECREF(mod); goto done; }
+        PyObject *d = PyObject_GetAttr(mod, s_modules);
         Py_DECREF(mod);
         if (!d) goto done;
-        pos = 0;
+        PyObject *key, *t; Py_ssize_t pos = 0;
         while (PyDict_Next(d, &pos, &key, &t)) if (PyList_Append(stack, t) < 0) { Py_DECREF(d); goto done; }
         Py_DECREF(d);
     }
