@@ -124,3 +124,30 @@ def test_a_steps_copy_of_a_parameter_is_its_own_memory_and_its_buffer_serves_the
     again = capture.copy(p)
     assert again.data_ptr() == address and torch.equal(again, p)
     capture.close()
+
+
+def test_threads_computing_at_once_each_get_their_own_tensors_statistics() -> None:
+    """The float64 buffers of the stacks are lent one caller at a time: three threads
+    (as the script's, the writer's and the statistics thread may) never see each other's."""
+    import threading
+
+    g = torch.Generator().manual_seed(1)
+    batches = [[torch.randn(32, 64, generator=g) * (k + 1) + k for _ in range(40)] for k in range(3)]
+    failures: list[str] = []
+
+    def work(tensors: list[torch.Tensor]) -> None:
+        for _ in range(30):
+            for t, stats in zip(tensors, compute_stats_many(tensors), strict=True):
+                lo, hi, mean, std, norm = _torch_stats(t)
+                if stats is None or (stats.min, stats.max) != (lo, hi) or not (
+                        math.isclose(stats.mean, mean, rel_tol=1e-12) and math.isclose(stats.std, std, rel_tol=1e-12)
+                        and math.isclose(stats.norm, norm, rel_tol=1e-12)):
+                    failures.append(f"{stats} against {(lo, hi, mean, std, norm)}")
+                    return
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[0]

@@ -9,8 +9,9 @@ Callers run with torch functions disabled, so that this work is never the script
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -146,24 +147,68 @@ def _stacked_stats(tensors: list[torch.Tensor], n: int) -> list[TensorStats | No
     after step) are stacked as they are, not each reshaped first (1.5 µs a tensor, the
     largest cost of a stack of small ones); the minimum and maximum are two reductions,
     because ``aminmax`` along a dimension took four to eight times as long as both.
+
+    The reductions run on the stack in its own dtype where that is exact (a float32
+    minimum is the float64 one), and the float64 work happens in one buffer reused from
+    call to call (``_Scratch``), centred in place: a fresh float64 copy and a fresh centred
+    one cost most of a stack, page faults of megabytes of new memory on every call, and
+    ``vecdot`` in float64 ran four times slower than ``vector_norm``. A stack of 100
+    tensors of 2,048 elements took 1.4 ms that way, about 0.5 ms this way.
     """
+    rows_count = len(tensors)
     try:
         shape = tensors[0].shape
         if all(t.shape == shape for t in tensors):
-            x = torch.stack(tensors).view(len(tensors), n).to(torch.float64)
+            x = torch.stack(tensors).view(rows_count, n)
         else:
-            x = torch.stack([t.reshape(-1) for t in tensors]).to(torch.float64)
-        mean = x.mean(dim=1)
-        centered = x - mean[:, None]
-        rows = torch.stack((x.amin(dim=1), x.amax(dim=1), mean, torch.linalg.vecdot(centered, centered),
-                            torch.linalg.vecdot(x, x)), dim=1).tolist()
+            x = torch.stack([t.reshape(-1) for t in tensors])
+        lo, hi = x.amin(dim=1), x.amax(dim=1)
+        with _SCRATCH.lend(rows_count * n) as buffer:
+            x64 = buffer.view(rows_count, n).copy_(x)
+            mean = x64.mean(dim=1)
+            norm = _vector_norm(x64, dim=1)
+            deviation = _vector_norm(x64.sub_(mean[:, None]), dim=1)
+            rows = torch.stack((lo.to(torch.float64), hi.to(torch.float64), mean, deviation, norm), dim=1).tolist()
     except (RuntimeError, TypeError, NotImplementedError):
-        return [None] * len(tensors)
+        return [None] * rows_count
+    root = math.sqrt(n - 1)
     found: list[TensorStats | None] = []
-    for r_lo, r_hi, r_mean, deviations, squares in rows:
+    for r_lo, r_hi, r_mean, r_deviation, r_norm in rows:
         if not (math.isfinite(r_lo) and math.isfinite(r_hi)):
             found.append(None)
             continue
-        found.append(TensorStats(numel=n, min=r_lo, max=r_hi, mean=r_mean, std=math.sqrt(deviations / (n - 1)),
-                                 norm=math.sqrt(squares)))
+        found.append(TensorStats(numel=n, min=r_lo, max=r_hi, mean=r_mean, std=r_deviation / root, norm=r_norm))
     return found
+
+
+_vector_norm = torch.linalg.vector_norm
+
+
+class _Scratch:
+    """Float64 buffers for ``_stacked_stats``, lent one to a caller and given back after.
+
+    Up to three threads compute statistics at once (the script's, the writer's and the
+    statistics thread), so there is one buffer per caller at a time, never shared; each
+    grows to the largest stack it served, at most ``MANY_ELEMENTS`` elements (2 MiB).
+    Taking one and giving it back are single list operations, atomic under the GIL.
+    """
+
+    def __init__(self) -> None:
+        self._free: list[torch.Tensor] = []
+
+    @contextlib.contextmanager
+    def lend(self, elements: int) -> Iterator[torch.Tensor]:
+        free = self._free
+        try:
+            buffer = free.pop()
+        except IndexError:
+            buffer = torch.empty(0, dtype=torch.float64)
+        if buffer.numel() < elements:
+            buffer = torch.empty(elements, dtype=torch.float64)
+        try:
+            yield buffer[:elements]
+        finally:
+            free.append(buffer)
+
+
+_SCRATCH = _Scratch()
