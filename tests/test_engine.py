@@ -225,6 +225,46 @@ def test_clone_memory_stays_within_budget(tmp_path):
     assert [e.output.stats.mean for e in adds] == [float(i + 1) for i in range(40)]
 
 
+
+def _run_counting_wakes(script: Path, budget: int) -> tuple[Session, int, int]:
+    """Run ``script`` with clones budgeted at ``budget``: the session, the most clone bytes
+    waiting at any event, and how often the statistics thread was asked to start."""
+    peaks: list[int] = []
+    holder: list[Session] = []
+    session = Session(load_script(str(script)), budget_bytes=budget,
+                      sink=lambda event: peaks.append(holder[0].capture.pending_bytes))
+    holder.append(session)
+    capture = session.capture
+    start_thread = capture._ensure_materializer
+    starts: list[bool] = []
+
+    def counted() -> None:
+        starts.append(True)
+        start_thread()
+
+    capture._ensure_materializer = counted  # type: ignore[method-assign]
+    session.start()
+    assert session.join(WAIT)
+    return session, max(peaks), len(starts)
+
+
+def test_small_clones_wait_for_the_writers_batches_and_stay_within_budget(tmp_path):
+    """Clones under ``POOLED_BYTES`` do not wake the statistics thread before the whole
+    budget is waiting (the recording's batches compute them); past it, the script's thread
+    computes, so they never exceed the budget either."""
+    script = write(tmp_path, "small.py", """\
+        import torch
+        w = torch.zeros(64, 64)
+        for i in range(40):
+            w.add_(1.0)
+    """)
+    for budget, woken in ((1024 * 1024, False), (64 * 1024, True)):  # 64 and 4 clones of 16 KiB
+        session, peak, starts = _run_counting_wakes(script, budget)
+        adds = [e for e in of_kind(session.timeline, "op") if e.op == "add_"]
+        assert len(adds) == 40 and peak <= budget
+        assert (starts > 0) is woken, budget
+        assert [e.output.stats.mean for e in adds] == [float(i + 1) for i in range(40)]
+
 # ------------------------------------------------------------------ the controller
 
 

@@ -41,10 +41,14 @@ DEFAULT_BUDGET_BYTES = 12 * 1024 * 1024
 NODE_VALUES = 16
 #: Copies of at least this many bytes go into reused buffers (``TensorCapture._copy``).
 POOLED_BYTES = 256 * 1024
-#: The statistics thread starts on the waiting clones once they hold this share of the
-#: budget, not the whole of it: a model whose steps copy tens of megabytes then keeps a
-#: few steps' worth in memory, not twice the budget (on the 2.1M-parameter benchmark
-#: model, waking at the full budget left the run's peak memory 0.45x above plain's).
+#: The statistics thread starts on the waiting clones once the large ones (pooled, at
+#: least ``POOLED_BYTES`` each) hold this share of the budget, not the whole of it: a
+#: model whose steps copy tens of megabytes then keeps a few steps' worth in memory, not
+#: twice the budget (on the 2.1M-parameter benchmark model, waking at the full budget left
+#: the run's peak memory 0.45x above plain's). Small clones wake it only at the whole
+#: budget: the recording's writer computes their statistics with each batch it sends, a
+#: few hundred events apart, and a thread woken for them competes with the script for the
+#: GIL at each of its torch calls (the small MLP's loop took 6% longer with it).
 WAKE_SHARE = 8
 #: A tensor larger than this share of the budget is summarised at once, never cloned.
 _DIRECT_SHARE = 4
@@ -128,13 +132,15 @@ class TensorCapture:
     def __init__(self, max_values: int = DEFAULT_MAX_VALUES, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         self.max_values = max_values
         self.budget_bytes = budget_bytes
-        #: Past this many bytes of clones waiting, the statistics thread starts on them.
+        #: Past this many bytes of large clones waiting, the statistics thread starts on them.
         self._wake_bytes = budget_bytes // WAKE_SHARE
         # id(tensor) -> (weakref, version, data_ptr, requires_grad, summary). The weakref
         # guards against a new tensor reusing a dead one's id and memory.
         self._cache: dict[int, tuple[_KeyedRef, int, int, bool, TensorSummary]] = {}
         self._pending: OrderedDict[int, _Deferred] = OrderedDict()
         self._pending_bytes = 0
+        #: The bytes of those clones of at least ``POOLED_BYTES`` each (``WAKE_SHARE``).
+        self._pending_large = 0
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)
         self._materializer: threading.Thread | None = None
@@ -232,7 +238,9 @@ class TensorCapture:
         with self._lock:
             self._pending[id(deferred)] = deferred
             self._pending_bytes += nbytes
-        if self._pending_bytes > self._wake_bytes:
+            if nbytes >= POOLED_BYTES:
+                self._pending_large += nbytes
+        if self._pending_large > self._wake_bytes or self._pending_bytes > self.budget_bytes:
             self._enforce_budget()
         return TensorSummary(shape, dname, requires_grad, fn_name, stats_source=deferred)
 
@@ -343,7 +351,7 @@ class TensorCapture:
                 return False
             claimed = list(self._pending.values())
             self._pending.clear()
-            self._pending_bytes = 0
+            self._pending_bytes = self._pending_large = 0
             self._inflight += len(claimed)
         try:
             held = [d for d in claimed if d.lock.acquire(blocking=False)]  # the others, a reader is computing
@@ -372,6 +380,8 @@ class TensorCapture:
                 return None
             _, claimed = self._pending.popitem(last=False)
             self._pending_bytes -= claimed.nbytes
+            if claimed.nbytes >= POOLED_BYTES:
+                self._pending_large -= claimed.nbytes
             self._inflight += 1
             return claimed
 
@@ -386,7 +396,8 @@ class TensorCapture:
     def _materialize_loop(self) -> None:
         while True:
             with self._wakeup:
-                while not self._closing and not self._draining and self._pending_bytes <= self._wake_bytes:
+                while (not self._closing and not self._draining and self._pending_large <= self._wake_bytes
+                       and self._pending_bytes <= self.budget_bytes):
                     self._wakeup.wait(0.5)
                 if self._closing:
                     return
@@ -411,3 +422,5 @@ class TensorCapture:
         with self._lock:
             if self._pending.pop(id(deferred), None) is not None:
                 self._pending_bytes -= deferred.nbytes
+                if deferred.nbytes >= POOLED_BYTES:
+                    self._pending_large -= deferred.nbytes
