@@ -210,6 +210,41 @@ def test_the_thread_allowed_to_sends_its_own_batches_in_order_with_the_writers_t
     assert targets == sorted(targets) and len(set(targets)) == len(targets)
 
 
+def test_the_writers_thread_waits_its_time_from_the_last_batch_any_thread_sent(tmp_path: Path) -> None:
+    """While the script's thread sends full batches, the writer's thread does not also send
+    a part of one every ``commit_seconds`` (its statistics and pickling would take the
+    GIL from the script); it sends what waits once that long passed since the last batch."""
+    main = threading.get_ident()
+    sent: list[tuple[str, float]] = []
+    writer = StoreWriter(tmp_path / "run.db", RunInfo(script="train.py", argv=[]), commit_seconds=0.4,
+                         send_here=lambda: threading.get_ident() == main, send_every=4)
+    write = writer._write
+
+    def watched(data: bytes) -> None:
+        if transport.read_frame(io.BytesIO(data))[0] == "batch":
+            sent.append((threading.current_thread().name, time.monotonic()))
+        write(data)
+
+    writer._write = watched  # type: ignore[method-assign]
+    events = [LineReached(seq=i, file="train.py", line=1, function="<module>") for i in range(5)]
+    writer.add(events[0])  # starts the writer's thread
+    time.sleep(0.3)
+    for e in events[1:3]:
+        writer.add(e)
+    inline = time.monotonic()
+    writer.add(events[3])  # the fourth item: this thread sends the batch
+    writer.add(events[4])
+    time.sleep(0.25)  # past the writer's thread's first 0.4 s, short of 0.4 s after the batch
+    early = [name for name, _ in sent if name != "MainThread"]
+    deadline = time.monotonic() + 10
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.close("finished", 0, None)
+    assert _events_of(tmp_path / "run.db") == events
+    assert early == [] and sent[0][0] == "MainThread"
+    assert sent[1][0] == "gradtui-store" and sent[1][1] - inline >= 0.4
+
+
 def test_a_thread_not_allowed_to_send_only_queues(tmp_path: Path) -> None:
     """The app's thread (which must never run torch, as ``prepare`` does) leaves the sending to the writer's."""
     senders: list[str] = []
