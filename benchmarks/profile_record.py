@@ -18,7 +18,14 @@ loop into one part, by the innermost gradtui function on its stack that names a 
                   batch and on the recording's threads otherwise, and reading the answers
     torch         the script's own work: torch and Python with no gradtui frame below
 
-Usage:  .venv/bin/python benchmarks/profile_record.py [WORKLOAD] [STEPS] [--rate HZ] [--keep FILE]
+With ``--wall`` it samples the script's thread alone, whether it holds the GIL or not
+(py-spy's ``--idle``): its torch work, which runs without the GIL, and its waits for the
+GIL are then in the shares too, so the shares are of the loop's wall time. The GIL
+profile cannot see either: it missed that the statistics the script's thread computes
+for each batch (torch, without the GIL) and a statistics thread competing with it for the
+GIL cost more than the pickling it did see.
+
+Usage:  .venv/bin/python benchmarks/profile_record.py [WORKLOAD] [STEPS] [--rate HZ] [--wall] [--keep FILE]
 
 WORKLOAD defaults to ``benchmarks/workloads/small_mlp.py`` and STEPS to 1000. Prints the
 share of each part and its samples per training step; the absolute time depends on
@@ -61,10 +68,13 @@ def find_py_spy() -> str | None:
     return shutil.which("py-spy")
 
 
-def classify(frames: list[str], script_name: str) -> str | None:
-    """The part one sample belongs to, or None outside the training loop (imports, set-up)."""
+def classify(frames: list[str], script_name: str, wall: bool = False) -> str | None:
+    """The part one sample belongs to, or None outside the training loop (imports, set-up).
+
+    ``wall``: the script's thread alone (the recording's threads' samples are None).
+    """
     if "gradtui-store" in frames[0] or "gradtui-stats" in frames[0]:
-        return "writer"
+        return None if wall else "writer"
     if "gradtui-script" not in frames[0]:
         return None
     loop = [i for i, f in enumerate(frames) if f"({script_name}" in f]
@@ -86,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a script, or the name of one in workloads/ (default small_mlp)")
     ap.add_argument("steps", nargs="?", type=int, default=1000)
     ap.add_argument("--rate", type=int, default=250, help="samples per second (default 250)")
+    ap.add_argument("--wall", action="store_true",
+                    help="sample the script's thread with or without the GIL: shares of the loop's wall time")
     ap.add_argument("--keep", help="also keep py-spy's raw samples in this file")
     args = ap.parse_args(argv)
     spy = find_py_spy()
@@ -102,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     script = script.resolve()
     with tempfile.TemporaryDirectory(prefix="gradtui-profile-") as tmp:
         raw = Path(args.keep) if args.keep else Path(tmp) / "samples.txt"
-        cmd = [spy, "record", "--gil", "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--",
+        cmd = [spy, "record", "--idle" if args.wall else "--gil", "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--",
                sys.executable, "-m", "gradtui", "--record", str(Path(tmp) / "run.db"), str(script), str(args.steps)]
         done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0 or not raw.exists():
@@ -113,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             stack, _, n = line.rpartition(" ")
             if not stack or not n.isdigit():
                 continue
-            part = classify(stack.split(";"), script.name)
+            part = classify(stack.split(";"), script.name, args.wall)
             if part is not None:
                 counts[part] += int(n)
     total = sum(counts.values())
@@ -121,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         print("profile_record: no samples of the training loop", file=sys.stderr)
         return 2
     print(f"{script.name}, {args.steps} steps, python {sys.version.split()[0]}: "
-          f"{total} samples holding the GIL during the loop ({args.rate} Hz)")
+          f"{total} samples {'of the script thread' if args.wall else 'holding the GIL'} during the loop "
+          f"({args.rate} Hz)")
     print(f"{'part':<14} {'share':>6} {'samples/step':>13}")
     for part in ORDER:
         n = counts.get(part, 0)
