@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     script = script.resolve()
     with tempfile.TemporaryDirectory(prefix="gradtui-profile-") as tmp:
         raw = Path(args.keep) if args.keep else Path(tmp) / "samples.txt"
-        cmd = [spy, "record", "--idle" if args.wall else "--gil", "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--",
+        which = "--idle" if args.wall else "--gil"
+        cmd = [spy, "record", which, "--threads", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--",
                sys.executable, "-m", "gradtui", "--record", str(Path(tmp) / "run.db"), str(script), str(args.steps)]
         done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0 or not raw.exists():
