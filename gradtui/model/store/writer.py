@@ -14,8 +14,9 @@ are queued, and otherwise a thread of the writer's (``gradtui-store``), once
 ``commit_seconds`` passed since the last batch either sent, and on ``flush``. Sent by the
 thread that made them, a batch's objects are pickled while they are still in that core's
 cache; handed to another thread, every object crossed to the other core and back, and
-the threads took turns on the GIL across cores: with the script's thread sending, the LSTM benchmark's loop (1,200 events a
-step) took 18% less, the small MLP's the same within the noise (``benchmarks/README.md``).
+the threads took turns on the GIL across cores: with the script's thread sending, the
+LSTM benchmark's loop (1,200 events a step) took 18% less, the small MLP's the same within
+the noise (``benchmarks/README.md``).
 
 The queue is bounded: a script that makes events faster than they can be written waits in
 ``add``, so memory stays flat however long the run. ``flush`` returns once everything
