@@ -6,8 +6,9 @@ unchanged tensor can reuse its last summary (copy-on-write; the writes it misses
 norm's running statistics, are counted in ``gradtui.engine.silent_writes``); a clone is
 10-25x cheaper than summary statistics, so large tensors are cloned now and their
 statistics computed when first asked for; and a long run must not keep every clone, so clones awaiting
-statistics are held within a byte budget: past an eighth of it a second thread computes
-them, and past the whole of it the script's thread does too.
+statistics are held within a byte budget: once large clones hold an eighth of it a second
+thread computes them, and past the whole of it the script's thread does too. Otherwise the
+recording's writer computes them with each batch (``materialize_pending``).
 
 Callers run with torch functions disabled (``torch._C.DisableTorchFunction``) so that
 the work done here is never seen as the script's own.
