@@ -225,7 +225,6 @@ def test_clone_memory_stays_within_budget(tmp_path):
     assert [e.output.stats.mean for e in adds] == [float(i + 1) for i in range(40)]
 
 
-
 def _run_counting_wakes(script: Path, budget: int) -> tuple[Session, int, int]:
     """Run ``script`` with clones budgeted at ``budget``: the session, the most clone bytes
     waiting at any event, and how often the statistics thread was asked to start."""
@@ -264,6 +263,7 @@ def test_small_clones_wait_for_the_writers_batches_and_stay_within_budget(tmp_pa
         assert len(adds) == 40 and peak <= budget
         assert (starts > 0) is woken, budget
         assert [e.output.stats.mean for e in adds] == [float(i + 1) for i in range(40)]
+
 
 # ------------------------------------------------------------------ the controller
 
