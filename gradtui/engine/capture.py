@@ -238,10 +238,8 @@ class TensorCapture:
         deferred = _Deferred(clone, nbytes, self)
         with self._lock:
             self._pending[id(deferred)] = deferred
-            self._pending_bytes += nbytes
-            if nbytes >= POOLED_BYTES:
-                self._pending_large += nbytes
-        if self._pending_large > self._wake_bytes or self._pending_bytes > self.budget_bytes:
+            self._count_pending(nbytes)
+        if self._wants_thread():
             self._enforce_budget()
         return TensorSummary(shape, dname, requires_grad, fn_name, stats_source=deferred)
 
@@ -289,6 +287,16 @@ class TensorCapture:
                 return
             self._pool.setdefault((clone.numel(), clone.dtype), []).append(clone)
             self._pool_bytes += nbytes
+
+    def _count_pending(self, nbytes: int) -> None:
+        """A clone of ``abs(nbytes)`` bytes joins (positive) or leaves the waiting ones; under the lock."""
+        self._pending_bytes += nbytes
+        if abs(nbytes) >= POOLED_BYTES:
+            self._pending_large += nbytes
+
+    def _wants_thread(self) -> bool:
+        """Whether the waiting clones call for the statistics thread (``WAKE_SHARE``)."""
+        return self._pending_large > self._wake_bytes or self._pending_bytes > self.budget_bytes
 
     def _enforce_budget(self) -> None:
         """Over budget: statistics are computed on a second thread while the script runs on.
@@ -380,9 +388,7 @@ class TensorCapture:
             if not self._pending:
                 return None
             _, claimed = self._pending.popitem(last=False)
-            self._pending_bytes -= claimed.nbytes
-            if claimed.nbytes >= POOLED_BYTES:
-                self._pending_large -= claimed.nbytes
+            self._count_pending(-claimed.nbytes)
             self._inflight += 1
             return claimed
 
@@ -397,8 +403,7 @@ class TensorCapture:
     def _materialize_loop(self) -> None:
         while True:
             with self._wakeup:
-                while (not self._closing and not self._draining and self._pending_large <= self._wake_bytes
-                       and self._pending_bytes <= self.budget_bytes):
+                while not self._closing and not self._draining and not self._wants_thread():
                     self._wakeup.wait(0.5)
                 if self._closing:
                     return
@@ -422,6 +427,4 @@ class TensorCapture:
     def _released(self, deferred: _Deferred) -> None:
         with self._lock:
             if self._pending.pop(id(deferred), None) is not None:
-                self._pending_bytes -= deferred.nbytes
-                if deferred.nbytes >= POOLED_BYTES:
-                    self._pending_large -= deferred.nbytes
+                self._count_pending(-deferred.nbytes)

@@ -105,6 +105,7 @@ def _finite_part(chunk: torch.Tensor) -> tuple[torch.Tensor, int, int, tuple[flo
 #: stack (2 MiB in float64): big enough that torch's per-call cost is shared by many,
 #: small enough to stay in cache.
 MANY_ELEMENTS = 1 << 18
+_vector_norm = torch.linalg.vector_norm
 
 
 def compute_stats_many(tensors: Sequence[torch.Tensor]) -> list[TensorStats | None]:
@@ -179,9 +180,6 @@ def _stacked_stats(tensors: list[torch.Tensor], n: int) -> list[TensorStats | No
             continue
         found.append(TensorStats(numel=n, min=r_lo, max=r_hi, mean=r_mean, std=r_deviation / root, norm=r_norm))
     return found
-
-
-_vector_norm = torch.linalg.vector_norm
 
 
 class _Scratch:
