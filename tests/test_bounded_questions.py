@@ -367,3 +367,41 @@ def test_a_thinned_series_keeps_every_stretchs_extremes_and_counts_the_rest() ->
             whole.scale, whole.nans, whole.infs, whole.non_positive, whole.latest_left_out)
         assert (min(thin.ys), max(thin.ys), thin.xs[0], thin.xs[-1]) == (
             min(whole.ys), max(whole.ys), whole.xs[0], whole.xs[-1])
+
+
+def _plans(recording: Recording, asked: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, list[str]]]:
+    return [(sql, [row[3] for row in recording.execute("EXPLAIN QUERY PLAN " + sql, params)])
+            for sql, params in asked]
+
+
+def test_the_curves_read_their_indexes_not_the_events(run: tuple[Timeline, Path],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss curve and a watched value read every point of the run, so each point must
+    come from an index, never from a page of the events table among the payloads (the first
+    jump to the end of a long recording read the whole curve that way). Only the branch for
+    NaN points, which SQLite files as NULL, reads the payload, and only for those points."""
+    timeline, path = run
+    recording = Recording(path)
+    asked: list[tuple[str, tuple[Any, ...]]] = []
+    execute = recording.execute
+
+    def noted(sql: str, params: Any = ()) -> list[Any]:
+        asked.append((sql, tuple(params)))
+        return execute(sql, params)
+
+    try:
+        stored = recording.timeline().events
+        monkeypatch.setattr(recording, "execute", noted)
+        last = len(timeline.events) - 1
+        history.loss_series(stored, last, PLOT_POINTS)
+        history.watch_series(stored, last, "theta", PLOT_POINTS)
+        monkeypatch.undo()
+        curves = [(sql, params) for sql, params in asked if "kind = 'backward'" in sql or "kind = 'watch'" in sql]
+        assert {"backward" in sql for sql, _ in curves} == {True, False}, asked
+        for sql, plan in _plans(recording, curves):
+            assert not [p for p in plan if p.startswith("SCAN")], (sql, plan)
+            searches = [p for p in plan if p.startswith("SEARCH")]
+            narrow = [p for p in searches if "COVERING INDEX" not in p]
+            assert len(searches) >= 2 and len(narrow) == sql.count("json_extract") == 1, (sql, plan)
+    finally:
+        recording.close()

@@ -413,17 +413,24 @@ class StoredEvents(EventIndex):
     # SQLite keeps no NaN (the writer files it as NULL): the payload still says "nan".
     def _loss_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
         # Steps whose detail --keep-steps dropped still have their loss in the steps table.
+        # Each branch but the NaNs' reads its index alone (``schema``); those read the payload.
+        upto = self._upto(upto)
         rows = self._rec.execute("SELECT seq, nth, value FROM events WHERE kind = 'backward' AND seq > ? AND seq <= ? "
-                                 "AND (value IS NOT NULL OR json_extract(payload, '$.loss') = 'nan') "
+                                 "AND value IS NOT NULL "
+                                 "UNION ALL SELECT seq, nth, value FROM events WHERE kind = 'backward' AND seq > ? "
+                                 "AND seq <= ? AND value IS NULL AND json_extract(payload, '$.loss') = 'nan' "
                                  "UNION ALL SELECT seq, backward, loss FROM steps WHERE kept = 0 AND seq > ? "
                                  "AND seq <= ? AND loss IS NOT NULL ORDER BY seq LIMIT ?",
-                                 (after, self._upto(upto), after, self._upto(upto), limit))
+                                 (after, upto, after, upto, after, upto, limit))
         return [(int(s), float(n), math.nan if v is None else float(v)) for s, n, v in rows]
 
     def _watch_rows(self, name: str, after: int, upto: int, limit: int) -> list[tuple[int, float, float]]:
+        upto = self._upto(upto)
         rows = self._rec.execute("SELECT seq, value FROM events WHERE kind = 'watch' AND name = ? AND seq > ? "
-                                 "AND seq <= ? AND (value IS NOT NULL OR json_extract(payload, '$.value') = 'nan') "
-                                 "ORDER BY seq LIMIT ?", (name, after, self._upto(upto), limit))
+                                 "AND seq <= ? AND value IS NOT NULL UNION ALL "
+                                 "SELECT seq, value FROM events WHERE kind = 'watch' AND name = ? AND seq > ? "
+                                 "AND seq <= ? AND value IS NULL AND json_extract(payload, '$.value') = 'nan' "
+                                 "ORDER BY seq LIMIT ?", (name, after, upto, name, after, upto, limit))
         return [(int(s), 0.0, math.nan if v is None else float(v)) for s, v in rows]
 
 

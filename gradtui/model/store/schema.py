@@ -6,6 +6,15 @@ steps so far), by line (a breakpoint), by parameter (a gradient's history), and 
 start: ``events.step`` rises with ``seq``, so no index of its own is needed). The
 schema has a version of its own in ``meta``; a reader refuses another version with one
 sentence, as the JSON codec does.
+
+The loss curve and the watched values read one column of every ``backward`` or ``watch``
+event: ``events_by_kind`` holds ``nth``, ``value`` and ``name`` beside the key, and
+``steps_dropped`` the loss of each step ``--keep-steps`` dropped, so that reading a curve
+reads the index alone. Through a key-only index, each point was a page of the events
+table, among the payloads: on a 20,000-step recording of the small benchmark MLP, reading
+the whole curve (the first jump to the end) took 0.49-1.45 s from a cold disk cache,
+against 45 ms from the index, and the file grew by 0.6%. Recordings made before keep
+their narrower indexes and are read the same way, only more slowly.
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ CREATE TABLE events (
     noted INTEGER NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE INDEX events_by_kind ON events (kind, seq);
+CREATE INDEX events_by_kind ON events (kind, seq, nth, value, name);
 CREATE INDEX events_by_line ON events (file, line, seq) WHERE kind = 'line';
 CREATE INDEX events_noted ON events (seq) WHERE noted = 1;
 CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -94,7 +103,7 @@ CREATE TABLE steps (
     non_finite TEXT NOT NULL,
     kept INTEGER NOT NULL
 );
-CREATE INDEX steps_by_seq ON steps (seq);
+CREATE INDEX steps_dropped ON steps (seq, backward, loss, kept) WHERE kept = 0;
 """
 
 
