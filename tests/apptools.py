@@ -21,6 +21,7 @@ from textual.widgets.tree import TreeNode
 from gradtui.model.timeline import Timeline
 from gradtui.ui.app import GradtuiApp
 from gradtui.ui.view import View
+from gradtui.ui.widgets.source import SourceView
 from gradtui.ui.widgets.status import StatusLine
 
 THEME = "textual-dark"
@@ -100,5 +101,7 @@ def panel_text(app: GradtuiApp, selector: str) -> str:
         return "\n".join(_tree_lines(widget.root))
     if isinstance(widget, StatusLine):
         return _plain(widget.text)
+    if isinstance(widget, SourceView):
+        return _plain(widget.shown_text())
     static = widget if isinstance(widget, Static) else widget.query_one(Static)
     return _plain(static.content)

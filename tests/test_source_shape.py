@@ -1,30 +1,36 @@
-"""The source panel repaints without a new layout when only the marked line moves.
+"""The source panel draws the rows on screen alone, and moves the mark without a new layout.
 
-A Static lays the whole screen out again on every update. Moving the ``▶`` within one
-file leaves every row as wide as it was, so the panel skips that; a new file, or text
-that wraps, still gets its layout. The text shown is the same either way.
+A training script runs to thousands of lines; the panel must cost the same on every key
+whatever the file's length. It draws only the rows in view (Textual's line API), keeps
+the rows it drew, and keeps its size while the ``▶`` moves within one file, so the screen
+is not laid out again; another file of another size is. What it shows is the text the
+source has always been shown as (``render_source``, one text for the whole file).
 """
 
 from __future__ import annotations
 
 import pytest
-from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.widgets import Static
 
 from gradtui.model.events import LineReached
+from gradtui.ui.source_rows import SourceRows
 from gradtui.ui.view import View
-from gradtui.ui.widgets.source import SourceView, render_source, text_shape
+from gradtui.ui.widgets.source import SourceView, render_source
 
 SHORT = "x = 1\ny = x * 2\nprint(y)\n"
 LONGER = "import math\nx = math.pi\ny = x * 2 + 1\nprint(y)\n"
+#: A script of 2,000 lines, the loop in its middle.
+_DEFS = "".join(f"def f{i}(a):\n    return a + {i}\n\n" for i in range(330))
+LONG = _DEFS + "for i in range(3):\n    y = f1(i)\n" + _DEFS
+LONG_LOOP = _DEFS.count("\n") + 1
 
 
-def test_moving_the_mark_or_a_breakpoint_keeps_the_shape_and_another_file_does_not() -> None:
-    at_one = text_shape(render_source(SHORT, 1, set()))
-    assert at_one == text_shape(render_source(SHORT, 3, {2})) == (9, 13, 12, 4, 0)  # "●▶n " and the line
-    assert text_shape(render_source(LONGER, 1, set())) != at_one
-    assert text_shape(Text("wraps at the panel's width")) is None
+def test_each_row_is_the_row_of_the_whole_text_and_as_wide() -> None:
+    rows = SourceRows(SHORT)
+    whole = render_source(SHORT, 3, {2})
+    assert [rows.text(r, 3, frozenset({2})).plain for r in range(rows.height)] == whole.plain.split("\n")
+    assert rows.widths == (9, 13, 12, 4, 0)  # "●▶n " and the line; Syntax's closing newline; the text's last
+    assert rows.state(2, 3, frozenset({2})) == (True, False) and rows.state(1, 3, frozenset({2})) == (False, True)
 
 
 class _Harness(App[None]):
@@ -34,24 +40,48 @@ class _Harness(App[None]):
 
 def _at(line: int, file: str) -> View:
     events = [LineReached(seq=0, file=file, line=line, function="<module>")]
-    return View(events=events, cursor=0, sources={"a.py": SHORT, "b.py": LONGER})
+    return View(events=events, cursor=0, sources={"a.py": SHORT, "b.py": LONGER, "long.py": LONG})
 
 
 async def test_stepping_within_a_file_repaints_and_a_new_file_lays_out(monkeypatch: pytest.MonkeyPatch) -> None:
     layouts: list[bool] = []
-    real = Static.update
+    real = SourceView.refresh
 
-    def update(self: Static, content: object = "", *, layout: bool = True) -> None:
+    def refresh(self: SourceView, *regions: object, layout: bool = False, **kwargs: object) -> SourceView:
         layouts.append(layout)
-        real(self, content, layout=layout)  # type: ignore[arg-type]
+        return real(self, *regions, layout=layout, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Static, "update", update)
     app = _Harness()
     async with app.run_test(size=(60, 10)) as pilot:
         source = app.query_one(SourceView)
+        monkeypatch.setattr(SourceView, "refresh", refresh)
+        seen = []
         for line, file in ((1, "a.py"), (2, "a.py"), (3, "a.py"), (2, "b.py"), (4, "b.py")):
+            layouts.clear()
             source.show(_at(line, file))
             await pilot.pause()
-            body = source.query_one(Static)
-            assert str(body.render()) == str(render_source(SHORT if file == "a.py" else LONGER, line, set()))
-        assert layouts == [True, False, False, True, False]
+            seen.append(any(layouts))
+            assert source.shown_text().plain == render_source(SHORT if file == "a.py" else LONGER, line, set()).plain
+        assert seen == [True, False, False, True, False]
+
+
+async def test_a_long_file_draws_the_rows_in_view_and_centres_the_line() -> None:
+    app = _Harness()
+    async with app.run_test(size=(60, 12)) as pilot:
+        source = app.query_one(SourceView)
+        drawn: list[int] = []
+        real = source._row_strip
+
+        def row_strip(rows, row, style):  # type: ignore[no-untyped-def]
+            drawn.append(row)
+            return real(rows, row, style)
+
+        source._row_strip = row_strip  # type: ignore[method-assign]
+        source.show(_at(LONG_LOOP, "long.py"))
+        await pilot.pause()
+        await pilot.pause()
+        height = source.scrollable_content_region.height
+        assert LONG_LOOP - 1 in drawn and len(set(drawn)) <= 2 * height  # a screenful or two, not the 2,000
+        assert source.scroll_offset.y == LONG_LOOP - 1 - height // 2
+        lines = [source.render_line(y).text for y in range(height)]
+        assert any(line.startswith(f" ▶ {LONG_LOOP} for i in range(3):") for line in lines), lines
