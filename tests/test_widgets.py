@@ -132,3 +132,49 @@ def test_the_status_line_grows_at_once_and_gives_rows_back_only_after_a_run_of_s
 
     rows = StickyRows(keep=3)
     assert [rows.fit(n) for n in (2, 3, 2, 2, 2, 2, 4, 1, 1, 1)] == [2, 3, 3, 3, 2, 2, 4, 4, 4, 1]
+
+
+class OutputHarness(App[None]):
+    CSS_PATH = "../gradtui/ui/app.tcss"
+
+    def compose(self) -> ComposeResult:
+        from gradtui.ui.widgets.output import OutputView
+
+        yield OutputView(id="output")
+
+
+async def test_output_that_fits_the_panel_is_shown_without_a_layout_and_longer_output_scrolls_to_its_end() -> None:
+    """Printed text shows in full whichever way it came: new text that fits the panel as the
+    text before it did needs no layout of the screen (a training loop prints every few keys);
+    text that does not fit is laid out and scrolled to its newest line."""
+    from textual.widgets import Static
+
+    from gradtui.model.events import OutputWritten
+    from gradtui.ui.widgets.output import OutputView
+
+    app = OutputHarness()
+    async with app.run_test(size=(60, 12)) as pilot:
+        panel = app.query_one(OutputView)
+        body = panel.query_one(Static)
+        layouts: list[bool] = []
+        real = Static.update
+
+        def update(content: object = "", *, layout: bool = True) -> None:
+            layouts.append(layout)
+            real(body, content, layout=layout)  # type: ignore[arg-type]
+
+        body.update = update  # type: ignore[method-assign]
+        events: list[object] = [LineReached(seq=0, file="a.py", line=1, function="<module>")]
+        printed = ["epoch 0 loss 1.0\n", "epoch 1 loss 0.5\n", "".join(f"row {i}\n" for i in range(40)), "done\n"]
+        for text in printed:
+            events.append(OutputWritten(seq=len(events), file="a.py", line=1, stream="stdout", text=text))
+            panel.show(View(events=events, cursor=len(events) - 1))  # type: ignore[arg-type]
+            await pilot.pause()
+            await pilot.pause()
+            shown = "".join(printed[: printed.index(text) + 1]).rstrip("\n")
+            assert str(body.content) == shown
+        # the first text, laid out; the second fits as the first did; the long one, laid out and
+        # scrolled to its end; the line after it, laid out again (the one before did not fit)
+        assert layouts == [True, False, True, True]
+        assert panel.scroll_y == panel.max_scroll_y > 0
+        assert body.size.height == shown.count("\n") + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import ScrollableContainer
 from textual.widgets import Static
@@ -70,6 +71,8 @@ class OutputView(ScrollableContainer):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._body = Static("", expand=False)
         self._shown: object = ()
+        #: Whether the text on screen fits the panel: the body then fills it exactly (app.tcss).
+        self._fitted = False
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield self._body
@@ -80,5 +83,18 @@ class OutputView(ScrollableContainer):
         if key == self._shown:
             return
         self._shown = key
-        self._body.update(render_output(view))
-        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+        text = render_output(view)
+        fits = self._fits(text)
+        if fits and self._fitted:
+            # The body is as large as the panel before and after: the screen need not be laid out.
+            self._body.update(text, layout=False)
+        else:
+            self._body.update(text)
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+        self._fitted = fits
+
+    def _fits(self, text: Text) -> bool:
+        """Whether ``text`` fits the panel's viewport without wrapping or scrolling."""
+        region = self.scrollable_content_region
+        rows = text.plain.split("\n")
+        return 0 < len(rows) <= region.height and max(map(cell_len, rows)) <= region.width
