@@ -20,7 +20,9 @@ from textual.widgets.tree import TreeNode
 
 from gradtui.model.timeline import Timeline
 from gradtui.ui.app import GradtuiApp
+from gradtui.ui.drawn_lines import DrawnLines
 from gradtui.ui.view import View
+from gradtui.ui.widgets.panel import EventPanel
 from gradtui.ui.widgets.source import SourceView
 from gradtui.ui.widgets.status import StatusLine
 
@@ -103,5 +105,7 @@ def panel_text(app: GradtuiApp, selector: str) -> str:
         return _plain(widget.text)
     if isinstance(widget, SourceView):
         return _plain(widget.shown_text())
+    if isinstance(widget, EventPanel):
+        return _plain(widget.query_one(DrawnLines).content)
     static = widget if isinstance(widget, Static) else widget.query_one(Static)
     return _plain(static.content)

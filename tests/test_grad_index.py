@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from rich.text import Text
-from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import (
@@ -39,6 +38,7 @@ from gradtui.model.index import IndexedEvents
 from gradtui.model.store.export import write_timeline
 from gradtui.model.store.reader import Recording, StoredEvents
 from gradtui.model.tensors import TensorStats, TensorSummary
+from gradtui.ui.drawn_lines import DrawnLines
 from gradtui.ui.view import View
 from gradtui.ui.widgets.grads import GradHistory, render_grads
 from tests.apptools import live_app, press, started
@@ -284,7 +284,7 @@ async def test_the_panel_shows_what_the_rebuild_gives_as_the_cursor_walks() -> N
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot)
         await press(pilot, "c")
-        body = app.query_one(GradHistory).query_one(Static)
+        body = app.query_one(GradHistory).query_one(DrawnLines)
         for key in ["E"] * 6 + ["e"] * 3 + ["S"] * 5 + ["s"] * 2 + ["C", "c"]:
             await press(pilot, key)
             drawn, expected = body.content, reference_text(app.events, app.cursor)

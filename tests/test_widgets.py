@@ -178,3 +178,62 @@ async def test_output_that_fits_the_panel_is_shown_without_a_layout_and_longer_o
         assert layouts == [True, False, True, True]
         assert panel.scroll_y == panel.max_scroll_y > 0
         assert body.size.height == shown.count("\n") + 1
+
+
+class DrawnHarness(App[None]):
+    CSS = "Horizontal { height: auto; } Static, DrawnLines { width: 36; }"
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import Horizontal
+        from textual.widgets import Static
+
+        from gradtui.ui.drawn_lines import DrawnLines
+
+        with Horizontal():
+            yield Static("")
+            yield DrawnLines()
+
+
+async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_per_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The panels' bodies show what a ``Static`` shows of the same content, line for line and
+    style for style, a wrapping table and a text alike; shown again under its key, a content
+    is not drawn again, and a new timeline forgets the keys."""
+    from rich.table import Table
+    from rich.text import Text
+    from textual.geometry import Region
+    from textual.visual import Visual
+    from textual.widgets import Static
+
+    from gradtui.ui.drawn_lines import DrawnLines
+
+    table = Table(box=None, pad_edge=False, show_edge=False, title="opt.step() · line 9", title_justify="left")
+    for column in ("parameter", "before", "after", "change"):
+        table.add_column(column, style="bold green" if column == "parameter" else None)
+    for i in range(12):
+        table.add_row(f"model.{i}.weight", f"<float32 16x16 mean={i / 7:.6g} norm={i * 3.1:.6g}>", "0.5", "-0.25")
+    text = Text.assemble(("w.grad", "bold green"), "  None → 2 → 4 ", ("→ 6", "bold reverse"), " ⟲ zero_grad" * 6)
+    app = DrawnHarness()
+    async with app.run_test(size=(80, 60)) as pilot:
+        static, drawn = app.query_one(Static), app.query_one(DrawnLines)
+        for key, content in (("table", table), ("text", text)):
+            static.update(content)
+            drawn.show(content, key)
+            drawn.refresh(layout=True)  # as a panel does when its height changes
+            await pilot.pause()
+            await pilot.pause()
+            assert static.size == drawn.size and drawn.size.height >= 3
+            region = Region(0, 0, drawn.size.width, drawn.size.height)
+            assert drawn.render_lines(region) == static.render_lines(region)
+        draws = []
+        real = Visual.to_strips
+
+        def to_strips(*args, **kwargs):  # type: ignore[no-untyped-def]
+            draws.append(args[1])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(Visual, "to_strips", to_strips)
+        drawn.show(table, "table")
+        assert drawn.height_at(36) > 3 and draws == []  # kept from the first time
+        drawn.forget()
+        drawn.show(table, "table")
+        assert drawn.height_at(36) > 3 and len(draws) == 1

@@ -4,7 +4,8 @@ The gradients, parameters and optimizer panels each depend on one kind of event 
 (the latest backward or zero_grad, the latest step …). Drawing one again can re-lay out
 the whole screen, so a panel redraws only when that event changes, not at all while it
 is hidden in a tab (opening the tab redraws everything), and asks for a layout only when
-its height must change (``_put``).
+its height must change (``_put``). Its content is drawn once per event and width
+(``gradtui.ui.drawn_lines``): a model of 150 parameters has hundreds of rows to draw.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from rich.console import RenderableType
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Static
 
 from gradtui.model import history
 from gradtui.model.events import Event
+from gradtui.ui.drawn_lines import DrawnLines
 from gradtui.ui.sticky_rows import StickyRows
 from gradtui.ui.view import View
 
@@ -40,10 +41,12 @@ class EventPanel(VerticalScroll):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._body = Static("")
+        self._body = DrawnLines()
         self._sticky = StickyRows()
         self._drawn: object = ()
         self._view: View | None = None
+        #: The events the kept drawings belong to: another timeline's seqs are other events.
+        self._events: object = None
 
     def tensor_names(self, view: View) -> tuple[str, ...]:
         """The tensors the panel shows, by the script's names (``w``, ``net.0.weight``)."""
@@ -64,27 +67,31 @@ class EventPanel(VerticalScroll):
         self._view = view
         if not self.display or (self.parent is not None and not self.parent.display):
             return
+        if view.events is not self._events:
+            self._events = view.events
+            self._body.forget()
         latest = history.latest(view.events, view.cursor, self.KINDS)
         key = None if latest is None else latest.seq
         if key != self._drawn:
             self._drawn = key
-            self._put(self.render_view(view))
+            self._put(self.render_view(view), key)
 
-    def _put(self, content: RenderableType) -> None:
+    def _put(self, content: RenderableType, key: object = None) -> None:
         """Show ``content``, laying the screen out again only if the panel's height must change.
 
-        ``Static`` asks for a layout of the whole screen on every update (about 15 ms at
-        120x40, and a second one when the panel's scroll height changed). Here the new
-        content is measured (a render of this panel) and the body keeps its height unless
-        the content needs more, or a run of contents needed less (``gradtui.ui.sticky_rows``):
-        stepping between a step's rows and a zero_grad's then lays nothing out.
+        A layout of the whole screen costs about 15 ms at 120x40 (and a second one when the
+        panel's scroll height changed). Here the new content is measured (drawn once, the
+        lines kept for painting) and the body keeps its height unless the content needs
+        more, or a run of contents needed less (``gradtui.ui.sticky_rows``): stepping
+        between a step's rows and a zero_grad's then lays nothing out. ``key`` names the
+        content (the event it shows), so that it is drawn once however often it is shown.
         """
         body = self._body
         width = body.size.width
-        body.update(content, layout=False)
+        body.show(content, key)
         if width <= 0:  # not laid out yet: the layout measures it
             body.refresh(layout=True)
             return
-        height = self._sticky.fit(body.get_content_height(self.size, self.app.size, width))
+        height = self._sticky.fit(body.height_at(width))
         if height != body.size.height:
             body.styles.min_height = height  # a change of style lays the screen out
