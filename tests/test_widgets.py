@@ -201,7 +201,7 @@ async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_pe
     from rich.table import Table
     from rich.text import Text
     from textual.geometry import Region
-    from textual.visual import Visual
+    from textual.visual import Visual, visualize
     from textual.widgets import Static
 
     from gradtui.ui.drawn_lines import DrawnLines
@@ -212,16 +212,18 @@ async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_pe
     for i in range(12):
         table.add_row(f"model.{i}.weight", f"<float32 16x16 mean={i / 7:.6g} norm={i * 3.1:.6g}>", "0.5", "-0.25")
     text = Text.assemble(("w.grad", "bold green"), "  None → 2 → 4 ", ("→ 6", "bold reverse"), " ⟲ zero_grad" * 6)
+    # lines of their own, a style across a newline, a blank line, a word longer than the width
+    lines = Text.assemble(("a.grad  1\nb", "bold"), ".grad  2 → ", ("3", "reverse"), "\n\n", "x" * 50, " end\n")
     app = DrawnHarness()
     async with app.run_test(size=(80, 60)) as pilot:
         static, drawn = app.query_one(Static), app.query_one(DrawnLines)
-        for key, content in (("table", table), ("text", text)):
+        for key, content in (("table", table), ("text", text), ("lines", lines), ("short", Text("no backward() yet"))):
             static.update(content)
             drawn.show(content, key)
             drawn.refresh(layout=True)  # as a panel does when its height changes
             await pilot.pause()
             await pilot.pause()
-            assert static.size == drawn.size and drawn.size.height >= 3
+            assert static.size == drawn.size
             region = Region(0, 0, drawn.size.width, drawn.size.height)
             assert drawn.render_lines(region) == static.render_lines(region)
         draws = []
@@ -237,3 +239,12 @@ async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_pe
         drawn.forget()
         drawn.show(table, "table")
         assert drawn.height_at(36) > 3 and len(draws) == 1
+        # a text: its lines are drawn as they are asked for, not before
+        draws.clear()
+        many = Text("\n").join(Text(f"leaf{i}.grad  " + "None → 2 " * 6) for i in range(300))
+        drawn.show(many, "many")
+        assert drawn.height_at(36) == 600 and draws == []
+        row = drawn.render_line(301)
+        assert len(draws) == 1  # the one line of the text that row 301 is in
+        whole = real(drawn, visualize(drawn, many), 36, None, drawn.visual_style)
+        assert len(whole) == 600 and row == whole[301]  # the same segments, styles and selection offsets
