@@ -11,10 +11,12 @@ not count. Per workload it reports p50, p95 and max, split by:
 - ``history``: ``S`` / ``s`` over events the app already holds (nothing re-runs).
 
 Targets (p95): 50 ms on a tutorial scenario and on the same scenario in a script of
-about 1,600 lines (``long_script``: the tutorial after 400 small functions, written to a
+1,650 lines (``long_script``: the tutorial after 400 small functions, written to a
 temporary folder; a key must cost the same whatever the length of the file), 100 ms on a
-model of about two million parameters. Each figure is also printed as a fraction of its target, which is what to
-compare between machines; the milliseconds themselves move with the machine's load.
+model of about two million parameters and on one of 152 parameter tensors
+(``deep_mlp_152``: 76 small linear layers, whose parameters and gradients panels run to
+hundreds of rows). Each figure is also printed as a fraction of its target, which is
+what to compare between machines; the milliseconds themselves move with the machine's load.
 
 Usage:  .venv/bin/python benchmarks/step_latency.py [--steps N] [--only WORKLOAD] [--json]
 """
@@ -57,10 +59,35 @@ def long_script() -> Path:
 
 
 #: name: (the script, or what writes it; its arguments; the p95 target in ms)
+DEEP_MLP = """\
+import torch
+
+torch.manual_seed(0)
+# 76 layers in one line: the keys reach the training loop at once (map calls no code of the script's)
+model = torch.nn.Sequential(*map(torch.nn.Linear, [16] * 76, [16] * 76))
+x = torch.randn(32, 16)
+y = torch.randn(32, 16)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(30):
+    opt.zero_grad()
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+
+def deep_mlp() -> Path:
+    """A model of 152 parameter tensors (76 linear layers), in a temporary folder."""
+    path = Path(tempfile.mkdtemp(prefix="gradtui-latency-")) / "deep_mlp.py"
+    path.write_text(DEEP_MLP, encoding="utf-8")
+    return path
+
+
 WORKLOADS: dict[str, tuple[Path | Callable[[], Path], list[str], float]] = {
     "accumulation": (ROOT / "scenarios" / "accumulation.py", [], 50.0),
     "long_script": (long_script, [], 50.0),
     "big_model_2.1M": (HERE / "workloads" / "big_model.py", ["3"], 100.0),
+    "deep_mlp_152": (deep_mlp, [], 100.0),
 }
 SETTLE_TIMEOUT = 60.0
 
