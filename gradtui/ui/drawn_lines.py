@@ -7,9 +7,9 @@ paint), and again whenever the screen was laid out: on a model of 151 parameters
 140 ms for the parameters and 173 ms for the gradients at every draw, and a key took half
 a second. ``DrawnLines`` draws its content once per width and style (a text only as far
 as it comes into view), answers its height from that, and hands the compositor only the
-lines it asks for. The lines of the
-last few contents are kept (``KEPT``), so going back and forth between two events, as
-``c`` and ``C`` or ``e`` and ``E`` do, draws nothing again.
+lines it asks for. The drawings of the last few contents are kept (``KEPT``), so going
+back and forth between two events, as ``c`` and ``C`` or ``e`` and ``E`` do, draws
+nothing again.
 """
 
 from __future__ import annotations
