@@ -85,3 +85,14 @@ async def test_a_long_file_draws_the_rows_in_view_and_centres_the_line() -> None
         assert source.scroll_offset.y == LONG_LOOP - 1 - height // 2
         lines = [source.render_line(y).text for y in range(height)]
         assert any(line.startswith(f" ▶ {LONG_LOOP} for i in range(3):") for line in lines), lines
+
+
+async def test_a_file_whose_text_is_not_available_says_so() -> None:
+    app = _Harness()
+    async with app.run_test(size=(60, 10)) as pilot:
+        source = app.query_one(SourceView)
+        source.show(_at(3, "gone.py"))  # in no recording's sources, and not on disk
+        await pilot.pause()
+        note = "(the source of gone.py is not available)"
+        assert source.shown_text().plain.rstrip("\n") == note
+        assert source.render_line(0).text.startswith(note)

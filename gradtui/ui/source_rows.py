@@ -151,7 +151,9 @@ class SourceRows:
         """Every row as one text, each ending in a newline: for a view of the whole file at once."""
         marks = frozenset(marks)
         out = Text(no_wrap=True, overflow="ignore")
-        for row in range(self.height - 1):
+        # The empty row after the last is the newline the last row ends with.
+        rows = self.height - 1 if self._kinds[-1][0] == _BLANK else self.height
+        for row in range(rows):
             out.append_text(self.text(row, current, marks))
             out.append("\n")
         return out
