@@ -174,7 +174,7 @@ async def test_output_that_fits_the_panel_is_shown_without_a_layout_and_longer_o
             shown = "".join(printed[: printed.index(text) + 1]).rstrip("\n")
             assert str(body.content) == shown
         # the first text, laid out; the second fits as the first did; the long one, laid out and
-        # scrolled to its end; the line after it, laid out again (the one before did not fit)
+        # scrolled to its end; with one line more, still too long: laid out and scrolled again
         assert layouts == [True, False, True, True]
         assert panel.scroll_y == panel.max_scroll_y > 0
         assert body.size.height == shown.count("\n") + 1
@@ -197,7 +197,8 @@ class DrawnHarness(App[None]):
 async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_per_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The panels' bodies show what a ``Static`` shows of the same content, line for line and
     style for style, a wrapping table and a text alike; shown again under its key, a content
-    is not drawn again, and a new timeline forgets the keys."""
+    is not drawn again until the kept drawings are forgotten (a panel does so for another
+    timeline); a text is drawn only as far as its rows are asked for."""
     from rich.table import Table
     from rich.text import Text
     from textual.geometry import Region
