@@ -58,7 +58,7 @@ def long_script() -> Path:
     return path
 
 
-#: name: (the script, or what writes it; its arguments; the p95 target in ms)
+#: The script of ``deep_mlp_152``.
 DEEP_MLP = """\
 import torch
 
@@ -83,6 +83,7 @@ def deep_mlp() -> Path:
     return path
 
 
+#: name: (the script, or what writes it; its arguments; the p95 target in ms)
 WORKLOADS: dict[str, tuple[Path | Callable[[], Path], list[str], float]] = {
     "accumulation": (ROOT / "scenarios" / "accumulation.py", [], 50.0),
     "long_script": (long_script, [], 50.0),
