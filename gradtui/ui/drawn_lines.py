@@ -3,7 +3,7 @@
 The gradients, parameters and optimizer panels show a table or a text with a row per
 tensor: a real model's 150 parameters make hundreds of wrapped rows. In a ``Static``
 Textual drew all of them twice for each new event (once to measure the height, once to
-paint), and again whenever the screen was laid out: on a model of 151 parameters that was
+paint), and again whenever the screen was laid out: on a model of 152 parameters that was
 140 ms for the parameters and 173 ms for the gradients at every draw, and a key took half
 a second. ``DrawnLines`` draws its content once per width and style (a text only as far
 as it comes into view), answers its height from that, and hands the compositor only the
@@ -113,7 +113,7 @@ class _Drawing:
     A text is taken a line at a time (its ``\n``-separated lines wrap independently, as
     Textual wraps them): each line's height is worked out at once, which is what the
     scroll needs, and its rows are drawn only when one of them comes into view. On a
-    model of 151 parameters the gradients' text has 1,962 rows: working out the heights
+    model of 152 parameters the gradients' text has 1,962 rows: working out the heights
     took 67 ms, drawing all of them 204 ms. Anything else (a table) is drawn whole.
     """
 
