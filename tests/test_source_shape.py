@@ -25,12 +25,26 @@ LONG = _DEFS + "for i in range(3):\n    y = f1(i)\n" + _DEFS
 LONG_LOOP = _DEFS.count("\n") + 1
 
 
-def test_each_row_is_the_row_of_the_whole_text_and_as_wide() -> None:
+def _expected(text: str, line: int, marks: frozenset[int] = frozenset()) -> list[str]:
+    """The panel's rows for a file of under ten lines, written out: a breakpoint ``●``, the
+    ``▶``, the number and the code; the highlighter's closing empty line numbered too, then
+    the empty row after the last."""
+    code = text.rstrip("\n").split("\n") + [""]
+    return [f"{'●' if n in marks else ' '}{'▶' if n == line else ' '}{n} {src}"
+            for n, src in enumerate(code, start=1)] + [""]
+
+
+def test_each_row_shows_its_line_its_marks_and_its_width() -> None:
     rows = SourceRows(SHORT)
-    whole = render_source(SHORT, 3, {2})
-    assert [rows.text(r, 3, frozenset({2})).plain for r in range(rows.height)] == whole.plain.split("\n")
-    assert rows.widths == (9, 13, 12, 4, 0)  # "●▶n " and the line; Syntax's closing newline; the text's last
-    assert rows.state(2, 3, frozenset({2})) == (True, False) and rows.state(1, 3, frozenset({2})) == (False, True)
+    marks = frozenset({2})
+    assert [rows.text(r, 3, marks).plain for r in range(rows.height)] == _expected(SHORT, 3, marks) == [
+        "  1 x = 1", "● 2 y = x * 2", " ▶3 print(y)", "  4 ", ""]
+    assert render_source(SHORT, 3, {2}).plain == "\n".join(_expected(SHORT, 3, marks))
+    assert rows.widths == (9, 13, 12, 4, 0)
+    current = rows.text(2, 3, marks)
+    shaded = [(span.start, span.end) for span in current.spans if str(span.style) == "on #3a3a00"]
+    assert shaded == [(0, len(current))]
+    assert rows.state(2, 3, marks) == (True, False) and rows.state(1, 3, marks) == (False, True)
 
 
 class _Harness(App[None]):
@@ -61,7 +75,7 @@ async def test_stepping_within_a_file_repaints_and_a_new_file_lays_out(monkeypat
             source.show(_at(line, file))
             await pilot.pause()
             seen.append(any(layouts))
-            assert source.shown_text().plain == render_source(SHORT if file == "a.py" else LONGER, line, set()).plain
+            assert source.shown_text().plain.split("\n") == _expected(SHORT if file == "a.py" else LONGER, line)
         assert seen == [True, False, False, True, False]
 
 
