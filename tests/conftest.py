@@ -6,7 +6,9 @@ are removed for every test, so snapshots and Pilot tests see the same screen any
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -27,8 +29,11 @@ for _var in ("NO_COLOR", "COLUMNS", "LINES", "TEXTUAL_THEME", "FORCE_COLOR"):
 # and snapshots show it. Set before torch is first imported, inherited by subprocesses.
 os.environ.update(ATEN_CPU_CAPABILITY="default", OMP_NUM_THREADS="1", MKL_CBWR="COMPATIBLE")
 # Automatic recordings of the debugger and of --record OUT.json go to a folder of the
-# test run's own, never to the user's cache.
-os.environ.setdefault("GRADTUI_CACHE_DIR", tempfile.mkdtemp(prefix="gradtui-test-cache-"))
+# test run's own, never to the user's cache, removed when the run ends (by the process
+# that made it: the run's subprocesses inherit the variable and leave the folder be).
+if "GRADTUI_CACHE_DIR" not in os.environ:
+    os.environ["GRADTUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="gradtui-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["GRADTUI_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,7 @@ from gradtui.ui.cell_keys import CellKeys
 from gradtui.ui.engine_link import Engine, EngineReported, relay_reports
 from gradtui.ui.evaluations import Evaluations
 from gradtui.ui.help import HelpScreen
+from gradtui.ui.idle_collections import IdleCollections
 from gradtui.ui.inspect_actions import QUICK_WAIT_SECONDS, InspectActions
 from gradtui.ui.keys import KEYS
 from gradtui.ui.stop_commands import StopCommands
@@ -95,6 +96,8 @@ class GradtuiApp(InspectActions, CellKeys):
         #: Events counted by the latest progress report, while the engine runs.
         self._progress: int | None = None
         self._frozen = False
+        #: Full garbage collections wait for a moment no key waits for.
+        self.collections = IdleCollections()
         self._continuing = False  # the engine runs for a ``c``: say which event stop ended it
         self._quitting = threading.Event()
         #: The frame the variables panel and the prompt look at: 0 the innermost, u/d move.
@@ -122,6 +125,8 @@ class GradtuiApp(InspectActions, CellKeys):
 
     def on_mount(self) -> None:
         self.theme = self._theme_name
+        self.collections.start()
+        self.set_interval(0.25, self._collect_when_idle)
         self.sub_title = os.path.basename(self.timeline.script)
         titles = {"#grads": "Gradients", "#output": "Output", "#state-tabs": "Parameters · Optimizer · Variables"}
         for selector, title in titles.items():
@@ -131,6 +136,9 @@ class GradtuiApp(InspectActions, CellKeys):
             self._wait_for_engine()
         else:
             self._settle(0)  # a replay opens where the run began
+
+    def _collect_when_idle(self) -> None:
+        self.collections.tick(engine_running=self.running and self.engine is not None)
 
     # ------------------------------------------------------------------ drawing
 
@@ -157,6 +165,7 @@ class GradtuiApp(InspectActions, CellKeys):
         for panel in panels:
             panel.show(view)
         self._show_variables(view)
+        self.collections.touched()
 
     def _settle(self, cursor: int) -> None:
         """The engine waits for the app (or there is none): show event ``cursor``."""
@@ -356,6 +365,7 @@ class GradtuiApp(InspectActions, CellKeys):
 
     def on_unmount(self) -> None:
         self._quitting.set()
+        self.collections.stop()
         if self.engine is not None:
             self.engine.stop()
 
