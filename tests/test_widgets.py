@@ -249,3 +249,52 @@ async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_pe
         assert len(draws) == 1  # the one line of the text that row 301 is in
         whole = real(drawn, visualize(drawn, many), 36, None, drawn.visual_style)
         assert len(whole) == 600 and row == whole[301]  # the same segments, styles and selection offsets
+
+
+async def test_a_one_line_table_paints_what_a_static_paints_and_draws_only_the_rows_in_view(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A table of a line per tensor (a model of many): the body paints what a ``Static`` paints
+    of the whole table, its height known without drawing a row, and a row drawn when asked for."""
+    from rich.text import Text
+    from textual.geometry import Region
+    from textual.visual import Visual
+    from textual.widgets import Static
+
+    from gradtui.ui.drawn_lines import DrawnLines
+    from gradtui.ui.one_line_table import OneLineTable
+
+    rows = [(f"model.encoder.{i}.weight", f"{i * 0.37:.4g}", Text.assemble("None → ", (f"{i}.5", "bold reverse")))
+            for i in range(200)]
+    title = Text.assemble(("Adam", "bold"), " opt · step() #3 · a title long enough to wrap at 36 cells")
+    table = OneLineTable.of(title, ("parameter", "‖before‖", "values"), ("bold green", "", ""), rows,
+                            shrink_first=(0,))
+    app = DrawnHarness()
+    async with app.run_test(size=(80, 250)) as pilot:
+        static, drawn = app.query_one(Static), app.query_one(DrawnLines)
+        static.update(table)
+        drawn.show(table, "many")
+        drawn.refresh(layout=True)
+        await pilot.pause()
+        await pilot.pause()
+        assert static.size == drawn.size and drawn.size.height == 2 + 1 + 200  # the title wraps once
+        region = Region(0, 0, drawn.size.width, drawn.size.height)
+
+        def painted(strips):  # type: ignore[no-untyped-def]
+            """Each cell's character and style as the terminal shows them: a Rich renderable's
+            segments carry no selection offsets, and a blank cell shows its background alone."""
+            return [[(ch, None if style is None else style.bgcolor if ch == " " and not style.reverse
+                      else style.clear_meta_and_links()) for text, style, _ in strip for ch in text]
+                    for strip in strips]
+
+        assert painted(drawn.render_lines(region)) == painted(static.render_lines(region))
+        draws = []
+        real = Visual.to_strips
+
+        def to_strips(*args, **kwargs):  # type: ignore[no-untyped-def]
+            draws.append(args[1])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(Visual, "to_strips", to_strips)
+        drawn.show(table, "again")
+        assert drawn.height_at(36) == 203 and len(draws) == 0  # the title measured, nothing drawn
+        row = drawn.render_line(150)
+        assert len(draws) == 1 and row.text == "….147.weight  54.39     None → 147.5"

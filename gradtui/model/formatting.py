@@ -41,8 +41,8 @@ ARROW = "→"
 INLINE_ELEMENTS = 8
 
 
-def format_number(x: object) -> str:
-    """Six significant digits, no trailing zeros: 2, 0.6, 3.65616e-05, nan, -inf."""
+def format_number(x: object, digits: int = 6) -> str:
+    """Six significant digits (or ``digits``), no trailing zeros: 2, 0.6, 3.65616e-05, nan, -inf."""
     if isinstance(x, bool):
         return str(x)
     if isinstance(x, int):
@@ -52,10 +52,10 @@ def format_number(x: object) -> str:
             return "nan"
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
-        text = format(x, ".6g")
+        text = format(x, f".{digits}g")
         return "0" if text == "-0" else text
     if isinstance(x, complex):
-        return f"({format_number(x.real)}{'+' if x.imag >= 0 else '-'}{format_number(abs(x.imag))}j)"
+        return f"({format_number(x.real, digits)}{'+' if x.imag >= 0 else '-'}{format_number(abs(x.imag), digits)}j)"
     return str(x)
 
 
@@ -114,6 +114,22 @@ def format_tensor(t: TensorSummary | None, inline: int = INLINE_ELEMENTS) -> str
         return format_number(scalar) if scalar is not None else format_values(t.values)
     stats = t.stats if t.values is None else stats_from_values(t)
     return f"<{t.dtype} {format_shape(t.shape)} {format_stats(stats)}>"
+
+
+def format_brief(t: TensorSummary | None, digits: int = 4) -> str:
+    """A tensor in a few characters, for a table of a line per tensor: ``None``, the value of
+    one element, else the norm (and how many elements are not finite), to ``digits``."""
+    if t is None:
+        return "None"
+    scalar = t.scalar() if t.values is not None and t.numel == 1 else None
+    if scalar is not None:
+        return format_number(scalar, digits)
+    stats = t.stats if t.values is None else stats_from_values(t)
+    if stats is None:
+        return "no values kept"
+    parts = [format_number(stats.norm, digits)] if stats.norm is not None else []
+    parts += [f"{name}×{count}" for name, count in (("nan", stats.nan), ("inf", stats.inf)) if count]
+    return " ".join(parts)
 
 
 def format_change(name: str, change: Change) -> str:
@@ -305,11 +321,13 @@ def _difference(after: Any, before: Any) -> Any:
     raise ValueError("not comparable")
 
 
-def format_delta(before: TensorSummary | None, after: TensorSummary | None, inline: int = INLINE_ELEMENTS) -> str:
+def format_delta(before: TensorSummary | None, after: TensorSummary | None, inline: int = INLINE_ELEMENTS,
+                 digits: int = 6) -> str:
     """The change between two values as one short text: ``-0.4``, ``[0.1, -0.2]``, ``Δnorm +0.03``.
 
     Element-wise ``after - before`` where both kept their values (the exact difference of
-    the numbers torch held); for large tensors the change of the norm; words for None.
+    the numbers torch held; a list up to ``inline`` elements, else the largest); for large
+    tensors the change of the norm; words for None. Numbers to ``digits`` digits.
     """
     if before is None and after is None:
         return ""
@@ -326,16 +344,16 @@ def format_delta(before: TensorSummary | None, after: TensorSummary | None, inli
         while flat and isinstance(flat[0], list):
             flat = [x for row in flat for x in row]
         if len(flat) == 1:
-            return _signed(flat[0])
+            return _signed(flat[0], digits)
         if before.numel <= inline:
             return format_values(diff)
-        return f"max |Δ| {format_number(max((abs(x) for x in flat), default=0.0))}"
+        return f"max |Δ| {format_number(max((abs(x) for x in flat), default=0.0), digits)}"
     b, a = stats_from_values(before), stats_from_values(after)
     if a is not None and b is not None and a.norm is not None and b.norm is not None:
-        return f"norm {_signed(a.norm - b.norm)}"
+        return f"norm {_signed(a.norm - b.norm, digits)}"
     return ""
 
 
-def _signed(x: float) -> str:
-    text = format_number(x)
+def _signed(x: float, digits: int = 6) -> str:
+    text = format_number(x, digits)
     return text if text.startswith("-") or text in ("0", "nan") else "+" + text

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gradtui.model.events import BackwardDone, Event, GradsClipped, GradsUnscaled, GradsZeroed
-from gradtui.model.formatting import format_tensor
+from gradtui.model.formatting import format_brief, format_tensor
 from gradtui.model.history import (
     CLIP_MARK,
     GRAD_WINDOW,
@@ -95,7 +95,7 @@ class GradIndex:
         self.events = events
         self._window = window
         self._written: OrderedDict[int, _Written] = OrderedDict()
-        self._texts: OrderedDict[int, tuple[GradEntry, str]] = OrderedDict()
+        self._texts: OrderedDict[tuple[int, bool], tuple[GradEntry, str]] = OrderedDict()
 
     def grad_window(self, upto: int) -> GradWindow:
         """What ``history.grad_window(events, upto, window)`` gives, its entries built once per event."""
@@ -113,24 +113,34 @@ class GradIndex:
                     entries.append(after)
         return GradWindow(histories, cut)
 
-    def shown(self, upto: int, current: int) -> list[tuple[str, list[tuple[str, bool]]]]:
-        """Each leaf and its ``history.format_grad_history`` pieces, the value current at ``current`` marked."""
+    def shown(self, upto: int, current: int, *, brief: bool | None = False,
+              many: int = 0) -> list[tuple[str, list[tuple[str, bool]]]]:
+        """Each leaf and its ``history.format_grad_history`` pieces, the value current at ``current``
+        marked; each value as ``format_brief`` writes it if ``brief``, or (``brief=None``)
+        if there are more than ``many`` leaves (a line per leaf)."""
         window = self.grad_window(upto)
-        return [(name, format_grad_history(entries, current, cut=window.cut, text=self.text))
+        if brief is None:
+            brief = len(window.histories) > many
+        text = self.brief if brief else self.text
+        return [(name, format_grad_history(entries, current, cut=window.cut, text=text))
                 for name, entries in window.histories.items()]
 
-    def text(self, entry: GradEntry) -> str:
-        """``format_tensor`` of the entry's value, written once per entry (statistics of a large one take a while)."""
-        key = id(entry)
+    def text(self, entry: GradEntry, brief: bool = False) -> str:
+        """``format_tensor`` (or ``format_brief``) of the entry's value, written once per entry
+        (statistics of a large one take a while)."""
+        key = (id(entry), brief)
         kept = self._texts.get(key)
         if kept is not None and kept[0] is entry:  # the entry is held here, so its id is not reused meanwhile
             self._texts.move_to_end(key)
             return kept[1]
-        written = format_tensor(entry.value)
+        written = format_brief(entry.value) if brief else format_tensor(entry.value)
         self._texts[key] = (entry, written)
         if len(self._texts) > KEEP_TEXTS:
             self._texts.popitem(last=False)
         return written
+
+    def brief(self, entry: GradEntry) -> str:
+        return self.text(entry, brief=True)
 
     def _decided(self, i: int) -> _Written:
         kept = self._written.get(i)

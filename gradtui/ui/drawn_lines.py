@@ -29,6 +29,8 @@ from textual.style import Style
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
+from gradtui.ui.one_line_table import OneLineTable
+
 #: Contents whose lines are kept, newest last.
 KEPT = 8
 
@@ -114,25 +116,43 @@ class _Drawing:
     Textual wraps them): each line's height is worked out at once, which is what the
     scroll needs, and its rows are drawn only when one of them comes into view. On a
     model of 152 parameters the gradients' text has 1,962 rows: working out the heights
-    took 67 ms, drawing all of them 204 ms. Anything else (a table) is drawn whole.
+    took 67 ms, drawing all of them 204 ms. A ``OneLineTable`` needs no working out: its
+    title is a text like any, and every line below it is one row, made and drawn only
+    when it comes into view. Anything else (a Rich table) is drawn whole.
     """
 
     def __init__(self, widget: Widget, content: RenderableType, width: int, style: Style) -> None:
         self._widget, self._width, self._style = widget, width, style
         self._drawn: dict[int, list[Strip]] = {}
-        if isinstance(content, Text):
-            console = widget.app.console
-            self._pieces: list[Visual] = [Content.from_rich_text(line, console=console)
-                                          for line in content.split("\n", allow_blank=True)]
-            # The widget's styles, as Textual passes them to measure its own content.
-            heights = [piece.get_height(widget.styles, width) for piece in self._pieces]  # type: ignore[arg-type]
+        self._table: OneLineTable | None = None
+        self._widths: list[int] = []
+        console = widget.app.console
+        if isinstance(content, OneLineTable):
+            self._table, self._widths = content, content.widths(width)
+            title = content.title_text()
+            # The lines below the title are made as they come into view.
+            self._pieces: list[Visual | None] = [
+                None if title is None else Content.from_rich_text(title, console=console)]
+            self._pieces += [None] * content.lines_below_title
+            heights = [0 if title is None else self._measured(0)] + [1] * content.lines_below_title
+        elif isinstance(content, Text):
+            self._pieces = [Content.from_rich_text(line, console=console)
+                            for line in content.split("\n", allow_blank=True)]
+            heights = [self._measured(i) for i in range(len(self._pieces))]
         else:
-            self._pieces = [visualize(widget, content)]
-            self._drawn[0] = Visual.to_strips(widget, self._pieces[0], width, None, style)
+            whole = visualize(widget, content)
+            self._pieces = [whole]
+            self._drawn[0] = Visual.to_strips(widget, whole, width, None, style)
             heights = [len(self._drawn[0])]
         #: Where each piece's first row is, and where the last one ends.
         self._starts = list(accumulate(heights, initial=0))
         self.height = self._starts[-1]
+
+    def _measured(self, i: int) -> int:
+        """Piece ``i``'s height, with the widget's styles, as Textual measures its own content."""
+        piece = self._pieces[i]
+        assert piece is not None
+        return piece.get_height(self._widget.styles, self._width)  # type: ignore[arg-type]
 
     def line(self, y: int) -> Strip:
         if not 0 <= y < self.height:
@@ -140,7 +160,12 @@ class _Drawing:
         i = bisect_right(self._starts, y) - 1
         rows = self._drawn.get(i)
         if rows is None:
-            rows = Visual.to_strips(self._widget, self._pieces[i], self._width, None, self._style)
+            piece = self._pieces[i]
+            if piece is None:
+                assert self._table is not None
+                text = self._table.line(self._widths, i - 1)
+                piece = Content.from_rich_text(text, console=self._widget.app.console)
+            rows = Visual.to_strips(self._widget, piece, self._width, None, self._style)
             self._drawn[i] = rows = [_below(strip, i) for strip in rows] if i else rows
         row = y - self._starts[i]
         return rows[row] if row < len(rows) else Strip([], 0)

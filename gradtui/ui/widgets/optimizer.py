@@ -3,6 +3,9 @@
 Also what real training loops add around the step: whether it was skipped (a
 ``GradScaler`` that found inf/NaN), the learning-rate schedule so far (each
 ``scheduler.step()``), and the other optimizers of the run (a GAN's two).
+
+The state of more than ``MANY_ROWS`` parameters is a line per parameter, each tensor as
+its norm (``OneLineTable``, as the parameters panel does): Enter opens one in full.
 """
 
 from __future__ import annotations
@@ -13,21 +16,22 @@ from rich.text import Text
 
 from gradtui.model import history, training
 from gradtui.model.events import LrScheduled, StepTaken
-from gradtui.model.formatting import ARROW, format_number, format_tensor, group_lrs, lr_list
+from gradtui.model.formatting import ARROW, format_brief, format_number, format_tensor, group_lrs, lr_list
 from gradtui.model.tensors import TensorSummary
+from gradtui.ui.one_line_table import MANY_ROWS, OneLineTable
 from gradtui.ui.view import View
 from gradtui.ui.widgets.panel import EventPanel
 
 
-def _value(v: object) -> str:
+def _value(v: object, brief: bool = False) -> str:
     if isinstance(v, TensorSummary) or v is None:
-        return format_tensor(v)
+        return format_brief(v) if brief else format_tensor(v)
     if isinstance(v, tuple):
-        return "(" + ", ".join(_value(x) for x in v) + ")"
-    return format_number(v)
+        return "(" + ", ".join(_value(x, brief) for x in v) + ")"
+    return format_number(v, 4) if brief else format_number(v)
 
 
-def render_optimizer(view: View) -> Group | Text:
+def render_optimizer(view: View) -> Group | Text | OneLineTable:
     event = history.latest(view.events, view.cursor, (StepTaken,))
     if event is None:
         return Text("no step() yet", style="italic")
@@ -42,6 +46,14 @@ def render_optimizer(view: View) -> Group | Text:
         label = "hyperparameters" if len(event.hyperparams) == 1 else f"group {i}"
         shown = "  ".join(f"{k}={_value(v)}" for k, v in group.items() if v is not None)
         parts.append(Text.assemble((f"{label}: ", "dim"), shown))
+    if len(event.state) > MANY_ROWS:
+        keys = list(dict.fromkeys(k for entry in event.state.values() for k in entry))
+        rows = [(name, *(_value(entry.get(k), brief=True) if k in entry else "" for k in keys))
+                for name, entry in event.state.items()]
+        above = [part for part in parts if isinstance(part, Text)]  # no table yet: all of them
+        above.append(Text(f"state after the step · {len(rows)} parameters, tensors as norms"))
+        return OneLineTable.of(Text("\n").join(above), ("parameter", *keys), ("bold green", *("" for _ in keys)),
+                               rows, shrink_first=(0,))
     if event.state:
         table = Table(box=None, pad_edge=False, show_edge=False, title="state after the step", title_justify="left")
         keys = list(dict.fromkeys(k for entry in event.state.values() for k in entry))

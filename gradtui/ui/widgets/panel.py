@@ -10,6 +10,7 @@ its height must change (``_put``). Its content is drawn once per event and width
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import ClassVar
 
 from rich.console import RenderableType
@@ -19,7 +20,7 @@ from textual.message import Message
 
 from gradtui.model import history
 from gradtui.model.events import Event
-from gradtui.ui.drawn_lines import DrawnLines
+from gradtui.ui.drawn_lines import KEPT, DrawnLines
 from gradtui.ui.sticky_rows import StickyRows
 from gradtui.ui.view import View
 
@@ -47,6 +48,9 @@ class EventPanel(VerticalScroll):
         self._view: View | None = None
         #: The events the kept drawings belong to: another timeline's seqs are other events.
         self._events: object = None
+        #: The contents of the last few events shown (as many as the body keeps drawings
+        #: of): going back to one, as ``c`` then ``C`` then ``c`` does, builds it no more.
+        self._contents: OrderedDict[object, RenderableType] = OrderedDict()
 
     def tensor_names(self, view: View) -> tuple[str, ...]:
         """The tensors the panel shows, by the script's names (``w``, ``net.0.weight``)."""
@@ -70,11 +74,18 @@ class EventPanel(VerticalScroll):
         if view.events is not self._events:
             self._events = view.events
             self._body.forget()
+            self._contents.clear()
         latest = history.latest(view.events, view.cursor, self.KINDS)
         key = None if latest is None else latest.seq
         if key != self._drawn:
             self._drawn = key
-            self._put(self.render_view(view), key)
+            content = self._contents.pop(key, None)
+            if content is None:
+                content = self.render_view(view)
+            self._contents[key] = content
+            while len(self._contents) > KEPT:
+                self._contents.popitem(last=False)
+            self._put(content, key)
 
     def _put(self, content: RenderableType, key: object = None) -> None:
         """Show ``content``, laying the screen out again only if the panel's height must change.
