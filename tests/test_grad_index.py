@@ -101,28 +101,45 @@ def test_the_index_agrees_with_the_rebuild_on_a_recorded_run(run_script: Any, sc
     assert cut, "some window should have left earlier events out"
 
 
-def test_the_panel_text_is_the_one_the_rebuild_gives(run_script: Any) -> None:
-    """The same index asked cursor after cursor, back from the end then forward again, as ``E`` and ``e`` walk."""
+@pytest.mark.parametrize("one_line", [False, True], ids=["in full", "a line per leaf"])
+def test_the_panel_text_is_the_one_the_rebuild_gives(run_script: Any, monkeypatch: pytest.MonkeyPatch,
+                                                     one_line: bool) -> None:
+    """The same index asked cursor after cursor, back from the end then forward again, as ``E`` and ``e`` walk:
+    each leaf's history in full, and a line per leaf with its values as norms (what a model of more
+    leaves than ``MANY_ROWS`` shows; here every run is made to show it so)."""
+    from gradtui.ui.one_line_table import OneLineTable
+    from gradtui.ui.widgets import grads
+
+    monkeypatch.setattr(grads, "MANY_ROWS", 0 if one_line else 10**6)
     for script in (REAL / "two_optimizers.py", REAL / "transformer_block.py"):
         events = run_script(script).events
         index = GradIndex(events)
         walk = range(len(events) - 1, max(-1, len(events) - 201), -1)
         for upto in [*walk, *reversed(walk), *random.Random(script.stem).choices(range(len(events)), k=50)]:
             drawn = render_grads(View(events=events, cursor=upto), index)
-            expected = reference_text(events, upto)
+            expected = reference_text(events, upto, brief=one_line)
+            if isinstance(drawn, OneLineTable):  # its rows, written out as the full text writes a leaf
+                assert one_line
+                drawn = Text("\n").join(Text.assemble((f"{name}.grad", "bold green"), "  ", history)
+                                         for name, history in drawn.rows)
             assert (drawn.plain, drawn.spans) == (expected.plain, expected.spans), f"{script.name} at {upto}"
 
 
-def reference_text(events: Sequence[Event], upto: int) -> Text:
-    """The panel's text as it was drawn before the index: from ``history.grad_window``, a piece at a time."""
+def reference_text(events: Sequence[Event], upto: int, brief: bool = False) -> Text:
+    """The panel's text as it was drawn before the index: from ``history.grad_window``, a piece at a time
+    (each value as ``format_brief`` writes it, if ``brief``)."""
+    from gradtui.model.formatting import format_brief
+
     window = history.grad_window(events, upto)
     if not window.histories:
         return Text("no backward() yet: every .grad is None", style="italic")
     out = Text(no_wrap=False)
+    text = (lambda entry: format_brief(entry.value)) if brief else None
     for name, entries in window.histories.items():
         out.append(f"{name}.grad", style="bold green")
         out.append("  ")
-        for i, (piece, is_current) in enumerate(history.format_grad_history(entries, upto, cut=window.cut)):
+        for i, (piece, is_current) in enumerate(history.format_grad_history(entries, upto, cut=window.cut,
+                                                                             text=text)):
             if i:
                 out.append(" ")
             if is_current:
