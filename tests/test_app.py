@@ -243,6 +243,9 @@ async def test_replay_of_a_recorded_timeline(tmp_path, recorded, form: str) -> N
 
 
 async def test_a_recording_damaged_while_it_is_replayed_ends_the_app_with_one_sentence(tmp_path, recorded) -> None:
+    import gc
+
+    thresholds = gc.get_threshold()
     db = recording_of(recorded("accumulation.py"), tmp_path / "run.db")
     recording = Recording(db)
     app = GradtuiApp(recording.timeline(), None, theme=THEME)
@@ -257,6 +260,7 @@ async def test_a_recording_damaged_while_it_is_replayed_ends_the_app_with_one_se
             await asyncio.sleep(0.02)
     assert app.failure is not None
     assert app.failure.startswith(f"{db}: the recording is damaged") and "\n" not in app.failure
+    assert gc.get_threshold() == thresholds  # closed without an unmount: full collections are CPython's again
 
 async def test_watch_plots_plain_python_descent() -> None:
     app = live_app(SCENARIOS / "gd_plain_python.py", watch=("theta",))

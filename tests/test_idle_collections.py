@@ -31,18 +31,27 @@ def full_collections() -> int:
 
 def young_collections_until(pending: int) -> None:
     """Make garbage in cycles until ``pending`` middle-generation collections wait for a full one."""
-    while gc.get_count()[2] < pending:
+    for _ in range(10_000):
+        if gc.get_count()[2] >= pending:
+            return
         for _ in range(2000):
             loop: list[object] = []
             loop.append(loop)
+    raise AssertionError(f"no {pending} young collections: gc enabled {gc.isenabled()}, "
+                         f"thresholds {gc.get_threshold()}, counts {gc.get_count()}")
 
 
 @pytest.fixture
 def thresholds() -> Iterator[tuple[int, int, int]]:
-    before = gc.get_threshold()
+    """CPython's default thresholds, the collector on, whatever earlier tests left; theirs back after."""
+    before, enabled = gc.get_threshold(), gc.isenabled()
+    gc.enable()
+    gc.set_threshold(700, 10, 10)
     gc.collect()
-    yield before
+    yield gc.get_threshold()
     gc.set_threshold(*before)
+    if not enabled:
+        gc.disable()
 
 
 def test_a_full_collection_waits_for_quiet_then_runs(thresholds: tuple[int, int, int]) -> None:

@@ -355,7 +355,9 @@ class GradtuiApp(InspectActions, CellKeys):
         """A recording is read as keys ask, so a damaged page is met while the app runs: end
         with its one sentence (``failure``, printed by the CLI), not a traceback. Textual calls
         this for any exception a handler leaves, and closes the app as Textual's own report does;
-        every other exception goes on to that report."""
+        every other exception goes on to that report. Either way the app is closed without
+        being unmounted: the garbage collector's thresholds go back here."""
+        self.collections.stop()
         if isinstance(error, TimelineFormatError):
             self.failure = str(error)
             self._quitting.set()
@@ -374,5 +376,8 @@ def run_app(timeline: Timeline, engine: Any = None, *, watch: tuple[str, ...] = 
             theme: str = "textual-dark", stops: tuple[EventStop, ...] = ()) -> str | None:
     """Run the app to the end; None, or the sentence saying why it ended early (``failure``)."""
     app = GradtuiApp(timeline, engine, watch=watch, theme=theme, stops=stops)
-    app.run()
+    try:
+        app.run()
+    finally:
+        app.collections.stop()
     return app.failure

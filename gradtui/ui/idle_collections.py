@@ -43,7 +43,10 @@ class IdleCollections:
 
     def start(self) -> None:
         if self._saved is None:
-            self._saved = gc.get_threshold()
+            young, middle, old = gc.get_threshold()
+            # An app of this process that ended without being taken down left them deferred:
+            # what is given back at the end is CPython's default, not that.
+            self._saved = (young, middle, 10 if old == DEFERRED else old)
             self._defer()
 
     def stop(self) -> None:
