@@ -4,10 +4,10 @@ A full collection walks every object the collector tracks and has not frozen. In
 that is Textual's and Rich's drawings (a ``Strip`` carries seven caches of its own), the
 panels' kept rows and what the keys read of the timeline: about 50,000 objects after a
 hundred keys on a 20,000-step replay, which took 25-45 ms a collection on this project's
-machines (cache misses, not the object count: the same number of fresh objects takes a
-third of that). CPython starts one when enough survivors piled up, which is inside
+machines (cache misses, not the object count: as many objects made afresh in a loop take
+about a sixth of that). CPython starts one when enough survivors piled up, which is inside
 whatever allocated the last of them: a key. Measured on that replay, 5 of 103 keys paid
-one, and they were the keys above 50 ms (a ``c`` of 84 ms where the others took 21-30).
+one, the slowest ``c`` among them (84 ms, where the others took 21-30).
 
 So while the app waits for the user, full collections are deferred (the oldest
 generation's threshold is set out of reach) and run here instead: once the app had
