@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -38,6 +40,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 os.environ.pop("NO_COLOR", None)
+
+
+def _temp_folder() -> str:
+    """A folder for a workload's script or recording, removed when the benchmark ends."""
+    folder = tempfile.mkdtemp(prefix="gradtui-latency-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
 
 from gradtui.engine.preload import preload_in_background  # noqa: E402
 from gradtui.engine.script import load_script  # noqa: E402
@@ -53,7 +63,7 @@ def long_script() -> Path:
     """``scenarios/accumulation.py`` after ``LONG_SCRIPT_FUNCTIONS`` small functions, in a temporary folder."""
     helpers = "".join(f"def helper_{i}(a, b):\n    c = a + b * {i}\n    return c - {i}\n\n"
                       for i in range(LONG_SCRIPT_FUNCTIONS))
-    path = Path(tempfile.mkdtemp(prefix="gradtui-latency-")) / "long_script.py"
+    path = Path(_temp_folder()) / "long_script.py"
     path.write_text(helpers + (ROOT / "scenarios" / "accumulation.py").read_text(encoding="utf-8"), encoding="utf-8")
     return path
 
@@ -78,7 +88,7 @@ for step in range(30):
 
 def deep_mlp() -> Path:
     """A model of 152 parameter tensors (76 linear layers), in a temporary folder."""
-    path = Path(tempfile.mkdtemp(prefix="gradtui-latency-")) / "deep_mlp.py"
+    path = Path(_temp_folder()) / "deep_mlp.py"
     path.write_text(DEEP_MLP, encoding="utf-8")
     return path
 
@@ -134,7 +144,7 @@ async def _press_and_time(pilot, app: GradtuiApp, clock: FrameClock, key: str) -
 
 async def measure(script: Path, args: list[str], steps: int) -> dict[str, list[float]]:
     # As ``gradtui SCRIPT`` does: the engine records the run, the app reads the recording.
-    folder = tempfile.mkdtemp(prefix="gradtui-latency-")
+    folder = _temp_folder()
     path = os.path.join(folder, "run.db")
     session = Session(load_script(str(script)), args, start_paused=True, ask_input=True, record=path)
     app = GradtuiApp(Recording(path).timeline(), session, theme="textual-dark")
