@@ -194,6 +194,21 @@ class DrawnHarness(App[None]):
             yield DrawnLines()
 
 
+def counted_draws(monkeypatch):  # type: ignore[no-untyped-def]
+    """The visuals drawn from here on (a list that grows), and Textual's own ``to_strips``."""
+    from textual.visual import Visual
+
+    draws = []
+    real = Visual.to_strips
+
+    def to_strips(*args, **kwargs):  # type: ignore[no-untyped-def]
+        draws.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(Visual, "to_strips", to_strips)
+    return draws, real
+
+
 async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_per_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The panels' bodies show what a ``Static`` shows of the same content, line for line and
     style for style, a wrapping table and a text alike; shown again under its key, a content
@@ -202,7 +217,7 @@ async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_pe
     from rich.table import Table
     from rich.text import Text
     from textual.geometry import Region
-    from textual.visual import Visual, visualize
+    from textual.visual import visualize
     from textual.widgets import Static
 
     from gradtui.ui.drawn_lines import DrawnLines
@@ -227,14 +242,7 @@ async def test_drawn_lines_paint_what_a_static_paints_and_draw_a_content_once_pe
             assert static.size == drawn.size
             region = Region(0, 0, drawn.size.width, drawn.size.height)
             assert drawn.render_lines(region) == static.render_lines(region)
-        draws = []
-        real = Visual.to_strips
-
-        def to_strips(*args, **kwargs):  # type: ignore[no-untyped-def]
-            draws.append(args[1])
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(Visual, "to_strips", to_strips)
+        draws, real = counted_draws(monkeypatch)
         drawn.show(table, "table")
         assert drawn.height_at(36) > 3 and draws == []  # kept from the first time
         drawn.forget()
@@ -256,7 +264,6 @@ async def test_a_one_line_table_paints_what_a_static_paints_and_draws_only_the_r
     of the whole table, its height known without drawing a row, and a row drawn when asked for."""
     from rich.text import Text
     from textual.geometry import Region
-    from textual.visual import Visual
     from textual.widgets import Static
 
     from gradtui.ui.drawn_lines import DrawnLines
@@ -286,14 +293,7 @@ async def test_a_one_line_table_paints_what_a_static_paints_and_draws_only_the_r
                     for strip in strips]
 
         assert painted(drawn.render_lines(region)) == painted(static.render_lines(region))
-        draws = []
-        real = Visual.to_strips
-
-        def to_strips(*args, **kwargs):  # type: ignore[no-untyped-def]
-            draws.append(args[1])
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(Visual, "to_strips", to_strips)
+        draws, real = counted_draws(monkeypatch)
         drawn.show(table, "again")
         assert drawn.height_at(36) == 203 and len(draws) == 0  # the title measured, nothing drawn
         row = drawn.render_line(150)

@@ -113,14 +113,13 @@ class GradIndex:
                     entries.append(after)
         return GradWindow(histories, cut)
 
-    def shown(self, upto: int, current: int, *, brief: bool | None = False,
-              many: int = 0) -> list[tuple[str, list[tuple[str, bool]]]]:
+    def shown(self, upto: int, current: int, *,
+              brief_above: int | None = None) -> list[tuple[str, list[tuple[str, bool]]]]:
         """Each leaf and its ``history.format_grad_history`` pieces, the value current at ``current``
-        marked; each value as ``format_brief`` writes it if ``brief``, or (``brief=None``)
-        if there are more than ``many`` leaves (a line per leaf)."""
+        marked; each value as ``format_brief`` writes it when there are more than ``brief_above``
+        leaves (the panel's line per leaf)."""
         window = self.grad_window(upto)
-        if brief is None:
-            brief = len(window.histories) > many
+        brief = brief_above is not None and len(window.histories) > brief_above
         text = self.brief if brief else self.text
         return [(name, format_grad_history(entries, current, cut=window.cut, text=text))
                 for name, entries in window.histories.items()]

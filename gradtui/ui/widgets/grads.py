@@ -36,7 +36,7 @@ def _style(piece: str, is_current: bool) -> str | None:
 def render_grads(view: View, grads: GradIndex | None = None) -> Text | OneLineTable:
     """The panel's text; ``grads``, an index of ``view.events``, keeps what earlier redraws worked out."""
     index = grads if grads is not None else GradIndex(view.events)
-    shown = index.shown(view.cursor, view.cursor, brief=None, many=MANY_ROWS)
+    shown = index.shown(view.cursor, view.cursor, brief_above=MANY_ROWS)
     if len(shown) > MANY_ROWS:
         return _one_line_each(shown)
     if not shown:
